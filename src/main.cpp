@@ -1,0 +1,126 @@
+// The command line: `rowsched migrate`, `rowsched run`, `rowsched next`. Parses arguments, then hands
+// over to src/daemon (migrate, run) or to src/trigger (next). Exit codes: 0 success, 1 runtime
+// failure (database unreachable, ...), 2 invalid input.
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "daemon/commands.h"
+#include "trigger/jitter.h"
+#include "trigger/trigger_kwargs.h"
+
+namespace {
+
+using rowsched::TimePoint;
+
+constexpr int kInvalidInput = 2;
+
+// The next `count` fires of one trigger_kwargs, as the scheduler would advance a job that always
+// runs on time: the first at or after `from`, each next one after the previous.
+std::vector<TimePoint> next_fires(const std::string& kwargs_json, TimePoint from, int count, rowsched::Zone zone) {
+  rowsched::ParseContext ctx{zone, from};
+  const rowsched::JobSpec spec = rowsched::parse_trigger_kwargs_text(kwargs_json, ctx);
+  std::vector<TimePoint> out;
+  std::optional<TimePoint> nominal =
+      spec.options.next_run_time ? spec.options.next_run_time : spec.trigger->next_fire_time(std::nullopt, from);
+  while (nominal && static_cast<int>(out.size()) < count) {
+    out.push_back(*nominal + rowsched::jitter_offset("", *nominal, spec.trigger->jitter()));
+    nominal = spec.trigger->next_fire_time(*nominal, *nominal);
+  }
+  return out;
+}
+
+std::optional<TimePoint> parse_from(const std::string& text) {
+  return rowsched::parse_timestamp(text, date::locate_zone("UTC"));
+}
+
+// `next --batch`: one JSON request per input line, one JSON answer per output line. Used by the
+// differential test so that thousands of cases cost one process.
+int run_next_batch() {
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    nlohmann::json answer;
+    try {
+      const auto req = nlohmann::json::parse(line);
+      const auto from = parse_from(req.at("from").get<std::string>());
+      if (!from) throw rowsched::TriggerError("from: not an RFC 3339 timestamp");
+      auto zone = rowsched::find_zone(req.value("timezone", "UTC"));
+      if (!zone) throw rowsched::TriggerError("timezone: not a known IANA time zone");
+      answer["times"] = nlohmann::json::array();
+      for (TimePoint t : next_fires(req.at("trigger_kwargs").dump(), *from, req.value("count", 10), *zone))
+        answer["times"].push_back(rowsched::format_rfc3339(t));
+    } catch (const std::exception& e) {
+      answer = {{"error", e.what()}};
+    }
+    std::cout << answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n' << std::flush;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rowsched: a PostgreSQL table as a job scheduler"};
+  app.require_subcommand(1);
+
+  rowsched::daemon::Options opt;
+  auto add_db_options = [&](CLI::App* cmd) {
+    cmd->add_option("--dsn", opt.dsn, "PostgreSQL connection string (default: $DATABASE_URL, then libpq's PG* variables)");
+    cmd->add_option("--schema", opt.schema, "Schema holding job_info, job_run and scheduler_instance")->capture_default_str();
+  };
+
+  auto* migrate = app.add_subcommand("migrate", "Create or upgrade the tables, triggers and views");
+  add_db_options(migrate);
+
+  auto* run = app.add_subcommand("run", "Run the scheduler in the foreground");
+  add_db_options(run);
+  rowsched::daemon::add_run_options(*run, opt);
+
+  auto* next = app.add_subcommand("next", "Print the next fire times of a trigger_kwargs object, one per line (RFC 3339 UTC)");
+  std::string from_text, zone_name = "UTC", kwargs_json;
+  int count = 10;
+  bool batch = false;
+  next->add_option("--from", from_text, "Start instant, RFC 3339 (no offset = UTC); default now");
+  next->add_option("--count", count, "How many fire times to print")->capture_default_str()->check(CLI::Range(1, 100000));
+  next->add_option("--timezone", zone_name, "Time zone for triggers without a timezone key")->capture_default_str();
+  next->add_flag("--batch", batch, "Read JSON requests from stdin, one per line (for tests)");
+  next->add_option("trigger_kwargs", kwargs_json, "The trigger_kwargs JSON object");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kInvalidInput;
+  }
+
+  if (*migrate) return rowsched::daemon::migrate(opt);
+  if (*run) return rowsched::daemon::run(opt);
+
+  if (batch) return run_next_batch();
+  if (kwargs_json.empty()) {
+    std::cerr << "rowsched next: give the trigger_kwargs JSON object, e.g. '{\"trigger\": \"cron\", \"minute\": \"*/5\"}'\n";
+    return kInvalidInput;
+  }
+  TimePoint from = std::chrono::time_point_cast<rowsched::Duration>(std::chrono::system_clock::now());
+  if (!from_text.empty()) {
+    auto parsed = parse_from(from_text);
+    if (!parsed) {
+      std::cerr << "rowsched next: --from \"" << from_text << "\" is not a timestamp; allowed: RFC 3339 such as 2024-03-31T01:30:00Z\n";
+      return kInvalidInput;
+    }
+    from = *parsed;
+  }
+  auto zone = rowsched::find_zone(zone_name);
+  if (!zone) {
+    std::cerr << "rowsched next: --timezone \"" << zone_name << "\" is not a known IANA time zone; allowed: e.g. UTC, Europe/Berlin\n";
+    return kInvalidInput;
+  }
+  try {
+    for (TimePoint t : next_fires(kwargs_json, from, count, *zone)) std::cout << rowsched::format_rfc3339(t) << '\n';
+  } catch (const rowsched::TriggerError& e) {
+    std::cerr << "rowsched next: " << e.what() << '\n';
+    return kInvalidInput;
+  }
+  return 0;
+}
