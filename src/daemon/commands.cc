@@ -1,0 +1,123 @@
+// Options of `rowsched run`, and the migrate/run commands: logging set-up, signal masking, and the
+// hand-over to store::apply_migrations or SchedulerLoop.
+#include "daemon/commands.h"
+
+#include <signal.h>
+
+#include <iostream>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/scheduler_loop.h"
+#include "run/plugin_loader.h"
+#include "store/dsn.h"
+#include "store/migrations.h"
+#include "trigger/time.h"
+
+namespace rowsched::daemon {
+
+void add_run_options(CLI::App& cmd, Options& opt) {
+  cmd.add_option("--instance", opt.instance, "Name of this instance in job_run and scheduler_instance (default: <hostname>-<pid>)");
+  cmd.add_option("--timezone", opt.timezone, "Time zone for jobs whose trigger_kwargs have no timezone")->capture_default_str();
+  cmd.add_option("--misfire-grace-time", opt.misfire_grace_time,
+                 "Seconds a fire may be late and still run, for jobs that do not set misfire_grace_time")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  cmd.add_option("--shutdown-timeout", opt.shutdown_timeout, "Seconds running jobs get to finish on SIGTERM/SIGINT")
+      ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
+  cmd.add_option("--resync-interval", opt.resync_interval,
+                 "Seconds between the (job_id, version) comparisons that repair a lost notification")
+      ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
+  cmd.add_option("--workers", opt.workers, "Executor threads (jobs that can run at the same time)")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd.add_option("--heartbeat-interval", opt.heartbeat_interval, "Seconds between heartbeats in scheduler_instance")
+      ->capture_default_str()->check(CLI::Range(0.05, 3600.0));
+  cmd.add_option("--lost-after", opt.lost_after,
+                 "Seconds without a heartbeat after which another instance's running jobs are marked lost")
+      ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
+  cmd.add_option("--history-max-age", opt.history_max_age_days, "Days of finished job_run rows to keep")
+      ->capture_default_str()->check(CLI::Range(0.0, 36500.0));
+  cmd.add_option("--history-per-job", opt.history_per_job, "Finished job_run rows to keep per job")
+      ->capture_default_str()->check(CLI::Range(1, 100000000));
+  cmd.add_option("--prune-interval", opt.prune_interval, "Seconds between job_run pruning batches")
+      ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
+  cmd.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str()->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  cmd.add_option("--allow-exec", opt.handlers.allow_exec,
+                 "Programs `exec` jobs may run: an absolute path or a glob over absolute paths ('/opt/jobs/bin/*'); "
+                 "repeatable. None by default")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--exec-cwd", opt.handlers.exec_cwd, "Working directory of `exec` jobs")->capture_default_str();
+  cmd.add_option("--allow-http", opt.handlers.allow_http,
+                 "Hosts `http` jobs may request: host, host:port or *.example.com; repeatable. None by default")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--plugin", opt.plugins, "A shared library registering more handlers (docs/handlers.md); repeatable")
+      ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+run::HandlerRegistry make_handler_registry(const Options& opt) {
+  auto registry = run::HandlerRegistry::with_builtins(opt.handlers);
+  for (const auto& path : opt.plugins) {
+    const auto names = run::load_plugin(path, registry);
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    spdlog::info("plugin {}: handlers {}", path, list);
+  }
+  auto allowed = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+    return out.empty() ? std::string("nothing") : out;
+  };
+  spdlog::info("exec may run: {} (in {}); http may request: {}", allowed(opt.handlers.allow_exec), opt.handlers.exec_cwd,
+               allowed(opt.handlers.allow_http));
+  return registry;
+}
+
+namespace {
+void set_up_logging(const Options& opt) {
+  auto logger = spdlog::stderr_color_mt("rowsched");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(opt.log_level));
+  spdlog::flush_on(spdlog::level::info);
+}
+}  // namespace
+
+int migrate(const Options& opt) {
+  set_up_logging(opt);
+  const std::string dsn = store::resolve_dsn(opt.dsn);
+  try {
+    const auto applied = store::apply_migrations(dsn, opt.schema);
+    if (applied.empty()) spdlog::info("schema {} is up to date", opt.schema);
+    for (const auto& name : applied) spdlog::info("applied migration {} to schema {}", name, opt.schema);
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("migrate failed on {}: {}", store::redact_dsn(dsn), e.what());
+    return 1;
+  }
+}
+
+int run(const Options& opt) {
+  set_up_logging(opt);
+  if (!find_zone(opt.timezone)) {
+    spdlog::error("--timezone \"{}\" is not a known IANA time zone; allowed: e.g. UTC, Europe/Berlin", opt.timezone);
+    return 2;
+  }
+  // Block the shutdown signals in every thread (threads inherit the mask); the loop reads them from
+  // a signalfd, so no handler and no global state is needed.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::unique_ptr<SchedulerLoop> loop;
+  try {
+    loop = std::make_unique<SchedulerLoop>(opt, store::resolve_dsn(opt.dsn));
+  } catch (const run::HandlerSetupError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  return loop->run();
+}
+
+}  // namespace rowsched::daemon

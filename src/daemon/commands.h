@@ -1,0 +1,45 @@
+// The two database commands behind the command line, and the options of `rowsched run`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "run/handler.h"
+
+namespace rowsched::daemon {
+
+struct Options {
+  std::string dsn;              // empty: $DATABASE_URL, then libpq's defaults
+  std::string schema = "public";
+  std::string instance;         // empty: <hostname>-<pid>
+  std::string timezone = "UTC";
+  double misfire_grace_time = 1.0;   // seconds, for rows that do not set it
+  double shutdown_timeout = 30.0;    // seconds running jobs get to finish on SIGTERM
+  double resync_interval = 30.0;     // seconds between (job_id, version) comparisons
+  int workers = 4;                   // executor threads
+  double heartbeat_interval = 1.0;   // seconds between scheduler_instance heartbeats
+  double lost_after = 10.0;          // seconds without heartbeat before an instance's runs are lost
+  double history_max_age_days = 30;  // job_run rows finished longer ago are pruned
+  int history_per_job = 1000;        // finished job_run rows kept per job
+  double prune_interval = 60.0;      // seconds between pruning batches
+  std::string log_level = "info";
+  run::HandlerConfig handlers;       // --allow-exec, --exec-cwd, --allow-http (docs/handlers.md)
+  std::vector<std::string> plugins;  // --plugin: shared libraries registering more handlers
+};
+
+// Registers the options of `rowsched run` on `cmd`, storing into `opt`.
+void add_run_options(CLI::App& cmd, Options& opt);
+
+// The handlers of `rowsched run`: the built-ins limited by the allowlists of `opt`, then every
+// --plugin in order. Throws run::HandlerSetupError naming the option and value that cannot work.
+run::HandlerRegistry make_handler_registry(const Options& opt);
+
+// `rowsched migrate`: applies the embedded migrations. Returns the process exit code.
+int migrate(const Options& opt);
+
+// `rowsched run`: runs the scheduler until SIGTERM/SIGINT. Returns the process exit code.
+int run(const Options& opt);
+
+}  // namespace rowsched::daemon

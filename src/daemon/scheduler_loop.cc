@@ -1,0 +1,390 @@
+#include "daemon/scheduler_loop.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "store/dsn.h"
+#include "trigger/trigger.h"
+
+namespace rowsched::daemon {
+
+namespace {
+using std::chrono::milliseconds;
+
+Duration seconds_option(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
+
+std::string host_name() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+}  // namespace
+
+SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn)
+    : options_(options),
+      dsn_(std::move(dsn)),
+      instance_(options.instance.empty() ? host_name() + "-" + std::to_string(getpid()) : options.instance),
+      store_(dsn_, options.schema, instance_),
+      schedule_(seconds_option(options.misfire_grace_time)),
+      handlers_(make_handler_registry(options)),
+      default_zone_(*find_zone(options.timezone)) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  executor_ = std::make_unique<run::Executor>(
+      options.workers, dsn_, handlers_, [this] { return now(); },
+      [this](run::RunResult r) {
+        {
+          std::lock_guard lock(results_mu_);
+          results_.push_back(std::move(r));
+        }
+        const uint64_t one = 1;
+        [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
+      });
+}
+
+SchedulerLoop::~SchedulerLoop() {
+  executor_.reset();
+  if (signal_fd_ >= 0) close(signal_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+TimePoint SchedulerLoop::now() const { return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()); }
+
+int SchedulerLoop::run() {
+  spdlog::info("rowsched {} starting: instance {}, schema {}, database {}, default time zone {}, {} workers",
+               ROWSCHED_VERSION, instance_, options_.schema, store::redact_dsn(dsn_.empty() ? "(libpq defaults)" : dsn_),
+               options_.timezone, options_.workers);
+  while (!stopping_) {
+    try {
+      if (!store_.connected()) {
+        connect_with_backoff();
+        if (stopping_) break;
+        full_reload();
+        heartbeat();  // registered before the first claim, so no survivor takes our runs for lost
+      }
+      const TimePoint t = now();
+      Duration timeout = milliseconds(1000);
+      if (auto wake = schedule_.next_wakeup()) timeout = std::min(timeout, std::max(Duration::zero(), *wake - t));
+      timeout = std::min(timeout, std::max(Duration::zero(), next_resync_ - t));
+      timeout = std::min(timeout, std::max(Duration::zero(), next_heartbeat_ - t));
+      if (pending_write_back_.empty()) wait_for_events(timeout);
+      if (stopping_) break;
+      apply_notifications();
+      record_results();
+      fire_due();
+      if (now() >= next_heartbeat_) heartbeat();
+      if (now() >= next_resync_) resync();
+      if (now() >= next_prune_) prune_history();
+      flush_write_back();
+    } catch (const store::ConnectionLost& e) {
+      spdlog::warn("database connection lost: {}; reconnecting", e.what());
+      store_.disconnect();
+    } catch (const std::exception& e) {
+      // A failing statement (not a lost connection): start over from a clean connection and a full
+      // reload rather than continue from a state we are unsure of.
+      spdlog::error("scheduler loop error: {}; reconnecting and reloading", e.what());
+      store_.disconnect();
+    }
+  }
+  shutdown();
+  return 0;
+}
+
+void SchedulerLoop::wait_for_events(Duration timeout) {
+  pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {store_.socket(), POLLIN, 0}};
+  const int ms = static_cast<int>((timeout + Duration{999}) / milliseconds(1));
+  poll(fds, store_.socket() >= 0 ? 3 : 2, ms);
+  if (fds[0].revents & POLLIN) {
+    signalfd_siginfo info;
+    if (read(signal_fd_, &info, sizeof info) == sizeof info) {
+      spdlog::info("received signal {}: shutting down", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      stopping_ = true;
+    }
+  }
+  if (fds[1].revents & POLLIN) {
+    uint64_t n;
+    [[maybe_unused]] auto r = read(wake_fd_, &n, sizeof n);
+  }
+}
+
+void SchedulerLoop::connect_with_backoff() {
+  while (!stopping_) {
+    try {
+      store_.connect();
+      if (reconnect_attempt_ > 0) spdlog::info("reconnected to the database after {} attempts", reconnect_attempt_);
+      reconnect_attempt_ = 0;
+      return;
+    } catch (const std::exception& e) {
+      // Exponential backoff with jitter: 100 ms doubling to 10 s, each wait 50-150% of that, so a
+      // fleet of instances does not reconnect in lockstep after a database restart.
+      const double base = std::min(10000.0, 100.0 * (1 << std::min(reconnect_attempt_, 7)));
+      const double wait = base * std::uniform_real_distribution<double>(0.5, 1.5)(rng_);
+      ++reconnect_attempt_;
+      spdlog::warn("cannot connect to {} (attempt {}): {}; retrying in {:.0f} ms", store::redact_dsn(dsn_),
+                   reconnect_attempt_, e.what(), wait);
+      wait_for_events(std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(wait)));
+    }
+  }
+}
+
+void SchedulerLoop::full_reload() {
+  const TimePoint started = now();
+  const auto rows = store_.load_all();
+  schedule_.clear();
+  known_.clear();
+  for (const auto& row : rows) apply_row(row);
+  std::map<std::string, int> by_state;
+  for (const auto& [_, k] : known_) ++by_state[k.state];
+  spdlog::info("loaded {} jobs in {} ms: {} scheduled, {} paused, {} finished, {} invalid", rows.size(),
+               (now() - started) / milliseconds(1), by_state["scheduled"], by_state["paused"], by_state["finished"],
+               by_state["invalid"]);
+  for (const auto& [id, k] : known_)
+    if (k.state == "invalid") spdlog::warn("job {} is invalid: {}", id, k.error.value_or(""));
+  next_resync_ = now() + seconds_option(options_.resync_interval);
+}
+
+void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
+  if (job_ids.empty()) return;
+  const auto rows = store_.load(job_ids);
+  std::set<std::string> present;
+  for (const auto& row : rows) {
+    present.insert(row.job_id);
+    const bool is_new = known_.count(row.job_id) == 0;
+    apply_row(row);
+    const KnownJob& k = known_[row.job_id];
+    if (k.state == "invalid")
+      spdlog::warn("job {} {} (version {}): invalid: {}", row.job_id, is_new ? "added" : "changed", row.version, k.error.value_or(""));
+    else
+      spdlog::info("job {} {} (version {}): {}{}", row.job_id, is_new ? "added" : "changed", row.version, k.state,
+                   schedule_.next_fire(row.job_id) ? ", next run " + format_rfc3339(*schedule_.next_fire(row.job_id)) : "");
+  }
+  for (const auto& id : job_ids) {
+    if (present.count(id) == 0 && known_.count(id) != 0) {
+      forget(id);
+      spdlog::info("job {} deleted: unscheduled", id);
+    }
+  }
+}
+
+void SchedulerLoop::forget(const std::string& job_id) {
+  schedule_.remove(job_id);
+  known_.erase(job_id);
+}
+
+void SchedulerLoop::apply_row(const store::JobRow& row) {
+  KnownJob k;
+  k.version = row.version;
+  k.func = row.func;
+  k.args = row.func_args;
+  k.owner = row.owner;
+  schedule_.remove(row.job_id);
+
+  std::optional<std::string> problem = handlers_.check(row.func, row.func_args);
+  schedule::JobDefinition def;
+  if (!problem) {
+    try {
+      ParseContext ctx{default_zone_, row.update_time};
+      if (row.trigger_kwargs.is_discarded()) throw TriggerError("trigger_kwargs: not valid JSON");
+      def.spec = parse_trigger_kwargs(row.trigger_kwargs, ctx);
+    } catch (const TriggerError& e) {
+      problem = e.what();
+    }
+  }
+  if (problem) {
+    k.state = "invalid";
+    k.error = problem;
+  } else {
+    k.timeout = def.spec.options.timeout;
+    k.max_instances = def.spec.options.max_instances;
+    k.retries = def.spec.options.retries;
+    k.retry_delay = def.spec.options.retry_delay;
+    def.job_id = row.job_id;
+    def.version = row.version;
+    def.defined_at = row.update_time;
+    def.last_fire = row.last_fire;
+    def.paused = row.is_paused;
+    if (row.run_right_now) def.run_now_at = row.update_time;
+    const auto next = schedule_.upsert(std::move(def));
+    k.state = row.is_paused ? "paused" : (next ? "scheduled" : "finished");
+  }
+  known_[row.job_id] = std::move(k);
+  write_back(row.job_id);
+}
+
+void SchedulerLoop::write_back(const std::string& job_id) {
+  const KnownJob& k = known_.at(job_id);
+  store::JobStateUpdate u;
+  u.job_id = job_id;
+  u.version = k.version;
+  u.state = k.state;
+  u.last_error = k.error;
+  u.next_run_time = k.state == "scheduled" ? schedule_.next_fire(job_id) : std::nullopt;
+  u.is_running = k.state == "scheduled";
+  pending_write_back_.push_back(std::move(u));
+}
+
+void SchedulerLoop::flush_write_back() {
+  if (pending_write_back_.empty()) return;
+  store_.write_back(pending_write_back_);
+  pending_write_back_.clear();
+}
+
+void SchedulerLoop::apply_notifications() {
+  const auto notes = store_.drain_notifications();
+  if (notes.empty()) return;
+  std::set<std::string> ids;
+  for (const auto& n : notes) {
+    if (n.op == "truncate") {
+      spdlog::info("job_info truncated: reloading everything");
+      full_reload();
+      return;
+    }
+    if (!n.old_job_id.empty()) ids.insert(n.old_job_id);
+    if (!n.job_id.empty()) ids.insert(n.job_id);
+  }
+  reload(std::vector<std::string>(ids.begin(), ids.end()));
+}
+
+void SchedulerLoop::fire_due() {
+  const TimePoint t = now();
+  auto due = schedule_.take_due(t);
+  if (due.empty()) return;
+  std::vector<store::ClaimRequest> requests;
+  std::vector<std::pair<std::string, int64_t>> run_now_served;
+  std::set<std::string> touched;
+  for (const auto& f : due) {
+    store::ClaimRequest c{f.job_id, f.scheduled_for, f.attempt, "running", 1, ""};
+    if (auto it = known_.find(f.job_id); it != known_.end()) c.max_instances = it->second.max_instances;
+    if (f.decision == schedule::FireDecision::missed) {
+      c.status = "missed";
+      c.note = "missed: " + std::to_string((t - f.fire_at) / milliseconds(1)) + " ms late, more than its misfire_grace_time";
+    } else if (f.decision == schedule::FireDecision::coalesced) {
+      c.status = "skipped";
+      c.note = "coalesced: a later fire of the same backlog ran instead";
+    }
+    requests.push_back(std::move(c));
+    if (f.kind == schedule::FireKind::run_now) run_now_served.emplace_back(f.job_id, f.version);
+    touched.insert(f.job_id);
+  }
+  for (const auto& c : store_.claim(requests)) {
+    if (c.status != "running") {
+      spdlog::warn("job {}: fire for {} not run: {}", c.job_id, format_rfc3339(c.scheduled_for),
+                   c.status == "missed" ? "missed (later than its misfire_grace_time)"
+                                        : "skipped (coalesced, or max_instances already running)");
+      continue;
+    }
+    const auto it = known_.find(c.job_id);
+    if (it == known_.end()) continue;
+    run::RunRequest req{c.run_id, c.job_id, c.scheduled_for, c.attempt, it->second.func, it->second.args, it->second.owner,
+                        it->second.timeout};
+    spdlog::info("job {}: run {} started for {}{} ({} ms late)", c.job_id, c.run_id, format_rfc3339(c.scheduled_for),
+                 c.attempt > 1 ? ", attempt " + std::to_string(c.attempt) : "", (t - c.scheduled_for) / milliseconds(1));
+    executor_->submit(std::move(req));
+  }
+  store_.clear_run_right_now(run_now_served);
+  for (const auto& id : touched) {
+    auto it = known_.find(id);
+    if (it == known_.end()) continue;
+    if (it->second.state == "scheduled" && !schedule_.next_fire(id)) it->second.state = "finished";
+    write_back(id);
+  }
+}
+
+void SchedulerLoop::retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt) {
+  auto it = known_.find(job_id);
+  if (it == known_.end() || attempt > it->second.retries) return;
+  const TimePoint at = now() + schedule::Schedule::retry_delay(it->second.retry_delay, attempt + 1);
+  schedule_.schedule_retry(job_id, scheduled_for, attempt + 1, at);
+  spdlog::info("job {}: attempt {} of the fire for {} at {}", job_id, attempt + 1, format_rfc3339(scheduled_for), format_rfc3339(at));
+}
+
+void SchedulerLoop::heartbeat() {
+  store_.heartbeat(getpid(), host_name());
+  for (const auto& lost : store_.mark_lost_runs(seconds_option(options_.lost_after))) {
+    spdlog::warn("job {}: run for {} (attempt {}) marked lost: its instance stopped heart-beating", lost.job_id,
+                 format_rfc3339(lost.scheduled_for), lost.attempt);
+    retry_if_asked(lost.job_id, lost.scheduled_for, lost.attempt);
+  }
+  next_heartbeat_ = now() + seconds_option(options_.heartbeat_interval);
+}
+
+void SchedulerLoop::prune_history() {
+  const auto max_age = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options_.history_max_age_days * 86400.0));
+  if (const int64_t n = store_.prune_history(max_age, options_.history_per_job, 1000); n > 0)
+    spdlog::info("pruned {} old job_run rows", n);
+  next_prune_ = now() + seconds_option(options_.prune_interval);
+}
+
+void SchedulerLoop::record_results() {
+  std::vector<run::RunResult> results;
+  {
+    std::lock_guard lock(results_mu_);
+    results.swap(results_);
+  }
+  if (results.empty()) return;
+  std::vector<store::RunRecord> records;
+  for (auto& r : results) {
+    const auto ms = (r.finished_at - r.started_at) / milliseconds(1);
+    if (r.status == "succeeded")
+      spdlog::info("job {}: run {} succeeded in {} ms", r.request.job_id, r.request.run_id, ms);
+    else
+      spdlog::warn("job {}: run {} {} after {} ms: {}", r.request.job_id, r.request.run_id, r.status, ms, r.error);
+    if (r.status != "succeeded") retry_if_asked(r.request.job_id, r.request.scheduled_for, r.request.attempt);
+    records.push_back({r.request.run_id, r.request.job_id, r.status, r.started_at, r.finished_at, std::move(r.output), std::move(r.error)});
+  }
+  store_.record_runs(records);
+}
+
+void SchedulerLoop::resync() {
+  // The cheap comparison that repairs anything a lost notification missed.
+  const auto db = store_.versions();
+  std::vector<std::string> stale;
+  std::set<std::string> in_db;
+  for (const auto& [id, version] : db) {
+    in_db.insert(id);
+    auto it = known_.find(id);
+    if (it == known_.end() || it->second.version != version) stale.push_back(id);
+  }
+  for (const auto& [id, _] : known_)
+    if (in_db.count(id) == 0) stale.push_back(id);
+  if (!stale.empty()) spdlog::info("resync: {} jobs changed without a notification reaching us; re-reading them", stale.size());
+  reload(stale);
+  next_resync_ = now() + seconds_option(options_.resync_interval);
+}
+
+void SchedulerLoop::shutdown() {
+  const TimePoint deadline = now() + seconds_option(options_.shutdown_timeout);
+  const size_t busy = executor_->busy();
+  const auto never_started = executor_->drain_queue();
+  if (busy > 0) spdlog::info("waiting up to {} s for {} running jobs", options_.shutdown_timeout, busy - never_started.size());
+  const bool idle = executor_->wait_idle_until(deadline);
+  try {
+    if (!store_.connected()) store_.connect();
+    record_results();
+    std::vector<store::RunRecord> records;
+    for (const auto& req : never_started)
+      records.push_back({req.run_id, req.job_id, "failed", now(), now(), "", "rowsched shut down before this run started"});
+    store_.record_runs(records);
+    store_.clear_is_running_if_last(std::chrono::seconds(5));
+    store_.deregister();
+  } catch (const std::exception& e) {
+    spdlog::warn("shutdown: could not record the final state: {}", e.what());
+  }
+  if (!idle) {
+    spdlog::warn("shutdown deadline passed with jobs still running; they stay 'running' in job_run");
+    spdlog::shutdown();
+    std::_Exit(0);  // the executor threads cannot be joined while a handler is still inside a run
+  }
+  spdlog::info("rowsched stopped");
+}
+
+}  // namespace rowsched::daemon

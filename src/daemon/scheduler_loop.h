@@ -1,0 +1,93 @@
+// The main loop of `rowsched run`: the one place that knows all the parts. It owns the control
+// connection (JobStore), the in-memory Schedule and the Executor, and moves data in one direction:
+// notifications -> re-read rows -> schedule -> due fires -> claims -> executor -> write-back.
+//
+// Thread safety: run() is called once, on one thread; executor threads only hand results back
+// through a mutex-protected queue and an eventfd.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/commands.h"
+#include "run/executor.h"
+#include "run/handler.h"
+#include "schedule/schedule.h"
+#include "store/job_store.h"
+
+namespace rowsched::daemon {
+
+class SchedulerLoop {
+ public:
+  SchedulerLoop(const Options& options, std::string dsn);
+  ~SchedulerLoop();
+
+  // Runs until SIGTERM or SIGINT (which must be blocked in every thread before this is constructed;
+  // the loop reads them through a signalfd). Returns the process exit code.
+  int run();
+
+ private:
+  // What the loop remembers of every row it has seen, valid or not.
+  struct KnownJob {
+    int64_t version = 0;
+    std::string func;
+    nlohmann::json args;
+    std::string owner;
+    std::optional<Duration> timeout;
+    int max_instances = 1;
+    int retries = 0;
+    Duration retry_delay{};
+    std::string state;                  // as written back: scheduled, paused, finished, invalid
+    std::optional<std::string> error;   // why it is invalid
+  };
+
+  TimePoint now() const;
+  void connect_with_backoff();
+  void full_reload();
+  void reload(const std::vector<std::string>& job_ids);
+  void apply_row(const store::JobRow& row);
+  void forget(const std::string& job_id);
+  void apply_notifications();
+  void fire_due();
+  void record_results();
+  void resync();
+  void heartbeat();
+  void prune_history();
+  // Schedules the next attempt of a failed or lost run when the job asks for retries.
+  void retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt);
+  void shutdown();
+  void flush_write_back();
+  // Queues the write-back of a known job's state and next fire.
+  void write_back(const std::string& job_id);
+  void wait_for_events(Duration timeout);
+
+  Options options_;
+  std::string dsn_;
+  std::string instance_;
+  int signal_fd_ = -1;
+  int wake_fd_ = -1;
+  bool stopping_ = false;
+
+  store::JobStore store_;
+  schedule::Schedule schedule_;
+  run::HandlerRegistry handlers_;
+  std::unique_ptr<run::Executor> executor_;
+  Zone default_zone_;
+
+  std::map<std::string, KnownJob> known_;
+  std::vector<store::JobStateUpdate> pending_write_back_;
+
+  std::mutex results_mu_;
+  std::vector<run::RunResult> results_;
+
+  TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{};
+  int reconnect_attempt_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace rowsched::daemon

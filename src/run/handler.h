@@ -1,0 +1,101 @@
+// A handler is what a job's `func` names: code that runs one fire with the row's func_args. Handlers
+// are registered by name in a HandlerRegistry (built-ins: sql, log, notify, exec, http; plugins add
+// more, see run/plugin_loader.h); the registry also validates func_args when a row is loaded, so a
+// bad row is `invalid` before it ever fires.
+//
+// Thread safety: a Handler is shared by all executor threads; per-thread resources (database
+// sessions) live in the WorkerContext passed to run().
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "trigger/time.h"
+
+namespace rowsched::store {
+class SqlSession;
+}
+
+namespace rowsched::run {
+
+// One claimed fire to execute.
+struct RunRequest {
+  int64_t run_id = 0;
+  std::string job_id;
+  TimePoint scheduled_for{};
+  int attempt = 1;
+  std::string func;
+  nlohmann::json args = nlohmann::json::array();
+  std::string owner;
+  std::optional<Duration> timeout;
+};
+
+// What a handler reports; `ok == false` is a failure with `error` saying why.
+struct RunOutcome {
+  bool ok = true;
+  bool timed_out = false;
+  std::string output;
+  std::string error;
+};
+
+// Resources of one executor thread, created lazily.
+class WorkerContext {
+ public:
+  explicit WorkerContext(std::string dsn);
+  ~WorkerContext();
+  store::SqlSession& sql();
+
+ private:
+  std::string dsn_;
+  std::unique_ptr<store::SqlSession> sql_;
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Returns why `args` cannot work ("args[0] must be the SQL statement, a string"), or nullopt.
+  virtual std::optional<std::string> validate(const nlohmann::json& args) const = 0;
+  // Runs one fire. Exceptions are caught by the executor and recorded as failures.
+  virtual RunOutcome run(const RunRequest& request, WorkerContext& context) const = 0;
+};
+
+// What the operator allowed at start-up (docs/handlers.md). Nothing is allowed by default.
+struct HandlerConfig {
+  std::vector<std::string> allow_exec;  // --allow-exec: absolute program paths or fnmatch globs over them
+  std::string exec_cwd = "/";           // --exec-cwd: working directory of exec jobs
+  std::vector<std::string> allow_http;  // --allow-http: host or host:port patterns, "*.example.com" wildcards
+};
+
+// A start-up configuration that cannot work (a relative --allow-exec pattern, a plugin that does not
+// load). The message names the option and the value.
+class HandlerSetupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class HandlerRegistry {
+ public:
+  // A registry holding the built-in handlers sql, log, notify, exec and http, the last two limited
+  // by `config`. Throws HandlerSetupError when `config` is malformed.
+  static HandlerRegistry with_builtins(const HandlerConfig& config = {});
+
+  void add(const std::string& name, std::shared_ptr<const Handler> handler);
+  const Handler* find(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+  // Why a row with this func and func_args cannot run, or nullopt when it can. The message names
+  // the handlers that exist, and for the seed's Python "module:function" strings says how to get
+  // the same effect.
+  std::optional<std::string> check(const std::string& func, const nlohmann::json& args) const;
+
+ private:
+  std::map<std::string, std::shared_ptr<const Handler>> handlers_;
+};
+
+}  // namespace rowsched::run

@@ -1,0 +1,47 @@
+#include "run/handler.h"
+
+#include "store/sql_session.h"
+
+namespace rowsched::run {
+
+WorkerContext::WorkerContext(std::string dsn) : dsn_(std::move(dsn)) {}
+WorkerContext::~WorkerContext() = default;
+
+store::SqlSession& WorkerContext::sql() {
+  if (!sql_) sql_ = std::make_unique<store::SqlSession>(dsn_);
+  return *sql_;
+}
+
+void HandlerRegistry::add(const std::string& name, std::shared_ptr<const Handler> handler) {
+  handlers_[name] = std::move(handler);
+}
+
+const Handler* HandlerRegistry::find(const std::string& name) const {
+  auto it = handlers_.find(name);
+  return it == handlers_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> HandlerRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : handlers_) out.push_back(name);
+  return out;
+}
+
+std::optional<std::string> HandlerRegistry::check(const std::string& func, const nlohmann::json& args) const {
+  if (const Handler* h = find(func)) {
+    if (auto problem = h->validate(args)) return "func_args for \"" + func + "\": " + *problem;
+    return std::nullopt;
+  }
+  std::string available;
+  for (const auto& n : names()) available += (available.empty() ? "" : ", ") + n;
+  std::string msg = "func: \"" + func + "\" is not a handler; available: " + available;
+  if (func.find(':') != std::string::npos || func.find('.') != std::string::npos) {
+    // The seed's rows name Python functions ("scheduler_jobs.tasks:test"): rowsched runs no Python.
+    msg += ". \"" + func + "\" looks like a Python module:function from APScheduler; rowsched cannot import it. "
+           "Run it from a worker woken by func \"notify\" (func_args [channel, payload]: the worker LISTENs on the "
+           "channel and calls the function), or register a handler of that name in a plugin (--plugin)";
+  }
+  return msg;
+}
+
+}  // namespace rowsched::run

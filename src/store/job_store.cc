@@ -1,0 +1,374 @@
+// libpqxx 6.4 behind JobStore. Instants cross the boundary as integer microseconds since the epoch
+// (read) and RFC 3339 text inside jsonb (written), both exact.
+#include "store/job_store.h"
+
+#include <pqxx/pqxx>
+
+#include "store/connect.h"
+
+namespace rowsched::store {
+
+namespace {
+
+constexpr const char* kChannel = "rowsched_job_info";
+
+// SQL expression giving a timestamptz as int8 microseconds since the epoch (exact: numeric in PG 14+).
+std::string micros(const std::string& column) { return "(extract(epoch from " + column + ") * 1000000)::int8"; }
+
+TimePoint from_micros(int64_t us) { return TimePoint{Duration{us}}; }
+
+std::optional<TimePoint> optional_time(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return from_micros(f.as<int64_t>());
+}
+
+nlohmann::json json_or_null(const std::optional<TimePoint>& t) {
+  return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json(nullptr);
+}
+
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+class Receiver final : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection_base& c, std::vector<std::string>& sink) : pqxx::notification_receiver(c, kChannel), sink_(sink) {}
+  void operator()(const std::string& payload, int) override { sink_.push_back(payload); }
+
+ private:
+  std::vector<std::string>& sink_;
+};
+
+}  // namespace
+
+struct JobStore::Impl {
+  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<Receiver> receiver;
+  std::vector<std::string> payloads;
+};
+
+JobStore::JobStore(std::string dsn, std::string schema, std::string instance)
+    : impl_(std::make_unique<Impl>()), dsn_(std::move(dsn)), schema_(std::move(schema)), instance_(std::move(instance)) {}
+
+JobStore::~JobStore() { disconnect(); }
+
+std::string JobStore::table(const char* name) const {
+  if (impl_->conn) return impl_->conn->quote_name(schema_) + "." + impl_->conn->quote_name(name);
+  return "\"" + schema_ + "\".\"" + name + "\"";
+}
+
+namespace {
+// Runs `f`, turning a broken connection into ConnectionLost so the loop reconnects and reloads.
+template <typename F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const pqxx::broken_connection& e) {
+    throw ConnectionLost(e.what());
+  } catch (const pqxx::in_doubt_error& e) {
+    throw ConnectionLost(e.what());
+  } catch (const pqxx::sql_error& e) {
+    // 57P01 admin_shutdown (pg_terminate_backend), 57P02/57P03, 08xxx: the session is gone.
+    const std::string state = e.sqlstate();
+    if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0) throw ConnectionLost(e.what());
+    throw;
+  }
+}
+}  // namespace
+
+void JobStore::connect() {
+  disconnect();
+  guarded([&] {
+    impl_->conn = open_connection(dsn_, "rowsched " + instance_);
+    impl_->receiver = std::make_unique<Receiver>(*impl_->conn, impl_->payloads);
+    // The receiver's LISTEN is only sent with the next statement; make it take effect now.
+    pqxx::nontransaction(*impl_->conn).exec("SELECT 1");
+  });
+}
+
+void JobStore::disconnect() noexcept {
+  try {
+    impl_->receiver.reset();
+  } catch (...) {
+  }
+  impl_->conn.reset();
+  impl_->payloads.clear();
+}
+
+bool JobStore::connected() const { return impl_->conn && impl_->conn->is_open(); }
+
+int JobStore::socket() const { return impl_->conn ? impl_->conn->sock() : -1; }
+
+std::vector<Notification> JobStore::drain_notifications() {
+  guarded([&] { return impl_->conn->get_notifs(); });
+  if (!impl_->conn->is_open()) throw ConnectionLost("connection closed while waiting for notifications");
+  std::vector<Notification> out;
+  for (const std::string& payload : impl_->payloads) {
+    const auto j = nlohmann::json::parse(payload, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) continue;
+    if (j.value("schema", "") != schema_) continue;
+    Notification n;
+    n.op = j.value("op", "");
+    if (j.contains("job_id") && j["job_id"].is_string()) n.job_id = j["job_id"].get<std::string>();
+    if (j.contains("old_job_id") && j["old_job_id"].is_string()) n.old_job_id = j["old_job_id"].get<std::string>();
+    out.push_back(std::move(n));
+  }
+  impl_->payloads.clear();
+  return out;
+}
+
+namespace {
+std::vector<JobRow> rows_of(const pqxx::result& r) {
+  std::vector<JobRow> rows;
+  rows.reserve(r.size());
+  for (const auto& row : r) {
+    JobRow j;
+    j.job_id = row[0].as<std::string>();
+    j.func = row[1].as<std::string>();
+    j.func_args = nlohmann::json::parse(row[2].c_str(), nullptr, false);
+    j.trigger_kwargs = nlohmann::json::parse(row[3].c_str(), nullptr, false);
+    j.is_paused = row[4].as<bool>();
+    j.run_right_now = row[5].as<bool>();
+    j.owner = row[6].as<std::string>();
+    j.version = row[7].as<int64_t>();
+    j.update_time = from_micros(row[8].as<int64_t>());
+    j.last_fire = optional_time(row[9]);
+    rows.push_back(std::move(j));
+  }
+  return rows;
+}
+}  // namespace
+
+namespace {
+std::string load_query(const std::string& job_info, const std::string& job_run, const std::string& where) {
+  return "SELECT j.job_id, j.func, j.func_args::text, j.trigger_kwargs::text, j.is_paused, j.run_right_now, "
+         "j.owner::text, j.version, " + micros("j.update_time") + ", "
+         "(SELECT " + micros("max(r.scheduled_for)") + " FROM " + job_run + " r WHERE r.job_id = j.job_id) "
+         "FROM " + job_info + " j " + where;
+}
+}  // namespace
+
+std::vector<JobRow> JobStore::load_all() {
+  return guarded([&] {
+    pqxx::read_transaction tx(*impl_->conn);
+    return rows_of(tx.exec(load_query(table("job_info"), table("job_run"), "")));
+  });
+}
+
+std::vector<JobRow> JobStore::load(const std::vector<std::string>& job_ids) {
+  if (job_ids.empty()) return {};
+  return guarded([&] {
+    pqxx::read_transaction tx(*impl_->conn);
+    return rows_of(tx.exec_params(
+        load_query(table("job_info"), table("job_run"), "WHERE j.job_id IN (SELECT jsonb_array_elements_text($1::jsonb))"),
+        dump(nlohmann::json(job_ids))));
+  });
+}
+
+std::vector<std::pair<std::string, int64_t>> JobStore::versions() {
+  return guarded([&] {
+    pqxx::read_transaction tx(*impl_->conn);
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const auto& row : tx.exec("SELECT job_id, version FROM " + table("job_info") + " ORDER BY job_id COLLATE \"C\""))
+      out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
+    return out;
+  });
+}
+
+std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
+  if (fires.empty()) return {};
+  nlohmann::json batch = nlohmann::json::array();
+  int ord = 0;
+  for (const auto& f : fires) {
+    batch.push_back({{"job_id", f.job_id}, {"scheduled_for", format_rfc3339(f.scheduled_for)}, {"attempt", f.attempt},
+                     {"status", f.status}, {"max_instances", f.max_instances}, {"note", f.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.note)},
+                     {"ord", ord++}});
+  }
+  const std::string text = dump(batch);
+  return guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    // Lock the jobs in a fixed order (no deadlock between instances) so that the count of running
+    // runs below cannot change under us: max_instances holds across instances.
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended('rowsched.job:' || job_id, 0)) "
+                   "FROM (SELECT DISTINCT job_id FROM jsonb_to_recordset($1::jsonb) AS c(job_id text) ORDER BY 1) s",
+                   text);
+    const auto r = tx.exec_params(
+        "WITH c AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS c(job_id text, scheduled_for timestamptz, "
+        "   attempt int, status text, max_instances int, note text, ord int)), "
+        " running AS (SELECT r.job_id, count(*) AS n FROM " + table("job_run") + " r "
+        "   WHERE r.status = 'running' AND r.job_id IN (SELECT job_id FROM c) GROUP BY r.job_id), "
+        " decided AS (SELECT c.*, CASE WHEN c.status <> 'running' THEN c.status "
+        "   WHEN coalesce(running.n, 0) + count(*) FILTER (WHERE c.status = 'running') "
+        "        OVER (PARTITION BY c.job_id ORDER BY c.ord) > c.max_instances THEN 'skipped' "
+        "   ELSE 'running' END AS final FROM c LEFT JOIN running USING (job_id)) "
+        "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, instance, status, started_at, finished_at, error) "
+        "SELECT job_id, scheduled_for, attempt, $2, final, now(), CASE WHEN final <> 'running' THEN now() END, "
+        "  CASE WHEN final = 'skipped' AND status = 'running' "
+        "       THEN format('not run: max_instances (%s) runs of this job were already running', max_instances) "
+        "       ELSE note END "
+        "FROM decided ORDER BY ord "
+        "ON CONFLICT DO NOTHING "
+        "RETURNING run_id, job_id, " + micros("scheduled_for") + ", attempt, status",
+        text, instance_);
+    tx.commit();
+    std::vector<Claim> out;
+    out.reserve(r.size());
+    for (const auto& row : r)
+      out.push_back(Claim{row[0].as<int64_t>(), row[1].as<std::string>(), from_micros(row[2].as<int64_t>()), row[3].as<int>(),
+                          row[4].as<std::string>()});
+    return out;
+  });
+}
+
+std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after) {
+  return guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    const auto r = tx.exec_params(
+        "WITH dead AS (SELECT instance FROM " + table("scheduler_instance") + " "
+        "   WHERE heartbeat_at < now() - $1 * interval '1 microsecond' AND instance <> $2), "
+        " lost AS (UPDATE " + table("job_run") + " r SET status = 'lost', finished_at = now(), "
+        "   error = format('lost: instance %s stopped heart-beating while this run was in progress', r.instance) "
+        "   WHERE r.status = 'running' AND r.instance <> $2 AND (r.instance IN (SELECT instance FROM dead) OR NOT EXISTS "
+        "     (SELECT 1 FROM " + table("scheduler_instance") + " i WHERE i.instance = r.instance)) "
+        "   RETURNING r.job_id, r.scheduled_for, r.attempt), "
+        " counted AS (UPDATE " + table("job_info") + " j SET run_count = j.run_count + s.n, "
+        "   failure_count = j.failure_count + s.n, last_status = 'lost' "
+        "   FROM (SELECT job_id, count(*) AS n FROM lost GROUP BY job_id) s WHERE j.job_id = s.job_id), "
+        " gone AS (DELETE FROM " + table("scheduler_instance") + " WHERE instance IN (SELECT instance FROM dead)) "
+        "SELECT job_id, " + micros("scheduled_for") + ", attempt FROM lost",
+        static_cast<long long>(lost_after.count()), instance_);
+    tx.commit();
+    std::vector<LostRun> out;
+    for (const auto& row : r) out.push_back(LostRun{row[0].as<std::string>(), from_micros(row[1].as<int64_t>()), row[2].as<int>()});
+    return out;
+  });
+}
+
+int64_t JobStore::prune_history(Duration max_age, int per_job, int batch) {
+  return guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    if (!tx.exec("SELECT pg_try_advisory_xact_lock(hashtextextended('rowsched.prune', 0))")[0][0].as<bool>()) return int64_t{0};
+    const auto r = tx.exec_params(
+        "WITH victims AS ("
+        "  (SELECT run_id FROM " + table("job_run") + " WHERE finished_at < now() - $1 * interval '1 microsecond' LIMIT $3) "
+        "  UNION "
+        "  (SELECT run_id FROM (SELECT run_id, row_number() OVER (PARTITION BY job_id ORDER BY run_id DESC) AS rn "
+        "     FROM " + table("job_run") + " WHERE status <> 'running') ranked WHERE rn > $2 LIMIT $3)) "
+        "DELETE FROM " + table("job_run") + " WHERE run_id IN (SELECT run_id FROM victims LIMIT $3)",
+        static_cast<long long>(max_age.count()), per_job, batch);
+    tx.commit();
+    return static_cast<int64_t>(r.affected_rows());
+  });
+}
+
+void JobStore::clear_run_right_now(const std::vector<std::pair<std::string, int64_t>>& jobs) {
+  if (jobs.empty()) return;
+  nlohmann::json batch = nlohmann::json::array();
+  for (const auto& [id, version] : jobs) batch.push_back({{"job_id", id}, {"version", version}});
+  guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    tx.exec_params("UPDATE " + table("job_info") + " j SET run_right_now = false "
+                   "FROM jsonb_to_recordset($1::jsonb) AS u(job_id text, version int8) "
+                   "WHERE j.job_id = u.job_id AND j.version = u.version AND j.run_right_now",
+                   dump(batch));
+    tx.commit();
+  });
+}
+
+void JobStore::write_back(const std::vector<JobStateUpdate>& updates) {
+  if (updates.empty()) return;
+  nlohmann::json batch = nlohmann::json::array();
+  for (const auto& u : updates) {
+    batch.push_back({{"job_id", u.job_id},
+                     {"version", u.version},
+                     {"next_run_time", json_or_null(u.next_run_time)},
+                     {"state", u.state},
+                     {"last_error", u.last_error ? nlohmann::json(*u.last_error) : nlohmann::json(nullptr)},
+                     {"is_running", u.is_running}});
+  }
+  guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    // Guarded by version: a result computed from an older definition never overwrites a newer one.
+    // last_error keeps the last run's failure unless the row is (or stops being) invalid.
+    tx.exec_params(
+        "UPDATE " + table("job_info") + " j SET next_run_time = u.next_run_time, state = u.state, "
+        "is_running = u.is_running, "
+        "last_error = CASE WHEN u.state = 'invalid' THEN u.last_error WHEN j.state = 'invalid' THEN NULL ELSE j.last_error END "
+        "FROM jsonb_to_recordset($1::jsonb) AS u(job_id text, version int8, next_run_time timestamptz, state text, "
+        "last_error text, is_running bool) "
+        "WHERE j.job_id = u.job_id AND j.version = u.version AND "
+        "(j.next_run_time IS DISTINCT FROM u.next_run_time OR j.state IS DISTINCT FROM u.state OR "
+        " j.is_running IS DISTINCT FROM u.is_running OR "
+        " (u.state = 'invalid' AND j.last_error IS DISTINCT FROM u.last_error))",
+        dump(batch));
+    tx.commit();
+  });
+}
+
+void JobStore::record_runs(const std::vector<RunRecord>& runs) {
+  if (runs.empty()) return;
+  nlohmann::json batch = nlohmann::json::array();
+  for (const auto& r : runs) {
+    batch.push_back({{"run_id", r.run_id},
+                     {"job_id", r.job_id},
+                     {"status", r.status},
+                     {"started_at", format_rfc3339(r.started_at)},
+                     {"finished_at", format_rfc3339(r.finished_at)},
+                     {"output", r.output},
+                     {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)}});
+  }
+  guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    tx.exec_params(
+        "WITH u AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS u(run_id int8, job_id text, status text, "
+        "   started_at timestamptz, finished_at timestamptz, output text, error text)), "
+        " done AS (UPDATE " + table("job_run") + " r SET status = u.status, started_at = u.started_at, "
+        "   finished_at = u.finished_at, output = u.output, error = u.error FROM u WHERE r.run_id = u.run_id "
+        "   RETURNING r.run_id), "
+        " s AS (SELECT job_id, count(*) AS n, count(*) FILTER (WHERE status <> 'succeeded') AS failed, "
+        "   (array_agg(started_at ORDER BY started_at DESC))[1] AS last_start, "
+        "   (array_agg(status ORDER BY started_at DESC))[1] AS last_status, "
+        "   (array_agg(error ORDER BY started_at DESC))[1] AS last_err "
+        "   FROM u WHERE run_id IN (SELECT run_id FROM done) GROUP BY job_id) "
+        "UPDATE " + table("job_info") + " j SET last_run_time = s.last_start, last_status = s.last_status, "
+        " run_count = j.run_count + s.n, failure_count = j.failure_count + s.failed, "
+        " last_error = CASE WHEN j.state = 'invalid' THEN j.last_error WHEN s.last_status = 'succeeded' THEN NULL "
+        "                   ELSE s.last_err END "
+        "FROM s WHERE j.job_id = s.job_id",
+        dump(batch));
+    tx.commit();
+  });
+}
+
+void JobStore::heartbeat(int pid, const std::string& host) {
+  guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    tx.exec_params("INSERT INTO " + table("scheduler_instance") + " (instance, pid, host, started_at, heartbeat_at, version) "
+                   "VALUES ($1, $2, $3, now(), now(), $4) "
+                   "ON CONFLICT (instance) DO UPDATE SET heartbeat_at = now(), "
+                   " started_at = CASE WHEN " + table("scheduler_instance") + ".pid IS DISTINCT FROM EXCLUDED.pid "
+                   "                   THEN now() ELSE " + table("scheduler_instance") + ".started_at END, "
+                   " pid = EXCLUDED.pid, host = EXCLUDED.host, version = EXCLUDED.version",
+                   instance_, pid, host, std::string(ROWSCHED_VERSION));
+    tx.commit();
+  });
+}
+
+void JobStore::deregister() {
+  guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    tx.exec_params("DELETE FROM " + table("scheduler_instance") + " WHERE instance = $1", instance_);
+    tx.commit();
+  });
+}
+
+void JobStore::clear_is_running_if_last(Duration alive) {
+  guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    tx.exec_params("UPDATE " + table("job_info") + " SET is_running = false WHERE is_running AND NOT EXISTS ("
+                   " SELECT 1 FROM " + table("scheduler_instance") + " WHERE instance <> $1 "
+                   " AND heartbeat_at > now() - $2 * interval '1 microsecond')",
+                   instance_, static_cast<long long>(alive.count()));
+    tx.commit();
+  });
+}
+
+}  // namespace rowsched::store

@@ -1,0 +1,152 @@
+// Everything the scheduler loop asks of PostgreSQL on its one control connection: LISTEN for
+// job_info changes, (re)load rows, compare versions, claim fires in job_run, write state back into
+// job_info, record run outcomes, and keep this instance's scheduler_instance row alive.
+//
+// Every batch operation is one statement whatever its size (rows travel as one jsonb parameter and
+// are expanded with jsonb_to_recordset), so a tick with 10,000 due fires is one round trip.
+//
+// Thread safety: none; one JobStore per scheduler loop. Methods throw pqxx-independent exceptions:
+// ConnectionLost when the connection broke (reconnect and reload), std::runtime_error otherwise.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "trigger/time.h"
+
+namespace rowsched::store {
+
+class ConnectionLost : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The definition columns of one job_info row, plus the newest fire already claimed for it.
+struct JobRow {
+  std::string job_id;
+  std::string func;
+  nlohmann::json func_args;
+  nlohmann::json trigger_kwargs;
+  bool is_paused = false;
+  bool run_right_now = false;
+  std::string owner;
+  int64_t version = 0;
+  TimePoint update_time{};
+  std::optional<TimePoint> last_fire;  // max(job_run.scheduled_for) of the job, if any
+};
+
+// A change announced by the job_info triggers. Only a hint: the row is re-read.
+struct Notification {
+  std::string op;  // insert, update, delete, truncate
+  std::string job_id;
+  std::string old_job_id;  // set when an update renamed the job
+};
+
+// One fire to claim. A `running` request becomes `skipped` in the claim when max_instances runs of
+// the job are already running (counted across all instances).
+struct ClaimRequest {
+  std::string job_id;
+  TimePoint scheduled_for;
+  int attempt = 1;
+  std::string status;  // running, missed, skipped
+  int max_instances = 1;
+  std::string note;    // job_run.error for a fire that does not run
+};
+
+struct Claim {
+  int64_t run_id = 0;
+  std::string job_id;
+  TimePoint scheduled_for;
+  int attempt = 1;
+  std::string status;
+};
+
+// A run marked lost because its instance stopped heart-beating.
+struct LostRun {
+  std::string job_id;
+  TimePoint scheduled_for;
+  int attempt = 1;
+};
+
+// What rowsched writes back into a job_info row; applied only while the row still has `version`.
+struct JobStateUpdate {
+  std::string job_id;
+  int64_t version = 0;
+  std::optional<TimePoint> next_run_time;
+  std::string state;  // pending, scheduled, paused, finished, invalid
+  std::optional<std::string> last_error;
+  bool is_running = false;
+};
+
+// The outcome of one run, for job_run and the job's counters.
+struct RunRecord {
+  int64_t run_id = 0;
+  std::string job_id;
+  std::string status;  // succeeded, failed, timeout
+  TimePoint started_at{}, finished_at{};
+  std::string output, error;
+};
+
+class JobStore {
+ public:
+  JobStore(std::string dsn, std::string schema, std::string instance);
+  ~JobStore();
+  JobStore(const JobStore&) = delete;
+  JobStore& operator=(const JobStore&) = delete;
+
+  // Opens the connection and LISTENs (before any load, so no change falls between). Throws.
+  void connect();
+  void disconnect() noexcept;
+  bool connected() const;
+  // The connection's socket, to wait on for notifications; -1 when not connected.
+  int socket() const;
+
+  // Reads whatever notifications have arrived, without blocking.
+  std::vector<Notification> drain_notifications();
+
+  std::vector<JobRow> load_all();
+  std::vector<JobRow> load(const std::vector<std::string>& job_ids);
+  // (job_id, version) of every row, in job_id order: the cheap comparison that repairs missed hints.
+  std::vector<std::pair<std::string, int64_t>> versions();
+
+  // Inserts the fires into job_run; returns those this instance won (the others were claimed by
+  // another instance, or earlier). One transaction: the fires' jobs are locked (advisory, in job_id
+  // order) so that max_instances holds exactly across instances.
+  std::vector<Claim> claim(const std::vector<ClaimRequest>& fires);
+  // Sets run_right_now back to false once the request is claimed (not a definition change).
+  void clear_run_right_now(const std::vector<std::pair<std::string, int64_t>>& jobs);
+
+  void write_back(const std::vector<JobStateUpdate>& updates);
+  void record_runs(const std::vector<RunRecord>& runs);
+
+  // scheduler_instance: register (or refresh) this instance, heartbeat, deregister.
+  void heartbeat(int pid, const std::string& host);
+  void deregister();
+  // Clears is_running on every row unless another instance is alive (heartbeat within `alive`).
+  void clear_is_running_if_last(Duration alive);
+
+  // Marks `lost` every run left `running` by an instance whose heartbeat is older than `lost_after`
+  // (or that has no scheduler_instance row), counts them as failures, removes the dead instances'
+  // rows, and returns the runs so that the caller can retry them.
+  std::vector<LostRun> mark_lost_runs(Duration lost_after);
+
+  // Deletes at most `batch` job_run rows finished more than `max_age` ago or beyond the newest
+  // `per_job` finished runs of their job; returns how many. Only one instance prunes at a time.
+  int64_t prune_history(Duration max_age, int per_job, int batch);
+
+  // The schema-qualified, quoted name of a table, e.g. "public"."job_info".
+  std::string table(const char* name) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string dsn_, schema_, instance_;
+};
+
+}  // namespace rowsched::store

@@ -1,0 +1,225 @@
+"""`rowsched run` end to end: jobs are managed only by writing rows of job_info with SQL, as a user
+would, and everything asserted is what a user can SELECT (job_info's state columns, job_run)."""
+
+import json
+import signal
+
+import pytest
+
+from conftest import connect, dsn_with, quote_ident, sql, sql_value
+from daemon import insert_job, job, runs, start_daemon, state_is, wait_until  # noqa: F401 (fixture)
+
+
+def test_an_inserted_job_gets_its_next_run_time_and_state_scheduled(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "nightly", kwargs={"trigger": "cron", "hour": 3, "minute": 30, "timezone": "Europe/Berlin"})
+    j = wait_until(lambda: state_is(migrated_db, "nightly", "scheduled"), what="nightly scheduled")
+    assert j["is_running"] is True
+    expected = sql_value(migrated_db, "SELECT (date_trunc('day', now() AT TIME ZONE 'Europe/Berlin') + "
+                         "CASE WHEN (now() AT TIME ZONE 'Europe/Berlin')::time < '03:30' THEN interval '3 hours 30 minutes' "
+                         "ELSE interval '1 day 3 hours 30 minutes' END) AT TIME ZONE 'Europe/Berlin'")
+    assert j["next_run_time"] == expected
+
+
+def test_jobs_present_before_start_are_loaded_and_scheduled(migrated_db, start_daemon):
+    insert_job(migrated_db, "early", kwargs={"trigger": "interval", "minutes": 5})
+    start_daemon(migrated_db)
+    assert wait_until(lambda: state_is(migrated_db, "early", "scheduled"))
+
+
+def test_an_interval_job_fires_every_second_and_each_fire_is_in_job_run(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "tick", args=["tick"], kwargs={"trigger": "interval", "seconds": 1})
+    wait_until(lambda: len(runs(migrated_db, "tick", "succeeded")) >= 3, timeout=15, what="3 runs")
+    fired = runs(migrated_db, "tick", "succeeded")
+    gaps = [(b[0] - a[0]).total_seconds() for a, b in zip(fired, fired[1:])]
+    assert all(g == 1.0 for g in gaps), gaps
+    assert fired[0][2] == "tick"  # the log handler's output
+    j = wait_until(lambda: (lambda j: j if j["run_count"] >= 3 else None)(job(migrated_db, "tick")))
+    assert j["last_status"] == "succeeded" and j["failure_count"] == 0
+
+
+def test_an_update_reschedules_the_job(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "moving", kwargs={"trigger": "date", "run_date": "2999-01-01 00:00:00Z"})
+    wait_until(lambda: state_is(migrated_db, "moving", "scheduled"))
+    sql(migrated_db, "UPDATE job_info SET trigger_kwargs = %s WHERE job_id = 'moving'",
+        (json.dumps({"trigger": "date", "run_date": "2998-06-01T12:00:00+02:00"}),))
+    wait_until(lambda: str(job(migrated_db, "moving")["next_run_time"].astimezone().isoformat()).startswith("2998")
+               and job(migrated_db, "moving")["next_run_time"].month == 6, what="the new run_date")
+    assert sql_value(migrated_db, "SELECT next_run_time = '2998-06-01 10:00:00Z' FROM job_info WHERE job_id = 'moving'")
+
+
+def test_a_paused_job_does_not_fire_and_resumes_when_unpaused(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "p", kwargs={"trigger": "interval", "seconds": 1})
+    wait_until(lambda: runs(migrated_db, "p", "succeeded"), what="a first run")
+    sql(migrated_db, "UPDATE job_info SET is_paused = true WHERE job_id = 'p'")
+    j = wait_until(lambda: state_is(migrated_db, "p", "paused"))
+    assert j["next_run_time"] is None and j["is_running"] is False
+    paused_at = sql_value(migrated_db, "SELECT now()")
+    # Two more seconds of the schedule pass: nothing may be claimed for them.
+    marker = sql_value(migrated_db, "SELECT now() + interval '2.2 seconds'")
+    wait_until(lambda: sql_value(migrated_db, "SELECT now() > %s", (marker,)), timeout=5)
+    assert sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'p' AND started_at > %s + interval '50 ms'",
+                     (paused_at,)) == 0
+    sql(migrated_db, "UPDATE job_info SET is_paused = false WHERE job_id = 'p'")
+    wait_until(lambda: state_is(migrated_db, "p", "scheduled"))
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'p' AND started_at > %s",
+                                 (marker,)) >= 1, what="a run after resuming")
+
+
+def test_run_right_now_runs_once_and_clears_the_flag(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "later", kwargs={"trigger": "date", "run_date": "2999-01-01"})
+    before = wait_until(lambda: state_is(migrated_db, "later", "scheduled"))
+    sql(migrated_db, "UPDATE job_info SET run_right_now = true WHERE job_id = 'later'")
+    wait_until(lambda: runs(migrated_db, "later", "succeeded"), what="the immediate run")
+    j = wait_until(lambda: (lambda j: j if not j["run_right_now"] else None)(job(migrated_db, "later")), what="flag cleared")
+    assert len(runs(migrated_db, "later")) == 1
+    assert j["next_run_time"] == before["next_run_time"]  # the schedule itself is unchanged
+
+
+def test_run_right_now_on_a_paused_job_runs_it_once(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "manual", kwargs={"trigger": "cron", "hour": 4}, is_paused=True, run_right_now=True)
+    wait_until(lambda: runs(migrated_db, "manual", "succeeded"))
+    assert wait_until(lambda: state_is(migrated_db, "manual", "paused"))["next_run_time"] is None
+    assert len(runs(migrated_db, "manual")) == 1
+
+
+def test_next_run_time_now_fires_immediately_then_follows_the_trigger(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "asap", kwargs={"trigger": "cron", "hour": 4, "minute": 0, "next_run_time": "now"})
+    wait_until(lambda: runs(migrated_db, "asap", "succeeded"))
+    j = wait_until(lambda: state_is(migrated_db, "asap", "scheduled"))
+    assert j["next_run_time"].astimezone().hour is not None
+    assert sql_value(migrated_db, "SELECT extract(hour from next_run_time AT TIME ZONE 'UTC') = 4 FROM job_info "
+                                  "WHERE job_id = 'asap'")
+
+
+def test_a_deleted_job_stops_firing(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "gone", kwargs={"trigger": "interval", "seconds": 1})
+    wait_until(lambda: runs(migrated_db, "gone", "succeeded"))
+    deleted_at = sql_value(migrated_db, "DELETE FROM job_info WHERE job_id = 'gone' RETURNING now()")
+    marker = sql_value(migrated_db, "SELECT now() + interval '2.2 seconds'")
+    wait_until(lambda: sql_value(migrated_db, "SELECT now() > %s", (marker,)), timeout=5)
+    assert sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'gone' AND started_at > %s + interval '50 ms'",
+                     (deleted_at,)) == 0
+
+
+def test_a_renamed_job_fires_under_its_new_name_only(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "old-name", kwargs={"trigger": "interval", "seconds": 1})
+    wait_until(lambda: runs(migrated_db, "old-name", "succeeded"))
+    renamed_at = sql_value(migrated_db, "UPDATE job_info SET job_id = 'new-name' WHERE job_id = 'old-name' RETURNING now()")
+    wait_until(lambda: runs(migrated_db, "new-name", "succeeded"), what="a run under the new name")
+    assert wait_until(lambda: state_is(migrated_db, "new-name", "scheduled"))
+    assert sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'old-name' AND started_at > %s + interval '50 ms'",
+                     (renamed_at,)) == 0
+
+
+@pytest.mark.parametrize("kwargs, func, args, message", [
+    ({"trigger": "cron", "hour": "25"}, "log", [], 'trigger_kwargs.hour: "25" is out of range 0-23'),
+    ({"trigger": "cron", "timezone": "Mars/Olympus"}, "log", [], 'trigger_kwargs.timezone: "Mars/Olympus" is not a known IANA time zone'),
+    ({"trigger": "interval", "seconds": 5}, "scheduler_jobs.tasks:test", [], 'func: "scheduler_jobs.tasks:test" is not a handler; available: '),
+    ({"trigger": "interval", "seconds": 5}, "sql", [], 'func_args for "sql": func_args[0] must be the SQL statement'),
+])
+def test_a_row_rowsched_cannot_schedule_is_marked_invalid_with_the_reason(migrated_db, start_daemon, kwargs, func, args, message):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "bad", func=func, args=args, kwargs=kwargs)
+    j = wait_until(lambda: state_is(migrated_db, "bad", "invalid"))
+    assert message in j["last_error"]
+    assert j["next_run_time"] is None and j["is_running"] is False
+    # Fixing the row makes it schedulable again, and the error goes away.
+    sql(migrated_db, "UPDATE job_info SET func = 'log', func_args = '[]', trigger_kwargs = %s WHERE job_id = 'bad'",
+        (json.dumps({"trigger": "interval", "seconds": 60}),))
+    j = wait_until(lambda: state_is(migrated_db, "bad", "scheduled"))
+    assert j["last_error"] is None
+
+
+def test_a_date_job_that_has_fired_is_finished(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "once", kwargs={"trigger": "date"})  # no run_date: now, as in APScheduler
+    wait_until(lambda: runs(migrated_db, "once", "succeeded"))
+    j = wait_until(lambda: state_is(migrated_db, "once", "finished"))
+    assert j["next_run_time"] is None
+
+
+def test_a_bulk_insert_of_10000_rows_in_one_transaction_is_all_scheduled(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    sql(migrated_db, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) "
+                     "SELECT 'bulk-' || i, 'log', '[]', jsonb_build_object('trigger', 'cron', 'minute', i % 60, 'hour', 3) "
+                     "FROM generate_series(1, 10000) i")
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_info WHERE state = 'scheduled' "
+                                              "AND next_run_time IS NOT NULL") == 10000, timeout=60, what="10000 scheduled")
+    assert sql_value(migrated_db, "SELECT count(*) FROM job_info WHERE extract(minute from next_run_time) <> "
+                                  "(substring(job_id from 6)::int % 60)") == 0
+
+
+def test_a_sql_job_runs_as_the_role_that_owns_the_row(migrated_db, start_daemon, make_role):
+    alice = make_role("alice")
+    sql(migrated_db, "CREATE TABLE audit (who text, at timestamptz default now())")
+    sql(migrated_db, f"GRANT INSERT ON audit TO {quote_ident(alice)}; GRANT INSERT, SELECT, UPDATE, DELETE ON job_info TO {quote_ident(alice)}")
+    start_daemon(migrated_db)
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "audit", func="sql", args=["INSERT INTO audit (who) VALUES (current_user || $1)", "!"],
+               kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "audit", "succeeded"), what="the sql run")
+    assert sql_value(migrated_db, "SELECT who FROM audit") == alice + "!"
+
+
+def test_a_failing_sql_job_records_the_error_and_counts_the_failure(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "broken", func="sql", args=["SELECT * FROM no_such_table"], kwargs={"trigger": "date"})
+    run = wait_until(lambda: runs(migrated_db, "broken", "failed"))[0]
+    assert 'relation "no_such_table" does not exist' in run[3]
+    j = wait_until(lambda: (lambda j: j if j["failure_count"] == 1 else None)(job(migrated_db, "broken")))
+    assert j["last_status"] == "failed" and "no_such_table" in j["last_error"]
+
+
+def test_a_notify_job_wakes_a_listener(migrated_db, start_daemon, listen):
+    listener = listen(migrated_db, "work_queue")
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "wake", func="notify", args=["work_queue", {"task": "send_emails"}], kwargs={"trigger": "date"})
+    assert json.loads(listener.get(timeout=10)) == {"task": "send_emails"}
+
+
+def test_after_a_restart_jobs_resume_and_no_instant_fires_twice(migrated_db, start_daemon):
+    d = start_daemon(migrated_db)
+    insert_job(migrated_db, "steady", kwargs={"trigger": "interval", "seconds": 1})
+    wait_until(lambda: len(runs(migrated_db, "steady")) >= 2)
+    assert d.stop() == 0
+    start_daemon(migrated_db)
+    before = len(runs(migrated_db, "steady"))
+    wait_until(lambda: len(runs(migrated_db, "steady", "succeeded")) >= before + 2, timeout=10)
+    fired = [r[0] for r in runs(migrated_db, "steady")]
+    assert len(fired) == len(set(fired))
+    # Every fire is on the job's one-second grid (the schedule did not restart from a new origin).
+    assert len({(f - fired[0]).total_seconds() % 1 for f in fired}) == 1
+
+
+def test_sigterm_stops_cleanly_clearing_is_running_and_the_instance_row(migrated_db, start_daemon):
+    d = start_daemon(migrated_db)
+    insert_job(migrated_db, "j", kwargs={"trigger": "interval", "minutes": 1})
+    wait_until(lambda: state_is(migrated_db, "j", "scheduled"))
+    assert d.stop(signal.SIGTERM) == 0
+    assert job(migrated_db, "j")["is_running"] is False
+    assert sql_value(migrated_db, "SELECT count(*) FROM scheduler_instance") == 0
+
+
+def test_after_its_connection_is_killed_rowsched_reconnects_and_applies_changes_made_meanwhile(migrated_db, start_daemon):
+    d = start_daemon(migrated_db)
+    insert_job(migrated_db, "a", kwargs={"trigger": "interval", "minutes": 1})
+    wait_until(lambda: state_is(migrated_db, "a", "scheduled"))
+    # Terminate every session of the daemon and, in the same breath, change the job.
+    with connect(migrated_db, autocommit=False) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'rowsched%' "
+                    "AND datname = current_database() AND pid <> pg_backend_pid()")
+        cur.execute("UPDATE job_info SET trigger_kwargs = '{\"trigger\": \"date\", \"run_date\": \"2990-01-01Z\"}' WHERE job_id = 'a'")
+        conn.commit()
+    wait_until(lambda: sql_value(migrated_db, "SELECT next_run_time = '2990-01-01Z' FROM job_info WHERE job_id = 'a'"),
+               what="the change made while disconnected")
+    assert d.proc.poll() is None
+    assert "reconnect" in d.log()

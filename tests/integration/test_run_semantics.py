@@ -1,0 +1,93 @@
+"""What a run does, as users see it in job_run: misfires, coalescing, max_instances, timeouts,
+retries and history retention (issue 5's run semantics), on a real PostgreSQL with a real daemon."""
+
+import pytest
+
+from conftest import sql, sql_value
+from daemon import insert_job, job, runs, start_daemon, state_is, wait_until  # noqa: F401 (fixture)
+
+
+def test_a_fire_later_than_misfire_grace_time_is_recorded_missed_not_run(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    run_date = sql_value(migrated_db, "SELECT to_char((now() - interval '1 minute') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+    insert_job(migrated_db, "late", kwargs={"trigger": "date", "run_date": run_date})
+    fired = wait_until(lambda: runs(migrated_db, "late"))
+    assert [r[1] for r in fired] == ["missed"]
+    assert "misfire_grace_time" in fired[0][3]
+    assert wait_until(lambda: state_is(migrated_db, "late", "finished"))
+    assert job(migrated_db, "late")["run_count"] == 0
+
+
+def test_misfire_grace_time_null_runs_a_late_fire(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    run_date = sql_value(migrated_db, "SELECT to_char((now() - interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+    insert_job(migrated_db, "late", kwargs={"trigger": "date", "run_date": run_date, "misfire_grace_time": None})
+    assert [r[1] for r in wait_until(lambda: runs(migrated_db, "late", "succeeded"))] == ["succeeded"]
+
+
+@pytest.mark.parametrize("coalesce", [True, False])
+def test_after_downtime_a_backlog_runs_once_with_coalesce_or_each_fire_without(migrated_db, start_daemon, coalesce):
+    d = start_daemon(migrated_db)
+    insert_job(migrated_db, "backlog", kwargs={"trigger": "interval", "seconds": 1, "start_date": "2020-01-01T00:00:00Z",
+                                                "misfire_grace_time": 60, "coalesce": coalesce, "max_instances": 10})
+    wait_until(lambda: runs(migrated_db, "backlog", "succeeded"))
+    assert d.stop() == 0
+    stopped_at = sql_value(migrated_db, "SELECT now()")
+    wait_until(lambda: sql_value(migrated_db, "SELECT now() > %s + interval '3.5 seconds'", (stopped_at,)), timeout=10)
+    start_daemon(migrated_db)
+    # Every whole second of the downtime has exactly one job_run row: run, or folded by coalesce.
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'backlog' AND "
+                                              "scheduled_for > %s + interval '4 seconds'", (stopped_at,)) >= 1, timeout=10)
+    rows = sql(migrated_db, "SELECT status, error FROM job_run WHERE job_id = 'backlog' AND scheduled_for > %s "
+                            "AND scheduled_for <= %s + interval '3 seconds' ORDER BY scheduled_for", (stopped_at, stopped_at))
+    assert len(rows) == 3
+    if coalesce:
+        assert [r[0] for r in rows[:-1]] == ["skipped", "skipped"]
+        assert all("coalesced" in r[1] for r in rows[:-1])
+    else:
+        assert {r[0] for r in rows} <= {"succeeded", "running"}
+
+
+def test_a_fire_while_max_instances_runs_are_running_is_skipped(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "slow", func="sql", args=["SELECT pg_sleep(2.5)"],
+               kwargs={"trigger": "interval", "seconds": 1, "max_instances": 1})
+    skipped = wait_until(lambda: runs(migrated_db, "slow", "skipped"), timeout=10)
+    assert "max_instances (1)" in skipped[0][3]
+    wait_until(lambda: runs(migrated_db, "slow", "succeeded"), timeout=10)
+    # Never two runs at once: the succeeded runs' [started, finished] intervals do not overlap.
+    spans = sql(migrated_db, "SELECT started_at, finished_at FROM job_run WHERE job_id = 'slow' AND status = 'succeeded' "
+                             "ORDER BY started_at")
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_a_sql_run_past_its_timeout_is_cancelled_and_recorded_as_timeout(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "hang", func="sql", args=["SELECT pg_sleep(30)"], kwargs={"trigger": "date", "timeout": 1})
+    run = wait_until(lambda: runs(migrated_db, "hang", "timeout"), timeout=10)[0]
+    assert "timeout" in run[3]
+    took = sql_value(migrated_db, "SELECT extract(epoch from finished_at - started_at) FROM job_run WHERE job_id = 'hang'")
+    assert 0.9 <= float(took) < 5
+    assert sql_value(migrated_db, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'") == 0
+
+
+def test_a_failed_run_is_retried_as_new_attempts_of_the_same_fire(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "flaky", func="sql", args=["SELECT 1/0"],
+               kwargs={"trigger": "date", "retries": 2, "retry_delay": 0.2})
+    attempts = wait_until(lambda: (lambda r: r if len(r) == 3 and r[2][1] != "running" else None)(
+        sql(migrated_db, "SELECT attempt, status, scheduled_for FROM job_run WHERE job_id = 'flaky' ORDER BY attempt")),
+        timeout=10, what="three attempts")
+    assert [(a, s) for a, s, _ in attempts] == [(1, "failed"), (2, "failed"), (3, "failed")]
+    assert len({t for _, _, t in attempts}) == 1
+    j = wait_until(lambda: (lambda j: j if j["failure_count"] == 3 else None)(job(migrated_db, "flaky")))
+    assert "division by zero" in j["last_error"]
+
+
+def test_history_is_pruned_per_job_while_run_count_stays_exact(migrated_db, start_daemon):
+    start_daemon(migrated_db, "--history-per-job", "2", "--prune-interval", "0.2")
+    insert_job(migrated_db, "chatty", kwargs={"trigger": "interval", "seconds": 1, "start_date": "2020-01-01Z"})
+    wait_until(lambda: (job(migrated_db, "chatty") or {}).get("run_count", 0) >= 5, timeout=15)
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'chatty' AND status <> 'running'") <= 2,
+               timeout=5, what="pruning")
+    assert job(migrated_db, "chatty")["run_count"] >= 5
