@@ -1,0 +1,161 @@
+// Specification of crontab strings (trigger_kwargs "crontab"): Vixie cron semantics, checked against
+// python3-croniter 1.3.5 where the two agree; where croniter differs from Vixie cron the test says so.
+#include <catch2/catch.hpp>
+
+#include "cron_test_helpers.h"
+
+using namespace rowsched;
+using namespace rowsched::testing;
+using Fires = std::vector<std::string>;
+
+namespace {
+
+std::unique_ptr<Trigger> crontab(const std::string& line, const std::string& zone_name = "UTC") {
+  return make_crontab_trigger(line, in(zone_name));
+}
+
+std::string crontab_error(const std::string& line) {
+  return error_of([&] { crontab(line); });
+}
+
+}  // namespace
+
+TEST_CASE("five fields are minute, hour, day of month, month and day of week") {
+  const auto t = crontab("*/5 * * * *");
+  CHECK(t->describe() == "crontab['*/5 * * * *'] in UTC");
+  CHECK(fires(*t, at("2024-01-01T10:07:30Z"), 3) ==
+        Fires{"2024-01-01T10:10:00Z", "2024-01-01T10:15:00Z", "2024-01-01T10:20:00Z"});
+  CHECK(fires(*crontab("30 9 * * mon-fri", "Europe/Berlin"), at("2024-05-03 10:00:00", "Europe/Berlin"), 2) ==
+        Fires{local("2024-05-06 09:30:00", "Europe/Berlin"), local("2024-05-07 09:30:00", "Europe/Berlin")});
+}
+
+TEST_CASE("six fields put the seconds first") {
+  CHECK(fires(*crontab("30 */15 * * * *"), at("2024-01-01T00:00:00Z"), 3) ==
+        Fires{"2024-01-01T00:00:30Z", "2024-01-01T00:15:30Z", "2024-01-01T00:30:30Z"});
+}
+
+TEST_CASE("0 and 7 are both Sunday, and ranges may end at 7") {
+  const Fires sundays{"2024-01-07T00:00:00Z", "2024-01-14T00:00:00Z"};
+  CHECK(fires(*crontab("0 0 * * 0"), at("2024-01-01T00:00:00Z"), 2) == sundays);
+  CHECK(fires(*crontab("0 0 * * 7"), at("2024-01-01T00:00:00Z"), 2) == sundays);
+  CHECK(fires(*crontab("0 0 * * SUN"), at("2024-01-01T00:00:00Z"), 2) == sundays);
+  CHECK(fires(*crontab("0 0 * * 5-7"), at("2024-01-01T00:00:00Z"), 4) ==
+        Fires{"2024-01-05T00:00:00Z", "2024-01-06T00:00:00Z", "2024-01-07T00:00:00Z", "2024-01-12T00:00:00Z"});
+}
+
+TEST_CASE("when day of month and day of week are both restricted, either one matching is enough") {
+  // croniter agrees: the 1st, the 15th and every Friday.
+  CHECK(fires(*crontab("0 0 1,15 * 5"), at("2024-01-01T00:00:01Z"), 4) ==
+        Fires{"2024-01-05T00:00:00Z", "2024-01-12T00:00:00Z", "2024-01-15T00:00:00Z", "2024-01-19T00:00:00Z"});
+  // 30 February never exists, but Mondays in February do (croniter fails to find a date here).
+  CHECK(fires(*crontab("0 0 30 2 mon"), at("2024-01-01T00:00:00Z"), 2) ==
+        Fires{"2024-02-05T00:00:00Z", "2024-02-12T00:00:00Z"});
+  // A full range is still a restriction in Vixie cron, so every day matches (croniter treats 0-6 as *).
+  CHECK(fires(*crontab("0 0 13 * 0-6"), at("2024-01-01T00:00:01Z"), 2) ==
+        Fires{"2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"});
+}
+
+TEST_CASE("when either day field starts with *, a day must match both") {
+  CHECK(fires(*crontab("0 0 13 * *"), at("2024-01-01T00:00:00Z"), 2) ==
+        Fires{"2024-01-13T00:00:00Z", "2024-02-13T00:00:00Z"});
+  // Vixie cron: */2 starts with *, so odd days that are Mondays (croniter: odd days or Mondays).
+  CHECK(fires(*crontab("0 0 */2 * mon"), at("2024-01-01T00:00:01Z"), 3) ==
+        Fires{"2024-01-15T00:00:00Z", "2024-01-29T00:00:00Z", "2024-02-05T00:00:00Z"});
+  // The 1st of the month when it is a Sunday, Wednesday or Saturday (croniter: the 1st or those days).
+  CHECK(fires(*crontab("0 0 1 * */3"), at("2024-01-01T00:00:00Z"), 3) ==
+        Fires{"2024-05-01T00:00:00Z", "2024-06-01T00:00:00Z", "2024-09-01T00:00:00Z"});
+}
+
+TEST_CASE("month names, a/n steps and steps wider than the field are accepted") {
+  CHECK(fires(*crontab("0 0 1 JAN-mar *"), at("2024-01-01T00:00:01Z"), 3) ==
+        Fires{"2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z", "2025-01-01T00:00:00Z"});
+  CHECK(fires(*crontab("5/20 * * * *"), at("2024-01-01T00:00:00Z"), 4) ==
+        Fires{"2024-01-01T00:05:00Z", "2024-01-01T00:25:00Z", "2024-01-01T00:45:00Z", "2024-01-01T01:05:00Z"});
+  CHECK(fires(*crontab("*/100 * * * *"), at("2024-01-01T00:00:01Z"), 2) ==
+        Fires{"2024-01-01T01:00:00Z", "2024-01-01T02:00:00Z"});
+  CHECK(fires(*crontab("0 0 1 jan-dec/5 *"), at("2024-01-01T00:00:01Z"), 3) ==
+        Fires{"2024-06-01T00:00:00Z", "2024-11-01T00:00:00Z", "2025-01-01T00:00:00Z"});
+}
+
+TEST_CASE("macros stand for their classic crontab lines") {
+  const TimePoint from = at("2024-05-15T10:30:00Z");
+  CHECK(fires(*crontab("@yearly"), from, 1) == Fires{"2025-01-01T00:00:00Z"});
+  CHECK(fires(*crontab("@annually"), from, 1) == Fires{"2025-01-01T00:00:00Z"});
+  CHECK(fires(*crontab("@monthly"), from, 1) == Fires{"2024-06-01T00:00:00Z"});
+  CHECK(fires(*crontab("@weekly"), from, 1) == Fires{"2024-05-19T00:00:00Z"});
+  CHECK(fires(*crontab("@daily"), from, 1) == Fires{"2024-05-16T00:00:00Z"});
+  CHECK(fires(*crontab("@midnight"), from, 1) == Fires{"2024-05-16T00:00:00Z"});
+  CHECK(fires(*crontab("@hourly"), from, 1) == Fires{"2024-05-15T11:00:00Z"});
+  CHECK(fires(*crontab(" @Daily "), from, 1) == Fires{"2024-05-16T00:00:00Z"});
+  CHECK(crontab("@hourly")->describe() == "crontab['@hourly'] in UTC");
+}
+
+TEST_CASE("fields may be separated by any run of spaces and tabs") {
+  CHECK(fires(*crontab("  0\t 12  * *\t*  "), at("2024-01-01T00:00:00Z"), 1) == Fires{"2024-01-01T12:00:00Z"});
+}
+
+TEST_CASE("a value out of range names the crontab, the field and the range") {
+  CHECK(crontab_error("61 * * * *") == "trigger_kwargs.crontab: \"61 * * * *\" minute field \"61\" is out of range 0-59");
+  CHECK(crontab_error("0 24 * * *") == "trigger_kwargs.crontab: \"0 24 * * *\" hour field \"24\" is out of range 0-23");
+  CHECK(crontab_error("0 0 0 * *") ==
+        "trigger_kwargs.crontab: \"0 0 0 * *\" day-of-month field \"0\" is out of range 1-31");
+  CHECK(crontab_error("0 0 * 13 *") == "trigger_kwargs.crontab: \"0 0 * 13 *\" month field \"13\" is out of range 1-12");
+  CHECK(crontab_error("0 0 * * 8") ==
+        "trigger_kwargs.crontab: \"0 0 * * 8\" day-of-week field \"8\" is out of range 0-7");
+  CHECK(crontab_error("60 * * * * *") ==
+        "trigger_kwargs.crontab: \"60 * * * * *\" second field \"60\" is out of range 0-59");
+  CHECK(crontab_error("1,61 * * * *") ==
+        "trigger_kwargs.crontab: \"1,61 * * * *\" minute field \"1,61\": \"61\" is out of range 0-59");
+}
+
+TEST_CASE("a wrong number of fields says what is expected") {
+  CHECK(crontab_error("* * *") ==
+        "trigger_kwargs.crontab: \"* * *\" has 3 fields; expected 5 (minute hour day-of-month month day-of-week), 6 "
+        "(second first) or a macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)");
+  CHECK(crontab_error("").starts_with("trigger_kwargs.crontab: \"\" has 0 fields; expected 5"));
+  CHECK(crontab_error("* * * * * * *").starts_with("trigger_kwargs.crontab: \"* * * * * * *\" has 7 fields"));
+}
+
+TEST_CASE("an unknown macro lists the supported ones") {
+  CHECK(crontab_error("@reboot") ==
+        "trigger_kwargs.crontab: \"@reboot\" is not a supported macro; allowed: @yearly, @annually, @monthly, "
+        "@weekly, @daily, @midnight, @hourly");
+}
+
+TEST_CASE("steps of 0, reversed ranges and unknown forms are errors") {
+  CHECK(crontab_error("*/0 * * * *") ==
+        "trigger_kwargs.crontab: \"*/0 * * * *\" minute field \"*/0\" has step 0; the step must be at least 1");
+  CHECK(crontab_error("0 10-5 * * *") ==
+        "trigger_kwargs.crontab: \"0 10-5 * * *\" hour field \"10-5\" is a reversed range; write the smaller value "
+        "first");
+  CHECK(crontab_error("0 0 * * sat-mon").ends_with("is a reversed range; write the smaller value first"));
+  CHECK(crontab_error("0 0 L * *") ==
+        "trigger_kwargs.crontab: \"0 0 L * *\" day-of-month field \"L\" is not valid; allowed: *, */n, a, a-b, "
+        "a-b/n, a/n, lists with commas");
+  CHECK(crontab_error("0 0 * * fo") ==
+        "trigger_kwargs.crontab: \"0 0 * * fo\" day-of-week field \"fo\" is not valid; allowed: *, */n, a, a-b, "
+        "a-b/n, a/n, lists with commas, names sun..sat (0 and 7 are Sunday)");
+  for (const char* bad : {"0 0 ? * *", "0 0 * jan/2x *", "*/mon * * * *", "1,,2 * * * *", "- * * * *", "*-5 * * * *",
+                          "0 0 1W * *", "0 0 * * 5#3", "(1) * * * *"}) {
+    INFO(bad);
+    CHECK(crontab_error(bad).starts_with("trigger_kwargs.crontab: "));
+  }
+}
+
+TEST_CASE("a crontab that names no existing day is rejected") {
+  CHECK(crontab_error("0 0 31 2 *") == "trigger_kwargs.crontab: \"0 0 31 2 *\" can never fire (no such day)");
+  CHECK(crontab_error("0 0 30,31 feb *").ends_with("can never fire (no such day)"));
+}
+
+TEST_CASE("hostile crontab strings give errors, never crashes or hangs") {
+  CHECK(crontab_error("99999999999999999999 * * * *").ends_with("is out of range 0-59"));
+  CHECK(crontab_error("1-99999999/3 * * * *").ends_with("is out of range 0-59"));
+  const std::string long_line(10000, '*');
+  const std::string message = crontab_error(long_line);
+  CHECK(message.starts_with("trigger_kwargs.crontab: \"*****"));
+  CHECK(message.size() < 400);
+  std::string long_list = "0";
+  while (long_list.size() < 10000) long_list += ",0";
+  CHECK(fires(*crontab(long_list + " 0 * * *"), at("2024-01-01T00:00:01Z"), 1) == Fires{"2024-01-02T00:00:00Z"});
+  CHECK(fires(*crontab("*/99999999999 * * * *"), at("2024-01-01T00:00:01Z"), 1) == Fires{"2024-01-01T01:00:00Z"});
+}
