@@ -1,6 +1,7 @@
-// The command line: `rowsched migrate`, `rowsched run`, `rowsched next`. Parses arguments, then hands
-// over to src/daemon (migrate, run) or to src/trigger (next). Exit codes: 0 success, 1 runtime
-// failure (database unreachable, ...), 2 invalid input.
+// The command line: `rowsched migrate`, `rowsched run`, `rowsched status`, `rowsched next`. Parses
+// arguments (for migrate, run and status also ROWSCHED_* environment variables and --config, see
+// daemon/config.h), then hands over to src/daemon (migrate, run, status) or to src/trigger (next).
+// Exit codes: 0 success, 1 runtime failure (database unreachable, ...), 2 invalid input.
 #include <iostream>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/commands.h"
+#include "daemon/config.h"
 #include "trigger/jitter.h"
 #include "trigger/trigger_kwargs.h"
 
@@ -67,16 +69,27 @@ int main(int argc, char** argv) {
 
   rowsched::daemon::Options opt;
   auto add_db_options = [&](CLI::App* cmd) {
-    cmd->add_option("--dsn", opt.dsn, "PostgreSQL connection string (default: $DATABASE_URL, then libpq's PG* variables)");
+    cmd->add_option("--dsn", opt.dsn, "PostgreSQL connection string (default: $DATABASE_URL, then libpq's PG* variables)")
+        ->envname("DATABASE_URL");
     cmd->add_option("--schema", opt.schema, "Schema holding job_info, job_run and scheduler_instance")->capture_default_str();
   };
 
   auto* migrate = app.add_subcommand("migrate", "Create or upgrade the tables, triggers and views");
   add_db_options(migrate);
+  rowsched::daemon::add_logging_options(*migrate, opt);
 
   auto* run = app.add_subcommand("run", "Run the scheduler in the foreground");
   add_db_options(run);
   rowsched::daemon::add_run_options(*run, opt);
+
+  auto* status = app.add_subcommand("status", "Print every job's state, next and last run and run counts (from job_status)");
+  add_db_options(status);
+  status->add_option("--timezone", opt.timezone, "Time zone the times are shown in")->capture_default_str();
+
+  for (CLI::App* cmd : {migrate, run, status}) {
+    rowsched::daemon::add_config_option(*cmd, opt.config);
+    rowsched::daemon::bind_environment(*cmd);
+  }
 
   auto* next = app.add_subcommand("next", "Print the next fire times of a trigger_kwargs object, one per line (RFC 3339 UTC)");
   std::string from_text, zone_name = "UTC", kwargs_json;
@@ -90,12 +103,21 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    for (CLI::App* cmd : {migrate, run, status})
+      if (*cmd) rowsched::daemon::apply_config_file(*cmd, opt.config, app);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : kInvalidInput;
+    if (app.exit(e) == 0) return 0;
+    for (CLI::App* cmd : {migrate, run, status}) {
+      if (!*cmd) continue;
+      const auto source = rowsched::daemon::environment_source(*cmd, e.what(), std::vector<std::string>(argv + 1, argv + argc));
+      if (!source.empty()) std::cerr << source << "\n";
+    }
+    return kInvalidInput;
   }
 
   if (*migrate) return rowsched::daemon::migrate(opt);
   if (*run) return rowsched::daemon::run(opt);
+  if (*status) return rowsched::daemon::status(opt);
 
   if (batch) return run_next_batch();
   if (kwargs_json.empty()) {
@@ -118,7 +140,7 @@ int main(int argc, char** argv) {
   }
   try {
     for (TimePoint t : next_fires(kwargs_json, from, count, *zone)) std::cout << rowsched::format_rfc3339(t) << '\n';
-  } catch (const rowsched::TriggerError& e) {
+  } catch (const std::exception& e) {
     std::cerr << "rowsched next: " << e.what() << '\n';
     return kInvalidInput;
   }

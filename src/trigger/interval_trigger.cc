@@ -19,7 +19,7 @@ std::optional<TimePoint> IntervalTrigger::next_fire_time(std::optional<TimePoint
     const auto step = interval_.count();
     next = start_ + interval_ * ((elapsed + step - 1) / step);
   }
-  if (end_ && next > *end_) return std::nullopt;
+  if ((end_ && next > *end_) || next > kLatestInstant) return std::nullopt;
   return next;
 }
 

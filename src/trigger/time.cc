@@ -62,6 +62,13 @@ struct Cursor {
     i += n;
     return true;
   }
+  // One or two digits, as APScheduler's timestamp pattern accepts for every field but the year.
+  bool one_or_two(int& out) {
+    if (!digits(1, out)) return false;
+    int more;
+    if (digits(1, more)) out = out * 10 + more;
+    return true;
+  }
   bool lit(char c) {
     if (!peek(c)) return false;
     ++i;
@@ -74,13 +81,13 @@ struct Cursor {
 std::optional<TimePoint> parse_timestamp(std::string_view text, Zone zone) {
   Cursor c{text};
   int y, mo, d, h = 0, mi = 0, sec = 0;
-  if (!c.digits(4, y) || !c.lit('-') || !c.digits(2, mo) || !c.lit('-') || !c.digits(2, d)) return std::nullopt;
+  if (!c.digits(4, y) || !c.lit('-') || !c.one_or_two(mo) || !c.lit('-') || !c.one_or_two(d)) return std::nullopt;
   const date::year_month_day ymd{date::year{y}, date::month(mo), date::day(d)};
   if (!ymd.ok()) return std::nullopt;
   Duration frac{0};
   if (c.peek(' ') || c.peek('T') || c.peek('t')) {
     ++c.i;
-    if (!c.digits(2, h) || !c.lit(':') || !c.digits(2, mi) || !c.lit(':') || !c.digits(2, sec)) return std::nullopt;
+    if (!c.one_or_two(h) || !c.lit(':') || !c.one_or_two(mi) || !c.lit(':') || !c.one_or_two(sec)) return std::nullopt;
     if (h > 23 || mi > 59 || sec > 59) return std::nullopt;
     if (c.lit('.')) {
       int n = 0;

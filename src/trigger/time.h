@@ -20,6 +20,10 @@ using TimePoint = std::chrono::time_point<std::chrono::system_clock, Duration>;
 using LocalTime = date::local_time<Duration>;
 using Zone = const date::time_zone*;
 
+// The last instant any trigger produces (9999-12-31T23:59:59.999999Z): the end of the years that
+// APScheduler, Python and RFC 3339's four-digit years can express. Later fires are "never".
+inline constexpr TimePoint kLatestInstant{Duration{253402300799999999LL}};
+
 // Returns the IANA zone called `name`, or nullopt when the tz database has no such zone.
 std::optional<Zone> find_zone(std::string_view name);
 
@@ -35,7 +39,8 @@ TimePoint resolve_local(LocalTime local, Zone zone);
 // The wall-clock time `zone` shows at `instant`.
 LocalTime to_local(TimePoint instant, Zone zone);
 
-// Parses `YYYY-MM-DD[( |T)HH:MM:SS[.ffffff]][Z|±HH:MM|±HHMM]`. A value without an offset is a wall-clock
+// Parses `YYYY-MM-DD[( |T)HH:MM:SS[.ffffff]][Z|±HH:MM|±HHMM]`; as in APScheduler, every field but the
+// year may also have one digit (2024-1-5 3:04:05). A value without an offset is a wall-clock
 // time in `zone`, resolved with resolve_local. Returns nullopt when `text` is not of that form or
 // names a day or time that does not exist (2023-02-29, 24:00:00).
 std::optional<TimePoint> parse_timestamp(std::string_view text, Zone zone);

@@ -176,7 +176,7 @@ JobSpec parse_trigger_kwargs_text(std::string_view json_text, const ParseContext
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json_text.begin(), json_text.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax errors, and numbers beyond a double (1e400)
     throw TriggerError(std::string("trigger_kwargs: not valid JSON: ") + e.what());
   }
   return parse_trigger_kwargs(j, ctx);
