@@ -29,8 +29,8 @@ struct JobDefinition {
   std::optional<TimePoint> last_fire;
   // Paused jobs keep no scheduled fires (a run_right_now request still runs once).
   bool paused = false;
-  // run_right_now was set: one immediate run, identified by this instant (the update_time of the
-  // write that set it), so every instance claims the same fire.
+  // run_right_now was set: one immediate run, identified by this instant (job_info.run_right_now_at,
+  // stamped when the flag was set), so every instance claims the same fire.
   std::optional<TimePoint> run_now_at;
 };
 

@@ -131,6 +131,7 @@ std::vector<JobRow> rows_of(const pqxx::result& r) {
     j.version = row[7].as<int64_t>();
     j.update_time = from_micros(row[8].as<int64_t>());
     j.last_fire = optional_time(row[9]);
+    j.run_right_now_at = optional_time(row[10]);
     rows.push_back(std::move(j));
   }
   return rows;
@@ -141,8 +142,8 @@ namespace {
 std::string load_query(const std::string& job_info, const std::string& job_run, const std::string& where) {
   return "SELECT j.job_id, j.func, j.func_args::text, j.trigger_kwargs::text, j.is_paused, j.run_right_now, "
          "j.owner::text, j.version, " + micros("j.update_time") + ", "
-         "(SELECT " + micros("max(r.scheduled_for)") + " FROM " + job_run + " r WHERE r.job_id = j.job_id) "
-         "FROM " + job_info + " j " + where;
+         "(SELECT " + micros("max(r.scheduled_for)") + " FROM " + job_run + " r WHERE r.job_id = j.job_id AND r.kind = 'schedule'), " +
+         micros("j.run_right_now_at") + " FROM " + job_info + " j " + where;
 }
 }  // namespace
 
@@ -179,7 +180,7 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
   int ord = 0;
   for (const auto& f : fires) {
     batch.push_back({{"job_id", f.job_id}, {"scheduled_for", format_rfc3339(f.scheduled_for)}, {"attempt", f.attempt},
-                     {"status", f.status}, {"max_instances", f.max_instances}, {"note", f.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.note)},
+                     {"status", f.status}, {"kind", f.run_now ? "run_now" : "schedule"}, {"max_instances", f.max_instances}, {"note", f.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.note)},
                      {"ord", ord++}});
   }
   const std::string text = dump(batch);
@@ -192,15 +193,15 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
                    text);
     const auto r = tx.exec_params(
         "WITH c AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS c(job_id text, scheduled_for timestamptz, "
-        "   attempt int, status text, max_instances int, note text, ord int)), "
+        "   attempt int, status text, kind text, max_instances int, note text, ord int)), "
         " running AS (SELECT r.job_id, count(*) AS n FROM " + table("job_run") + " r "
         "   WHERE r.status = 'running' AND r.job_id IN (SELECT job_id FROM c) GROUP BY r.job_id), "
         " decided AS (SELECT c.*, CASE WHEN c.status <> 'running' THEN c.status "
         "   WHEN coalesce(running.n, 0) + count(*) FILTER (WHERE c.status = 'running') "
         "        OVER (PARTITION BY c.job_id ORDER BY c.ord) > c.max_instances THEN 'skipped' "
         "   ELSE 'running' END AS final FROM c LEFT JOIN running USING (job_id)) "
-        "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, instance, status, started_at, finished_at, error) "
-        "SELECT job_id, scheduled_for, attempt, $2, final, now(), CASE WHEN final <> 'running' THEN now() END, "
+        "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at, error) "
+        "SELECT job_id, scheduled_for, attempt, kind, $2, final, now(), CASE WHEN final <> 'running' THEN now() END, "
         "  CASE WHEN final = 'skipped' AND status = 'running' "
         "       THEN format('not run: max_instances (%s) runs of this job were already running', max_instances) "
         "       ELSE note END "
@@ -259,15 +260,15 @@ int64_t JobStore::prune_history(Duration max_age, int per_job, int batch) {
   });
 }
 
-void JobStore::clear_run_right_now(const std::vector<std::pair<std::string, int64_t>>& jobs) {
-  if (jobs.empty()) return;
+void JobStore::clear_run_right_now(const std::vector<std::pair<std::string, TimePoint>>& requests) {
+  if (requests.empty()) return;
   nlohmann::json batch = nlohmann::json::array();
-  for (const auto& [id, version] : jobs) batch.push_back({{"job_id", id}, {"version", version}});
+  for (const auto& [id, at] : requests) batch.push_back({{"job_id", id}, {"at", format_rfc3339(at)}});
   guarded([&] {
     pqxx::work tx(*impl_->conn);
     tx.exec_params("UPDATE " + table("job_info") + " j SET run_right_now = false "
-                   "FROM jsonb_to_recordset($1::jsonb) AS u(job_id text, version int8) "
-                   "WHERE j.job_id = u.job_id AND j.version = u.version AND j.run_right_now",
+                   "FROM jsonb_to_recordset($1::jsonb) AS u(job_id text, at timestamptz) "
+                   "WHERE j.job_id = u.job_id AND j.run_right_now AND j.run_right_now_at = u.at",
                    dump(batch));
     tx.commit();
   });

@@ -35,10 +35,11 @@ struct JobRow {
   nlohmann::json trigger_kwargs;
   bool is_paused = false;
   bool run_right_now = false;
+  std::optional<TimePoint> run_right_now_at;  // the identity of a pending run_right_now request
   std::string owner;
   int64_t version = 0;
   TimePoint update_time{};
-  std::optional<TimePoint> last_fire;  // max(job_run.scheduled_for) of the job, if any
+  std::optional<TimePoint> last_fire;  // the newest fire of the job's schedule claimed in job_run, if any
 };
 
 // A change announced by the job_info triggers. Only a hint: the row is re-read.
@@ -55,6 +56,7 @@ struct ClaimRequest {
   TimePoint scheduled_for;
   int attempt = 1;
   std::string status;  // running, missed, skipped
+  bool run_now = false;  // a run_right_now request rather than a fire of the schedule
   int max_instances = 1;
   std::string note;    // job_run.error for a fire that does not run
 };
@@ -119,8 +121,9 @@ class JobStore {
   // another instance, or earlier). One transaction: the fires' jobs are locked (advisory, in job_id
   // order) so that max_instances holds exactly across instances.
   std::vector<Claim> claim(const std::vector<ClaimRequest>& fires);
-  // Sets run_right_now back to false once the request is claimed (not a definition change).
-  void clear_run_right_now(const std::vector<std::pair<std::string, int64_t>>& jobs);
+  // Sets run_right_now back to false once the request (job_id, run_right_now_at) is claimed; a newer
+  // request made meanwhile is left alone. Not a definition change: no notification.
+  void clear_run_right_now(const std::vector<std::pair<std::string, TimePoint>>& requests);
 
   void write_back(const std::vector<JobStateUpdate>& updates);
   void record_runs(const std::vector<RunRecord>& runs);

@@ -88,6 +88,30 @@ def test_run_right_now_on_a_paused_job_runs_it_once(migrated_db, start_daemon):
     assert len(runs(migrated_db, "manual")) == 1
 
 
+def test_run_right_now_of_a_date_job_leaves_its_own_fire_scheduled_across_a_restart(migrated_db, start_daemon):
+    d = start_daemon(migrated_db)
+    insert_job(migrated_db, "future", kwargs={"trigger": "date", "run_date": "2999-01-01Z"}, run_right_now=True)
+    wait_until(lambda: runs(migrated_db, "future", "succeeded"))
+    assert d.stop() == 0
+    start_daemon(migrated_db)
+    j = wait_until(lambda: state_is(migrated_db, "future", "scheduled"))
+    assert sql_value(migrated_db, "SELECT next_run_time = '2999-01-01Z' FROM job_info WHERE job_id = 'future'")
+    assert len(runs(migrated_db, "future")) == 1 and j["run_right_now"] is False
+
+
+def test_a_run_right_now_request_followed_at_once_by_another_edit_runs_once(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "edited", kwargs={"trigger": "date", "run_date": "2999-01-01Z"})
+    wait_until(lambda: state_is(migrated_db, "edited", "scheduled"))
+    sql(migrated_db, "UPDATE job_info SET run_right_now = true WHERE job_id = 'edited'")
+    sql(migrated_db, "UPDATE job_info SET description = 'edited right after' WHERE job_id = 'edited'")
+    wait_until(lambda: not job(migrated_db, "edited")["run_right_now"], what="the request served")
+    sql(migrated_db, "UPDATE job_info SET description = 'and again' WHERE job_id = 'edited'")
+    wait_until(lambda: state_is(migrated_db, "edited", "scheduled") and sql_value(
+        migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'edited' AND status <> 'running'") >= 1)
+    assert len(runs(migrated_db, "edited")) == 1
+
+
 def test_next_run_time_now_fires_immediately_then_follows_the_trigger(migrated_db, start_daemon):
     start_daemon(migrated_db)
     insert_job(migrated_db, "asap", kwargs={"trigger": "cron", "hour": 4, "minute": 0, "next_run_time": "now"})

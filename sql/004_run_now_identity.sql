@@ -1,0 +1,30 @@
+-- A run_right_now request gets its own identity: job_info.run_right_now_at, stamped when the flag goes
+-- from false to true (or a row is inserted with it true), kept unchanged by later writes, cleared with
+-- the flag. rowsched claims the request's run as the fire (job_id, run_right_now_at), so any number of
+-- instances run it once, and a quick second edit of the row does not make it a second request.
+--
+-- job_run.kind tells a fire of the schedule ('schedule') from a requested run ('run_now'): only the
+-- former say where the schedule has got to, so a run-now of a date job never finishes that job.
+
+ALTER TABLE job_info ADD COLUMN IF NOT EXISTS run_right_now_at timestamptz;
+ALTER TABLE job_run ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'schedule';
+
+CREATE OR REPLACE FUNCTION rowsched_stamp_run_right_now() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $fn$
+BEGIN
+    IF NOT NEW.run_right_now THEN
+        NEW.run_right_now_at := NULL;
+    ELSIF TG_OP = 'INSERT' OR NOT OLD.run_right_now THEN
+        NEW.run_right_now_at := clock_timestamp();
+    ELSE
+        NEW.run_right_now_at := OLD.run_right_now_at;  -- a user's write to it is ignored
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER job_info_stamp_run_right_now
+    BEFORE INSERT OR UPDATE ON job_info
+    FOR EACH ROW EXECUTE FUNCTION rowsched_stamp_run_right_now();
