@@ -25,8 +25,9 @@ std::string host_name() {
 }
 }  // namespace
 
-SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn)
+SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics)
     : options_(options),
+      metrics_(metrics),
       dsn_(std::move(dsn)),
       instance_(options.instance.empty() ? host_name() + "-" + std::to_string(getpid()) : options.instance),
       store_(dsn_, options.schema, instance_),
@@ -70,6 +71,7 @@ int SchedulerLoop::run() {
         if (stopping_) break;
         full_reload();
         heartbeat();  // registered before the first claim, so no survivor takes our runs for lost
+        metrics_.readiness.set_ready();
       }
       const TimePoint t = now();
       Duration timeout = milliseconds(1000);
@@ -81,20 +83,24 @@ int SchedulerLoop::run() {
       apply_notifications();
       record_results();
       fire_due();
+      metrics_.executor_queue_depth.set(static_cast<double>(executor_->busy()));
       if (now() >= next_heartbeat_) heartbeat();
       if (now() >= next_resync_) resync();
       if (now() >= next_prune_) prune_history();
       flush_write_back();
     } catch (const store::ConnectionLost& e) {
       spdlog::warn("database connection lost: {}; reconnecting", e.what());
+      metrics_.readiness.set_not_ready(std::string("database connection lost: ") + e.what());
       store_.disconnect();
     } catch (const std::exception& e) {
       // A failing statement (not a lost connection): start over from a clean connection and a full
       // reload rather than continue from a state we are unsure of.
       spdlog::error("scheduler loop error: {}; reconnecting and reloading", e.what());
+      metrics_.readiness.set_not_ready(std::string("reconnecting after an error: ") + e.what());
       store_.disconnect();
     }
   }
+  metrics_.readiness.set_not_ready("shutting down");
   shutdown();
   return 0;
 }
@@ -120,6 +126,9 @@ void SchedulerLoop::connect_with_backoff() {
   while (!stopping_) {
     try {
       store_.connect();
+      if (ever_connected_) metrics_.reconnects.inc();
+      ever_connected_ = true;
+      metrics_.readiness.set_not_ready("loading jobs");
       if (reconnect_attempt_ > 0) spdlog::info("reconnected to the database after {} attempts", reconnect_attempt_);
       reconnect_attempt_ = 0;
       return;
@@ -129,6 +138,8 @@ void SchedulerLoop::connect_with_backoff() {
       const double base = std::min(10000.0, 100.0 * (1 << std::min(reconnect_attempt_, 7)));
       const double wait = base * std::uniform_real_distribution<double>(0.5, 1.5)(rng_);
       ++reconnect_attempt_;
+      metrics_.readiness.set_not_ready("cannot connect to the database (attempt " + std::to_string(reconnect_attempt_) +
+                                       "): " + e.what());
       spdlog::warn("cannot connect to {} (attempt {}): {}; retrying in {:.0f} ms", store::redact_dsn(dsn_),
                    reconnect_attempt_, e.what(), wait);
       wait_for_events(std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(wait)));
@@ -142,6 +153,8 @@ void SchedulerLoop::full_reload() {
   schedule_.clear();
   known_.clear();
   for (const auto& row : rows) apply_row(row);
+  metrics_.reloads.inc();
+  count_jobs_by_state();
   std::map<std::string, int> by_state;
   for (const auto& [_, k] : known_) ++by_state[k.state];
   spdlog::info("loaded {} jobs in {} ms: {} scheduled, {} paused, {} finished, {} invalid", rows.size(),
@@ -158,7 +171,10 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
   std::set<std::string> present;
   for (const auto& row : rows) {
     present.insert(row.job_id);
-    const bool is_new = known_.count(row.job_id) == 0;
+    const auto old = known_.find(row.job_id);
+    const bool is_new = old == known_.end();
+    if (is_new || old->second.version != row.version)  // a change, not a repeated hint
+      metrics_.change_pickup_seconds.observe(std::max(0.0, std::chrono::duration<double>(now() - row.update_time).count()));
     apply_row(row);
     const KnownJob& k = known_[row.job_id];
     if (k.state == "invalid")
@@ -173,6 +189,13 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
       spdlog::info("job {} deleted: unscheduled", id);
     }
   }
+  count_jobs_by_state();
+}
+
+void SchedulerLoop::count_jobs_by_state() {
+  std::map<std::string, int> by_state{{"scheduled", 0}, {"paused", 0}, {"finished", 0}, {"invalid", 0}};
+  for (const auto& [_, k] : known_) ++by_state[k.state];
+  for (const auto& [state, n] : by_state) metrics_.jobs(state).set(n);
 }
 
 void SchedulerLoop::forget(const std::string& job_id) {
@@ -193,7 +216,8 @@ void SchedulerLoop::apply_row(const store::JobRow& row) {
   if (!problem) {
     try {
       ParseContext ctx{default_zone_, row.update_time};
-      if (row.trigger_kwargs.is_discarded()) throw TriggerError("trigger_kwargs: not valid JSON");
+      // jsonb is always valid JSON; what nlohmann cannot read is a number beyond a double (1e400).
+      if (row.trigger_kwargs.is_discarded()) throw TriggerError("trigger_kwargs: a number is out of range (largest allowed about 1.8e308)");
       def.spec = parse_trigger_kwargs(row.trigger_kwargs, ctx);
     } catch (const TriggerError& e) {
       problem = e.what();
@@ -212,7 +236,7 @@ void SchedulerLoop::apply_row(const store::JobRow& row) {
     def.defined_at = row.update_time;
     def.last_fire = row.last_fire;
     def.paused = row.is_paused;
-    if (row.run_right_now) def.run_now_at = row.update_time;
+    def.run_now_at = row.run_right_now_at;
     const auto next = schedule_.upsert(std::move(def));
     k.state = row.is_paused ? "paused" : (next ? "scheduled" : "finished");
   }
@@ -241,6 +265,7 @@ void SchedulerLoop::flush_write_back() {
 void SchedulerLoop::apply_notifications() {
   const auto notes = store_.drain_notifications();
   if (notes.empty()) return;
+  metrics_.notifications.inc(static_cast<double>(notes.size()));
   std::set<std::string> ids;
   for (const auto& n : notes) {
     if (n.op == "truncate") {
@@ -259,10 +284,10 @@ void SchedulerLoop::fire_due() {
   auto due = schedule_.take_due(t);
   if (due.empty()) return;
   std::vector<store::ClaimRequest> requests;
-  std::vector<std::pair<std::string, int64_t>> run_now_served;
+  std::vector<std::pair<std::string, TimePoint>> run_now_served;
   std::set<std::string> touched;
   for (const auto& f : due) {
-    store::ClaimRequest c{f.job_id, f.scheduled_for, f.attempt, "running", 1, ""};
+    store::ClaimRequest c{f.job_id, f.scheduled_for, f.attempt, "running", f.kind == schedule::FireKind::run_now, 1, ""};
     if (auto it = known_.find(f.job_id); it != known_.end()) c.max_instances = it->second.max_instances;
     if (f.decision == schedule::FireDecision::missed) {
       c.status = "missed";
@@ -272,10 +297,13 @@ void SchedulerLoop::fire_due() {
       c.note = "coalesced: a later fire of the same backlog ran instead";
     }
     requests.push_back(std::move(c));
-    if (f.kind == schedule::FireKind::run_now) run_now_served.emplace_back(f.job_id, f.version);
+    if (f.kind == schedule::FireKind::run_now) run_now_served.emplace_back(f.job_id, f.scheduled_for);
     touched.insert(f.job_id);
   }
-  for (const auto& c : store_.claim(requests)) {
+  const auto claims = store_.claim(requests);
+  metrics_.claim_conflicts.inc(static_cast<double>(requests.size() - claims.size()));
+  for (const auto& c : claims) {
+    metrics_.fires(c.status == "running" ? "run" : c.status).inc();
     if (c.status != "running") {
       spdlog::warn("job {}: fire for {} not run: {}", c.job_id, format_rfc3339(c.scheduled_for),
                    c.status == "missed" ? "missed (later than its misfire_grace_time)"
@@ -291,12 +319,17 @@ void SchedulerLoop::fire_due() {
     executor_->submit(std::move(req));
   }
   store_.clear_run_right_now(run_now_served);
+  bool finished_any = false;
   for (const auto& id : touched) {
     auto it = known_.find(id);
     if (it == known_.end()) continue;
-    if (it->second.state == "scheduled" && !schedule_.next_fire(id)) it->second.state = "finished";
+    if (it->second.state == "scheduled" && !schedule_.next_fire(id)) {
+      it->second.state = "finished";
+      finished_any = true;
+    }
     write_back(id);
   }
+  if (finished_any) count_jobs_by_state();
 }
 
 void SchedulerLoop::retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt) {
@@ -312,6 +345,7 @@ void SchedulerLoop::heartbeat() {
   for (const auto& lost : store_.mark_lost_runs(seconds_option(options_.lost_after))) {
     spdlog::warn("job {}: run for {} (attempt {}) marked lost: its instance stopped heart-beating", lost.job_id,
                  format_rfc3339(lost.scheduled_for), lost.attempt);
+    metrics_.runs("lost").inc();
     retry_if_asked(lost.job_id, lost.scheduled_for, lost.attempt);
   }
   next_heartbeat_ = now() + seconds_option(options_.heartbeat_interval);
@@ -334,6 +368,9 @@ void SchedulerLoop::record_results() {
   std::vector<store::RunRecord> records;
   for (auto& r : results) {
     const auto ms = (r.finished_at - r.started_at) / milliseconds(1);
+    metrics_.runs(r.status).inc();
+    if (r.request.attempt == 1)  // a retry's scheduled_for is its fire's, so its delay is not lateness
+      metrics_.fire_lateness_seconds.observe(std::max(0.0, std::chrono::duration<double>(r.started_at - r.request.scheduled_for).count()));
     if (r.status == "succeeded")
       spdlog::info("job {}: run {} succeeded in {} ms", r.request.job_id, r.request.run_id, ms);
     else
@@ -342,6 +379,7 @@ void SchedulerLoop::record_results() {
     records.push_back({r.request.run_id, r.request.job_id, r.status, r.started_at, r.finished_at, std::move(r.output), std::move(r.error)});
   }
   store_.record_runs(records);
+  metrics_.executor_queue_depth.set(static_cast<double>(executor_->busy()));
 }
 
 void SchedulerLoop::resync() {
