@@ -86,3 +86,13 @@ def test_a_clean_shutdown_lets_running_jobs_finish_and_loses_nothing(migrated_db
     assert sql(migrated_db, "SELECT status, instance FROM job_run WHERE job_id = 'long'") == [("succeeded", "leaving")]
     time.sleep(0)  # nothing to wait for: the survivor must not mark anything lost later either
     assert sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE status = 'lost'") == 0
+
+
+def test_a_multi_host_dsn_finds_the_writable_server(pg, migrated_db, start_daemon):
+    from conftest import free_port
+    dead = free_port()
+    dbname = migrated_db.split("dbname=")[1]
+    multi = f"host=127.0.0.1,127.0.0.1 port={dead},{pg.port} user=postgres dbname={dbname} target_session_attrs=read-write"
+    start_daemon(multi)
+    insert_job(migrated_db, "found", kwargs={"trigger": "date"})
+    wait_until(lambda: sql(migrated_db, "SELECT 1 FROM job_run WHERE job_id = 'found' AND status = 'succeeded'"))
