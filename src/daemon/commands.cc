@@ -6,16 +6,27 @@
 
 #include <iostream>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/logging.h"
+#include "daemon/metrics.h"
+#include "daemon/metrics_server.h"
 #include "daemon/scheduler_loop.h"
+#include "daemon/status_table.h"
 #include "run/plugin_loader.h"
 #include "store/dsn.h"
 #include "store/migrations.h"
+#include "store/status.h"
 #include "trigger/time.h"
 
 namespace rowsched::daemon {
+
+void add_logging_options(CLI::App& cmd, Options& opt) {
+  cmd.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str()->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  cmd.add_option("--log-format", opt.log_format, "text, or json: one object per line with time, level and message")
+      ->capture_default_str()->check(CLI::IsMember({"text", "json"}));
+}
 
 void add_run_options(CLI::App& cmd, Options& opt) {
   cmd.add_option("--instance", opt.instance, "Name of this instance in job_run and scheduler_instance (default: <hostname>-<pid>)");
@@ -41,8 +52,16 @@ void add_run_options(CLI::App& cmd, Options& opt) {
       ->capture_default_str()->check(CLI::Range(1, 100000000));
   cmd.add_option("--prune-interval", opt.prune_interval, "Seconds between job_run pruning batches")
       ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
-  cmd.add_option("--log-level", opt.log_level, "trace, debug, info, warn, error")
-      ->capture_default_str()->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  add_logging_options(cmd, opt);
+  cmd.add_option("--metrics-addr", opt.metrics_addr,
+                 "HOST:PORT to serve /metrics (Prometheus), /healthz and /readyz on, e.g. 127.0.0.1:9187; "
+                 "default: no endpoint")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return v.empty() || parse_listen_address(v) ? std::string()
+                                                        : "\"" + v + "\" is not HOST:PORT (e.g. 127.0.0.1:9187, [::1]:9187, :9187)";
+          },
+          "HOST:PORT"));
   cmd.add_option("--allow-exec", opt.handlers.allow_exec,
                  "Programs `exec` jobs may run: an absolute path or a glob over absolute paths ('/opt/jobs/bin/*'); "
                  "repeatable. None by default")
@@ -74,13 +93,7 @@ run::HandlerRegistry make_handler_registry(const Options& opt) {
 }
 
 namespace {
-void set_up_logging(const Options& opt) {
-  auto logger = spdlog::stderr_color_mt("rowsched");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(opt.log_level));
-  spdlog::flush_on(spdlog::level::info);
-}
+void set_up_logging(const Options& opt) { daemon::set_up_logging(opt.log_level, opt.log_format); }
 }  // namespace
 
 int migrate(const Options& opt) {
@@ -110,14 +123,41 @@ int run(const Options& opt) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  Metrics metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!opt.metrics_addr.empty()) {
+    try {
+      metrics_server = std::make_unique<MetricsServer>(*parse_listen_address(opt.metrics_addr), metrics);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    spdlog::info("serving /metrics, /healthz and /readyz on {}", opt.metrics_addr);
+  }
   std::unique_ptr<SchedulerLoop> loop;
   try {
-    loop = std::make_unique<SchedulerLoop>(opt, store::resolve_dsn(opt.dsn));
+    loop = std::make_unique<SchedulerLoop>(opt, store::resolve_dsn(opt.dsn), metrics);
   } catch (const run::HandlerSetupError& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
   return loop->run();
+}
+
+int status(const Options& opt) {
+  const auto zone = find_zone(opt.timezone);
+  if (!zone) {
+    std::cerr << "rowsched status: --timezone \"" << opt.timezone << "\" is not a known IANA time zone; allowed: e.g. UTC, Europe/Berlin\n";
+    return 2;
+  }
+  const std::string dsn = store::resolve_dsn(opt.dsn);
+  try {
+    std::cout << format_status_table(store::load_job_status(dsn, opt.schema), *zone);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "rowsched status: " << store::redact_dsn(dsn.empty() ? "(libpq defaults)" : dsn) << ": " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace rowsched::daemon

@@ -25,9 +25,15 @@ struct Options {
   int history_per_job = 1000;        // finished job_run rows kept per job
   double prune_interval = 60.0;      // seconds between pruning batches
   std::string log_level = "info";
+  std::string log_format = "text";   // text or json (one JSON object per line)
+  std::string metrics_addr;          // HOST:PORT of /metrics, /healthz, /readyz; empty: no endpoint
+  std::string config;                // --config FILE (docs/operations.md, "Configuration")
   run::HandlerConfig handlers;       // --allow-exec, --exec-cwd, --allow-http (docs/handlers.md)
   std::vector<std::string> plugins;  // --plugin: shared libraries registering more handlers
 };
+
+// Registers --log-level and --log-format on `cmd` (run and migrate), storing into `opt`.
+void add_logging_options(CLI::App& cmd, Options& opt);
 
 // Registers the options of `rowsched run` on `cmd`, storing into `opt`.
 void add_run_options(CLI::App& cmd, Options& opt);
@@ -41,5 +47,8 @@ int migrate(const Options& opt);
 
 // `rowsched run`: runs the scheduler until SIGTERM/SIGINT. Returns the process exit code.
 int run(const Options& opt);
+
+// `rowsched status`: prints the job_status table (status_table.h). Returns the process exit code.
+int status(const Options& opt);
 
 }  // namespace rowsched::daemon

@@ -1,0 +1,30 @@
+// What `rowsched status` shows: one row of the job_status view per job, read on a short-lived
+// connection of its own.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "trigger/time.h"
+
+namespace rowsched::store {
+
+struct JobStatus {
+  std::string job_id;
+  std::string state;  // pending, scheduled, paused, finished, invalid
+  std::optional<TimePoint> next_run_time;
+  std::optional<TimePoint> last_run_time;
+  std::optional<std::string> last_status;
+  int64_t run_count = 0;
+  int64_t failure_count = 0;
+  bool is_paused = false;
+  std::optional<std::string> last_error;
+};
+
+// Every row of <schema>.job_status, in job_id order. Throws std::runtime_error with the server's
+// message (for example when the schema was never migrated).
+std::vector<JobStatus> load_job_status(const std::string& dsn, const std::string& schema);
+
+}  // namespace rowsched::store
