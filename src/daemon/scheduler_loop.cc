@@ -81,8 +81,8 @@ int SchedulerLoop::run() {
       if (pending_write_back_.empty()) wait_for_events(timeout);
       if (stopping_) break;
       apply_notifications();
+      fire_due();  // before recording results: a fire's lateness must not wait for bookkeeping
       record_results();
-      fire_due();
       metrics_.executor_queue_depth.set(static_cast<double>(executor_->busy()));
       if (now() >= next_heartbeat_) heartbeat();
       if (now() >= next_resync_) resync();
@@ -206,6 +206,7 @@ void SchedulerLoop::forget(const std::string& job_id) {
 void SchedulerLoop::apply_row(const store::JobRow& row) {
   KnownJob k;
   k.version = row.version;
+  k.version_hash = row.version_hash;
   k.func = row.func;
   k.args = row.func_args;
   k.owner = row.owner;
@@ -383,7 +384,14 @@ void SchedulerLoop::record_results() {
 }
 
 void SchedulerLoop::resync() {
-  // The cheap comparison that repairs anything a lost notification missed.
+  // Repairs anything a lost notification missed. First one aggregate over the table; only when its
+  // fingerprint differs from ours is the (job_id, version) list read and compared.
+  uint64_t sum = 0;
+  for (const auto& [_, k] : known_) sum += k.version_hash;
+  if (store_.version_fingerprint() == std::pair<int64_t, uint64_t>{static_cast<int64_t>(known_.size()), sum}) {
+    next_resync_ = now() + seconds_option(options_.resync_interval);
+    return;
+  }
   const auto db = store_.versions();
   std::vector<std::string> stale;
   std::set<std::string> in_db;

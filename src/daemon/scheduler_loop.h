@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "daemon/commands.h"
+#include "daemon/metrics.h"
 #include "run/executor.h"
 #include "run/handler.h"
 #include "schedule/schedule.h"
@@ -24,7 +25,8 @@ namespace rowsched::daemon {
 
 class SchedulerLoop {
  public:
-  SchedulerLoop(const Options& options, std::string dsn);
+  // `metrics` must outlive the loop; the loop counts into it and keeps its readiness current.
+  SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics);
   ~SchedulerLoop();
 
   // Runs until SIGTERM or SIGINT (which must be blocked in every thread before this is constructed;
@@ -35,6 +37,7 @@ class SchedulerLoop {
   // What the loop remembers of every row it has seen, valid or not.
   struct KnownJob {
     int64_t version = 0;
+    uint64_t version_hash = 0;
     std::string func;
     nlohmann::json args;
     std::string owner;
@@ -65,8 +68,11 @@ class SchedulerLoop {
   // Queues the write-back of a known job's state and next fire.
   void write_back(const std::string& job_id);
   void wait_for_events(Duration timeout);
+  // Sets the rowsched_jobs gauges from known_.
+  void count_jobs_by_state();
 
   Options options_;
+  Metrics& metrics_;
   std::string dsn_;
   std::string instance_;
   int signal_fd_ = -1;
@@ -87,6 +93,7 @@ class SchedulerLoop {
 
   TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{};
   int reconnect_attempt_ = 0;
+  bool ever_connected_ = false;
   std::mt19937_64 rng_{std::random_device{}()};
 };
 

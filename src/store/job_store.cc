@@ -132,6 +132,7 @@ std::vector<JobRow> rows_of(const pqxx::result& r) {
     j.update_time = from_micros(row[8].as<int64_t>());
     j.last_fire = optional_time(row[9]);
     j.run_right_now_at = optional_time(row[10]);
+    j.version_hash = static_cast<uint64_t>(row[11].as<int64_t>());
     rows.push_back(std::move(j));
   }
   return rows;
@@ -139,11 +140,14 @@ std::vector<JobRow> rows_of(const pqxx::result& r) {
 }  // namespace
 
 namespace {
+// The per-row hash behind version_fingerprint(); computed by PostgreSQL so both sides agree.
+const std::string kVersionHash = "hashtextextended(j.job_id || ':' || j.version::text, 0)";
+
 std::string load_query(const std::string& job_info, const std::string& job_run, const std::string& where) {
   return "SELECT j.job_id, j.func, j.func_args::text, j.trigger_kwargs::text, j.is_paused, j.run_right_now, "
          "j.owner::text, j.version, " + micros("j.update_time") + ", "
          "(SELECT " + micros("max(r.scheduled_for)") + " FROM " + job_run + " r WHERE r.job_id = j.job_id AND r.kind = 'schedule'), " +
-         micros("j.run_right_now_at") + " FROM " + job_info + " j " + where;
+         micros("j.run_right_now_at") + ", " + kVersionHash + " FROM " + job_info + " j " + where;
 }
 }  // namespace
 
@@ -171,6 +175,16 @@ std::vector<std::pair<std::string, int64_t>> JobStore::versions() {
     for (const auto& row : tx.exec("SELECT job_id, version FROM " + table("job_info") + " ORDER BY job_id COLLATE \"C\""))
       out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
     return out;
+  });
+}
+
+std::pair<int64_t, uint64_t> JobStore::version_fingerprint() {
+  return guarded([&] {
+    pqxx::read_transaction tx(*impl_->conn);
+    // The sum modulo 2^64 as an unsigned decimal, so it matches a wrapping uint64 sum.
+    const auto row = tx.exec1("SELECT count(*), ((coalesce(sum(" + kVersionHash + "::numeric), 0) % 18446744073709551616) "
+                              "+ 18446744073709551616) % 18446744073709551616 FROM " + table("job_info") + " j");
+    return std::pair<int64_t, uint64_t>{row[0].as<int64_t>(), std::stoull(row[1].c_str())};
   });
 }
 

@@ -39,6 +39,7 @@ struct JobRow {
   std::string owner;
   int64_t version = 0;
   TimePoint update_time{};
+  uint64_t version_hash = 0;  // hash of (job_id, version): summed, it fingerprints the whole table
   std::optional<TimePoint> last_fire;  // the newest fire of the job's schedule claimed in job_run, if any
 };
 
@@ -114,8 +115,11 @@ class JobStore {
 
   std::vector<JobRow> load_all();
   std::vector<JobRow> load(const std::vector<std::string>& job_ids);
-  // (job_id, version) of every row, in job_id order: the cheap comparison that repairs missed hints.
+  // (job_id, version) of every row, in job_id order: the comparison that repairs missed hints.
   std::vector<std::pair<std::string, int64_t>> versions();
+  // The row count and the wrapping sum of every row's version_hash: one aggregate that tells whether
+  // versions() would find anything (equal fingerprints mean nothing changed unseen).
+  std::pair<int64_t, uint64_t> version_fingerprint();
 
   // Inserts the fires into job_run; returns those this instance won (the others were claimed by
   // another instance, or earlier). One transaction: the fires' jobs are locked (advisory, in job_id
