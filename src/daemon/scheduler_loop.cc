@@ -69,6 +69,12 @@ int SchedulerLoop::run() {
       if (!store_.connected()) {
         connect_with_backoff();
         if (stopping_) break;
+        if (!started_) {
+          // Runs still 'running' under our name were left by an earlier process of the same name.
+          if (const int64_t n = store_.mark_own_runs_lost(); n > 0)
+            spdlog::warn("marked {} runs lost that an earlier process named {} left running", n, instance_);
+          started_ = true;
+        }
         full_reload();
         heartbeat();  // registered before the first claim, so no survivor takes our runs for lost
         metrics_.readiness.set_ready();
@@ -216,7 +222,7 @@ void SchedulerLoop::apply_row(const store::JobRow& row) {
   schedule::JobDefinition def;
   if (!problem) {
     try {
-      ParseContext ctx{default_zone_, row.update_time};
+      ParseContext ctx{default_zone_, row.trigger_time};
       // jsonb is always valid JSON; what nlohmann cannot read is a number beyond a double (1e400).
       if (row.trigger_kwargs.is_discarded()) throw TriggerError("trigger_kwargs: a number is out of range (largest allowed about 1.8e308)");
       def.spec = parse_trigger_kwargs(row.trigger_kwargs, ctx);
@@ -234,7 +240,7 @@ void SchedulerLoop::apply_row(const store::JobRow& row) {
     k.retry_delay = def.spec.options.retry_delay;
     def.job_id = row.job_id;
     def.version = row.version;
-    def.defined_at = row.update_time;
+    def.defined_at = row.active_time;
     def.last_fire = row.last_fire;
     def.paused = row.is_paused;
     def.run_now_at = row.run_right_now_at;
@@ -259,7 +265,13 @@ void SchedulerLoop::write_back(const std::string& job_id) {
 
 void SchedulerLoop::flush_write_back() {
   if (pending_write_back_.empty()) return;
-  store_.write_back(pending_write_back_);
+  // A job can be queued twice in one tick (re-read, then fired): only its newest state is written,
+  // since one UPDATE ... FROM with two rows for the same target applies an arbitrary one.
+  std::vector<store::JobStateUpdate> newest;
+  std::set<std::string> seen;
+  for (auto it = pending_write_back_.rbegin(); it != pending_write_back_.rend(); ++it)
+    if (seen.insert(it->job_id).second) newest.push_back(std::move(*it));
+  store_.write_back(newest);
   pending_write_back_.clear();
 }
 

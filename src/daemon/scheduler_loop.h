@@ -78,6 +78,7 @@ class SchedulerLoop {
   int signal_fd_ = -1;
   int wake_fd_ = -1;
   bool stopping_ = false;
+  bool started_ = false;  // the first connection of this process has been made
 
   store::JobStore store_;
   schedule::Schedule schedule_;

@@ -68,7 +68,7 @@ std::vector<DueFire> Schedule::take_due(TimePoint now) {
   while (!retries_.empty() && retries_.begin()->first <= now) {
     auto node = retries_.extract(retries_.begin());
     auto it = jobs_.find(node.mapped().job_id);
-    if (it == jobs_.end()) continue;
+    if (it == jobs_.end() || it->second.def.paused) continue;  // deleted or paused meanwhile: no retry
     const Retry& r = node.mapped();
     due.push_back(DueFire{r.job_id, it->second.def.version, r.scheduled_for, node.key(), FireKind::retry, FireDecision::run, r.attempt});
   }

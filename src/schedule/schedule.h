@@ -22,8 +22,8 @@ struct JobDefinition {
   std::string job_id;
   int64_t version = 0;
   JobSpec spec;
-  // When this definition took effect (job_info.update_time): a job with no fire since then starts
-  // from here.
+  // When the job last became schedulable (job_info.active_time: its trigger_kwargs were set, or it
+  // was resumed): fires claimed since then are continued from; a job with none starts from here.
   TimePoint defined_at{};
   // The nominal instant of the newest fire already claimed in job_run, if any.
   std::optional<TimePoint> last_fire;

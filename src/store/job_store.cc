@@ -133,6 +133,8 @@ std::vector<JobRow> rows_of(const pqxx::result& r) {
     j.last_fire = optional_time(row[9]);
     j.run_right_now_at = optional_time(row[10]);
     j.version_hash = static_cast<uint64_t>(row[11].as<int64_t>());
+    j.trigger_time = from_micros(row[12].as<int64_t>());
+    j.active_time = from_micros(row[13].as<int64_t>());
     rows.push_back(std::move(j));
   }
   return rows;
@@ -147,7 +149,8 @@ std::string load_query(const std::string& job_info, const std::string& job_run, 
   return "SELECT j.job_id, j.func, j.func_args::text, j.trigger_kwargs::text, j.is_paused, j.run_right_now, "
          "j.owner::text, j.version, " + micros("j.update_time") + ", "
          "(SELECT " + micros("max(r.scheduled_for)") + " FROM " + job_run + " r WHERE r.job_id = j.job_id AND r.kind = 'schedule'), " +
-         micros("j.run_right_now_at") + ", " + kVersionHash + " FROM " + job_info + " j " + where;
+         micros("j.run_right_now_at") + ", " + kVersionHash + ", " + micros("coalesce(j.trigger_time, j.update_time)") + ", " +
+         micros("coalesce(j.active_time, j.update_time)") + " FROM " + job_info + " j " + where;
 }
 }  // namespace
 
@@ -257,6 +260,19 @@ std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after) {
   });
 }
 
+int64_t JobStore::mark_own_runs_lost() {
+  return guarded([&] {
+    pqxx::work tx(*impl_->conn);
+    const auto r = tx.exec_params(
+        "UPDATE " + table("job_run") + " SET status = 'lost', finished_at = now(), "
+        " error = 'lost: its instance ' || instance || ' stopped (restarted under the same name) during the run' "
+        "WHERE instance = $1 AND status = 'running'",
+        instance_);
+    tx.commit();
+    return static_cast<int64_t>(r.affected_rows());
+  });
+}
+
 int64_t JobStore::prune_history(Duration max_age, int per_job, int batch) {
   return guarded([&] {
     pqxx::work tx(*impl_->conn);
@@ -267,7 +283,10 @@ int64_t JobStore::prune_history(Duration max_age, int per_job, int batch) {
         "  UNION "
         "  (SELECT run_id FROM (SELECT run_id, row_number() OVER (PARTITION BY job_id ORDER BY run_id DESC) AS rn "
         "     FROM " + table("job_run") + " WHERE status <> 'running') ranked WHERE rn > $2 LIMIT $3)) "
-        "DELETE FROM " + table("job_run") + " WHERE run_id IN (SELECT run_id FROM victims LIMIT $3)",
+        // Never a job's newest fire of its schedule: it is where the schedule resumes after a restart.
+        "DELETE FROM " + table("job_run") + " r WHERE r.run_id IN (SELECT run_id FROM victims LIMIT $3) "
+        "AND NOT (r.kind = 'schedule' AND r.scheduled_for = (SELECT max(m.scheduled_for) FROM " + table("job_run") +
+        "  m WHERE m.job_id = r.job_id AND m.kind = 'schedule'))",
         static_cast<long long>(max_age.count()), per_job, batch);
     tx.commit();
     return static_cast<int64_t>(r.affected_rows());

@@ -39,6 +39,8 @@ struct JobRow {
   std::string owner;
   int64_t version = 0;
   TimePoint update_time{};
+  TimePoint trigger_time{};  // when trigger_kwargs was last set: the schedule's "now"
+  TimePoint active_time{};   // when the job last became schedulable (set, or resumed)
   uint64_t version_hash = 0;  // hash of (job_id, version): summed, it fingerprints the whole table
   std::optional<TimePoint> last_fire;  // the newest fire of the job's schedule claimed in job_run, if any
 };
@@ -143,8 +145,13 @@ class JobStore {
   // rows, and returns the runs so that the caller can retry them.
   std::vector<LostRun> mark_lost_runs(Duration lost_after);
 
+  // At process start: runs still `running` under this instance's own name were left by an earlier
+  // process of the same name (a fixed --instance after a crash); marks them lost. Returns how many.
+  int64_t mark_own_runs_lost();
+
   // Deletes at most `batch` job_run rows finished more than `max_age` ago or beyond the newest
-  // `per_job` finished runs of their job; returns how many. Only one instance prunes at a time.
+  // `per_job` finished runs of their job, but never a job's newest fire of its schedule (the point a
+  // restart resumes from); returns how many. Only one instance prunes at a time.
   int64_t prune_history(Duration max_age, int per_job, int batch);
 
   // The schema-qualified, quoted name of a table, e.g. "public"."job_info".

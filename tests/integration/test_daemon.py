@@ -247,3 +247,38 @@ def test_after_its_connection_is_killed_rowsched_reconnects_and_applies_changes_
                what="the change made while disconnected")
     assert d.proc.poll() is None
     assert "reconnect" in d.log()
+
+
+def test_editing_a_run_once_job_after_it_ran_does_not_run_it_again(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "once-now", kwargs={})
+    wait_until(lambda: state_is(migrated_db, "once-now", "finished"))
+    sql(migrated_db, "UPDATE job_info SET description = 'renamed in the admin', func_args = '[\"edited\"]' "
+                     "WHERE job_id = 'once-now'")
+    j = wait_until(lambda: (lambda j: j if j["version"] >= 2 and j["state"] == "finished" else None)(job(migrated_db, "once-now")))
+    assert j["next_run_time"] is None
+    assert len(runs(migrated_db, "once-now")) == 1
+
+
+def test_a_resumed_job_starts_afresh_without_a_backlog_for_the_paused_time(migrated_db, start_daemon):
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "napper", kwargs={"trigger": "interval", "seconds": 1, "misfire_grace_time": 60})
+    wait_until(lambda: runs(migrated_db, "napper", "succeeded"))
+    sql(migrated_db, "UPDATE job_info SET is_paused = true WHERE job_id = 'napper'")
+    wait_until(lambda: state_is(migrated_db, "napper", "paused"))
+    until = sql_value(migrated_db, "SELECT now() + interval '2.5 seconds'")
+    wait_until(lambda: sql_value(migrated_db, "SELECT now() > %s", (until,)), timeout=5)
+    sql(migrated_db, "UPDATE job_info SET is_paused = false WHERE job_id = 'napper'")
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'napper' AND started_at > %s", (until,)) >= 2)
+    assert runs(migrated_db, "napper", "skipped") == [] and runs(migrated_db, "napper", "missed") == []
+
+
+def test_a_restart_under_the_same_instance_name_marks_the_runs_it_left_lost(migrated_db, start_daemon):
+    d = start_daemon(migrated_db, instance="fixed-name")
+    insert_job(migrated_db, "stuck", func="sql", args=["SELECT pg_sleep(60)"], kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "stuck", "running"))
+    d.kill()
+    sql(migrated_db, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")
+    start_daemon(migrated_db, instance="fixed-name")
+    run = wait_until(lambda: runs(migrated_db, "stuck", "lost"))[0]
+    assert "restarted under the same name" in run[3]

@@ -91,3 +91,17 @@ def test_history_is_pruned_per_job_while_run_count_stays_exact(migrated_db, star
     wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'chatty' AND status <> 'running'") <= 2,
                timeout=5, what="pruning")
     assert job(migrated_db, "chatty")["run_count"] >= 5
+
+
+def test_pruning_keeps_the_newest_fire_of_each_schedule_so_a_restart_does_not_rerun_it(migrated_db, start_daemon):
+    d = start_daemon(migrated_db, "--history-max-age", "0", "--prune-interval", "0.2")
+    insert_job(migrated_db, "yearly", kwargs={"trigger": "date", "misfire_grace_time": None})
+    wait_until(lambda: state_is(migrated_db, "yearly", "finished"))
+    insert_job(migrated_db, "other", kwargs={"trigger": "interval", "seconds": 1})
+    wait_until(lambda: (job(migrated_db, "other") or {}).get("run_count", 0) >= 3)
+    wait_until(lambda: len(runs(migrated_db, "other")) <= 2, what="pruning of the other job")
+    assert len(runs(migrated_db, "yearly")) == 1  # everything else of age 0 is pruned, not this one
+    assert d.stop() == 0
+    start_daemon(migrated_db)
+    assert wait_until(lambda: state_is(migrated_db, "yearly", "finished"))
+    assert len(runs(migrated_db, "yearly")) == 1

@@ -3,7 +3,7 @@
 // gap, a repeated time at its first occurrence); a job whose hour field is `*` or `*/n` follows the
 // clock (nothing in a skipped hour, both passes of a repeated hour). Zones: Europe/Berlin,
 // America/New_York, Australia/Lord_Howe (30-minute shift), Australia/Sydney and America/Santiago
-// (southern hemisphere, Santiago changes at midnight). docs/dst-notes-cron.md lists where this
+// (southern hemisphere, Santiago changes at midnight). docs/schedules.md lists where this
 // differs from APScheduler 3.9.
 #include <catch2/catch.hpp>
 
