@@ -5,7 +5,7 @@
 
 using rowsched::daemon::parse_listen_address;
 
-TEST_CASE("--metrics-addr accepts host:port, bracketed IPv6 with a port, and :port for every interface", "[metrics]") {
+TEST_CASE("The --metrics-addr value accepts host:port, bracketed IPv6 with a port, and :port for every interface", "[metrics]") {
   auto a = parse_listen_address("127.0.0.1:9187");
   REQUIRE(a);
   CHECK((a->host == "127.0.0.1" && a->port == 9187));
@@ -20,7 +20,7 @@ TEST_CASE("--metrics-addr accepts host:port, bracketed IPv6 with a port, and :po
   CHECK(a->host == "metrics.internal");
 }
 
-TEST_CASE("--metrics-addr rejects a missing or out-of-range port and IPv6 without brackets", "[metrics]") {
+TEST_CASE("The --metrics-addr value rejects a missing or out-of-range port and IPv6 without brackets", "[metrics]") {
   for (const char* bad : {"localhost", "localhost:", "localhost:0", "localhost:65536", "localhost:http", "::1:9187",
                           "127.0.0.1:91 87", "127.0.0.1:-1"})
     CHECK_FALSE(parse_listen_address(bad));
