@@ -67,27 +67,31 @@ int main(int argc, char** argv) {
   CLI::App app{"rowsched: a PostgreSQL table as a job scheduler"};
   app.require_subcommand(1);
 
-  rowsched::daemon::Options opt;
-  auto add_db_options = [&](CLI::App* cmd) {
+  // One Options per command: CLI11 also reads the environment for commands that were not invoked,
+  // so commands sharing one struct would overwrite a flag of the invoked one (ROWSCHED_TIMEZONE
+  // through `status` over `run --timezone`).
+  rowsched::daemon::Options migrate_opt, run_opt, status_opt;
+  auto add_db_options = [](CLI::App* cmd, rowsched::daemon::Options& opt) {
     cmd->add_option("--dsn", opt.dsn, "PostgreSQL connection string (default: $DATABASE_URL, then libpq's PG* variables)")
         ->envname("DATABASE_URL");
     cmd->add_option("--schema", opt.schema, "Schema holding job_info, job_run and scheduler_instance")->capture_default_str();
   };
 
   auto* migrate = app.add_subcommand("migrate", "Create or upgrade the tables, triggers and views");
-  add_db_options(migrate);
-  rowsched::daemon::add_logging_options(*migrate, opt);
+  add_db_options(migrate, migrate_opt);
+  rowsched::daemon::add_logging_options(*migrate, migrate_opt);
 
   auto* run = app.add_subcommand("run", "Run the scheduler in the foreground");
-  add_db_options(run);
-  rowsched::daemon::add_run_options(*run, opt);
+  add_db_options(run, run_opt);
+  rowsched::daemon::add_run_options(*run, run_opt);
 
   auto* status = app.add_subcommand("status", "Print every job's state, next and last run and run counts (from job_status)");
-  add_db_options(status);
-  status->add_option("--timezone", opt.timezone, "Time zone the times are shown in")->capture_default_str();
+  add_db_options(status, status_opt);
+  status->add_option("--timezone", status_opt.timezone, "Time zone the times are shown in")->capture_default_str();
 
-  for (CLI::App* cmd : {migrate, run, status}) {
-    rowsched::daemon::add_config_option(*cmd, opt.config);
+  const std::pair<CLI::App*, rowsched::daemon::Options*> commands[] = {{migrate, &migrate_opt}, {run, &run_opt}, {status, &status_opt}};
+  for (auto [cmd, opt] : commands) {
+    rowsched::daemon::add_config_option(*cmd, opt->config);
     rowsched::daemon::bind_environment(*cmd);
   }
 
@@ -103,8 +107,8 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    for (CLI::App* cmd : {migrate, run, status})
-      if (*cmd) rowsched::daemon::apply_config_file(*cmd, opt.config, app);
+    for (auto [cmd, opt] : commands)
+      if (*cmd) rowsched::daemon::apply_config_file(*cmd, opt->config, app);
   } catch (const CLI::ParseError& e) {
     if (app.exit(e) == 0) return 0;
     for (CLI::App* cmd : {migrate, run, status}) {
@@ -115,9 +119,9 @@ int main(int argc, char** argv) {
     return kInvalidInput;
   }
 
-  if (*migrate) return rowsched::daemon::migrate(opt);
-  if (*run) return rowsched::daemon::run(opt);
-  if (*status) return rowsched::daemon::status(opt);
+  if (*migrate) return rowsched::daemon::migrate(migrate_opt);
+  if (*run) return rowsched::daemon::run(run_opt);
+  if (*status) return rowsched::daemon::status(status_opt);
 
   if (batch) return run_next_batch();
   if (kwargs_json.empty()) {

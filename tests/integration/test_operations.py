@@ -341,6 +341,16 @@ def test_config_precedence_is_flag_over_environment_over_file_over_default(migra
     assert "4 workers" in log
 
 
+def test_a_flag_wins_over_an_environment_variable_that_other_commands_also_read(migrated_db, binary, tmp_path, processes):
+    # ROWSCHED_TIMEZONE and DATABASE_URL are read by status and migrate too; they must not override
+    # the flags given to run.
+    env = {"ROWSCHED_TIMEZONE": "Mars/Olympus", "DATABASE_URL": "host=127.0.0.1 port=1 dbname=nowhere"}
+    instance, log = start_and_read(binary, migrated_db, tmp_path, processes,
+                                   ["--dsn", migrated_db, "--timezone", "UTC", "--instance", "flags-win"], env=env)
+    assert instance == "flags-win"
+    assert "default time zone UTC" in log
+
+
 def test_database_url_supplies_the_dsn_and_a_config_file_may_use_a_run_section(migrated_db, binary, tmp_path, processes):
     config = tmp_path / "rowsched.toml"
     config.write_text('[run]\ninstance = "sectioned"\n')
