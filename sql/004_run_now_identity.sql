@@ -40,6 +40,17 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE TRIGGER job_info_stamp_run_right_now
-    BEFORE INSERT OR UPDATE ON job_info
+CREATE OR REPLACE TRIGGER job_info_stamp_insert
+    BEFORE INSERT ON job_info
     FOR EACH ROW EXECUTE FUNCTION rowsched_stamp_run_right_now();
+
+-- Only when a stamped column or what it depends on changes: rowsched's write-backs skip PL/pgSQL.
+CREATE OR REPLACE TRIGGER job_info_stamp_update
+    BEFORE UPDATE ON job_info
+    FOR EACH ROW WHEN (NEW.run_right_now IS DISTINCT FROM OLD.run_right_now
+                       OR NEW.trigger_kwargs IS DISTINCT FROM OLD.trigger_kwargs
+                       OR NEW.is_paused IS DISTINCT FROM OLD.is_paused
+                       OR NEW.run_right_now_at IS DISTINCT FROM OLD.run_right_now_at
+                       OR NEW.trigger_time IS DISTINCT FROM OLD.trigger_time
+                       OR NEW.active_time IS DISTINCT FROM OLD.active_time)
+    EXECUTE FUNCTION rowsched_stamp_run_right_now();

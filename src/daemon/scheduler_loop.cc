@@ -84,7 +84,10 @@ int SchedulerLoop::run() {
       if (auto wake = schedule_.next_wakeup()) timeout = std::min(timeout, std::max(Duration::zero(), *wake - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_resync_ - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_heartbeat_ - t));
-      if (pending_write_back_.empty()) wait_for_events(timeout);
+      // Notifications libpq read while our last statements ran sit in its buffer, not on the socket:
+      // take them before waiting, or they would wait for the next timeout.
+      const bool changed = apply_notifications();
+      if (pending_write_back_.empty() && !changed) wait_for_events(timeout);
       if (stopping_) break;
       apply_notifications();
       fire_due();  // before recording results: a fire's lateness must not wait for bookkeeping
@@ -113,8 +116,10 @@ int SchedulerLoop::run() {
 
 void SchedulerLoop::wait_for_events(Duration timeout) {
   pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {store_.socket(), POLLIN, 0}};
-  const int ms = static_cast<int>((timeout + Duration{999}) / milliseconds(1));
-  poll(fds, store_.socket() >= 0 ? 3 : 2, ms);
+  // ppoll's nanosecond timeout: a fire is not rounded up to the next millisecond.
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timespec ts{static_cast<time_t>(secs.count()), static_cast<long>((timeout - secs).count() * 1000)};
+  ppoll(fds, store_.socket() >= 0 ? 3 : 2, &ts, nullptr);
   if (fds[0].revents & POLLIN) {
     signalfd_siginfo info;
     if (read(signal_fd_, &info, sizeof info) == sizeof info) {
@@ -275,21 +280,22 @@ void SchedulerLoop::flush_write_back() {
   pending_write_back_.clear();
 }
 
-void SchedulerLoop::apply_notifications() {
+bool SchedulerLoop::apply_notifications() {
   const auto notes = store_.drain_notifications();
-  if (notes.empty()) return;
+  if (notes.empty()) return false;
   metrics_.notifications.inc(static_cast<double>(notes.size()));
   std::set<std::string> ids;
   for (const auto& n : notes) {
     if (n.op == "truncate") {
       spdlog::info("job_info truncated: reloading everything");
       full_reload();
-      return;
+      return true;
     }
     if (!n.old_job_id.empty()) ids.insert(n.old_job_id);
     if (!n.job_id.empty()) ids.insert(n.job_id);
   }
   reload(std::vector<std::string>(ids.begin(), ids.end()));
+  return true;
 }
 
 void SchedulerLoop::fire_due() {

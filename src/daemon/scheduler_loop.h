@@ -55,7 +55,8 @@ class SchedulerLoop {
   void reload(const std::vector<std::string>& job_ids);
   void apply_row(const store::JobRow& row);
   void forget(const std::string& job_id);
-  void apply_notifications();
+  // Applies the notifications that have arrived; true when there were any.
+  bool apply_notifications();
   void fire_due();
   void record_results();
   void resync();

@@ -192,6 +192,17 @@ std::pair<int64_t, uint64_t> JobStore::version_fingerprint() {
 }
 
 std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
+  // At most kClaimChunk fires per transaction: each takes an advisory lock, and PostgreSQL's lock
+  // table is finite (max_locks_per_transaction).
+  if (fires.size() > kClaimChunk) {
+    std::vector<Claim> all;
+    for (size_t i = 0; i < fires.size(); i += kClaimChunk) {
+      const auto end = fires.begin() + static_cast<std::ptrdiff_t>(std::min(fires.size(), i + kClaimChunk));
+      auto part = claim(std::vector<ClaimRequest>(fires.begin() + static_cast<std::ptrdiff_t>(i), end));
+      all.insert(all.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    }
+    return all;
+  }
   if (fires.empty()) return {};
   nlohmann::json batch = nlohmann::json::array();
   int ord = 0;

@@ -127,6 +127,7 @@ class JobStore {
   // another instance, or earlier). One transaction: the fires' jobs are locked (advisory, in job_id
   // order) so that max_instances holds exactly across instances.
   std::vector<Claim> claim(const std::vector<ClaimRequest>& fires);
+  static constexpr size_t kClaimChunk = 1000;
   // Sets run_right_now back to false once the request (job_id, run_right_now_at) is claimed; a newer
   // request made meanwhile is left alone. Not a definition change: no notification.
   void clear_run_right_now(const std::vector<std::pair<std::string, TimePoint>>& requests);

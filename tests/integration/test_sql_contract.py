@@ -592,7 +592,7 @@ def test_the_migration_files_run_twice_with_plain_psql_and_keep_the_rows(db):
         psql(db, "-f", str(path))
     assert job(db)["version"] == 2
     assert sql_value(db, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'job_info'::regclass "
-                         "AND NOT tgisinternal") == 5
+                         "AND NOT tgisinternal") == 7
 
 
 def test_the_schema_can_live_outside_public_and_works_with_any_search_path(db, listen):
