@@ -1,0 +1,643 @@
+#!/usr/bin/python3
+"""Database benchmarks: rowsched against APScheduler 3.9 and pg_cron 1.4 on the same machine and the
+same PostgreSQL, one section at a time. bench/run starts the cluster and calls this once per section:
+
+    db_bench.py SECTION --dsn DSN --bin build-bench/rowsched --results DIR [--quick]
+
+Sections: pickup, lateness, throughput, bulk, startup, instances, pgcron. Each prints one Markdown
+table on stdout (progress on stderr) and writes DIR/<section>.json. Every child process (rowsched,
+the APScheduler runner) dies with this process; every measurement has a deadline.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (Daemon, connect, expected_fires, fmt, log, popen, ratio, sql, sql_value,  # noqa: E402
+                      stagger, summarize, wait_until, write_json)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
+
+
+class Ctx:
+    def __init__(self, a):
+        self.dsn, self.bin, self.results, self.quick = a.dsn, a.bin, a.results, a.quick
+        self.logs = os.path.join(a.results, "logs")
+        os.makedirs(self.logs, exist_ok=True)
+        self.daemons = []
+        params = dict(kv.split("=", 1) for kv in self.dsn.split())
+        self.sa_url = "postgresql+psycopg2://%s@%s:%s/%s" % (params["user"], params["host"], params["port"],
+                                                             params["dbname"])
+        self.have_aps = subprocess.run([PYTHON, "-c", "import apscheduler, sqlalchemy"],
+                                       capture_output=True).returncode == 0
+        self.have_pgcron = bool(sql_value(self.dsn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'"))
+        self.seq = 0
+
+    def daemon(self, *args, instance=None, log_level="warn"):
+        self.seq += 1
+        d = Daemon(self.bin, self.dsn, self.logs, instance or "bench-%d-%d" % (os.getpid(), self.seq),
+                   "--log-level", log_level, *args)
+        self.daemons.append(d)
+        return d.start()
+
+    def stop_all(self):
+        for d in self.daemons:
+            if d.alive():
+                d.stop()
+
+    def reset(self):
+        sql(self.dsn, "TRUNCATE job_info, job_run, scheduler_instance RESTART IDENTITY")
+        sql(self.dsn, "VACUUM ANALYZE job_info")
+
+
+def aps(ctx, mode, timeout, *args):
+    """Runs bench/aps_bench.py MODE ...; its JSON result, or {"error": ...}."""
+    if not ctx.have_aps:
+        return {"error": "APScheduler/SQLAlchemy not installed"}
+    argv = [PYTHON, os.path.join(HERE, "aps_bench.py"), mode, *[str(x) for x in args]]
+    log("APScheduler:", " ".join(argv[2:]))
+    p = popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return {"error": "did not finish within %d s (killed)" % timeout}
+    if p.returncode != 0 or not out.strip():
+        return {"error": "exit %s: %s" % (p.returncode, err.strip()[-300:])}
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def sleep_until(t):
+    while True:
+        left = t - time.time()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.5))
+
+
+def wait_scheduled(ctx, timeout):
+    """Until no row of job_info is 'pending' (rowsched has written every row back)."""
+    wait_until(lambda: sql_value(ctx.dsn, "SELECT NOT EXISTS (SELECT 1 FROM job_info WHERE state = 'pending')"),
+               timeout, "every job_info row to be written back", interval=0.05)
+    return time.time()
+
+
+def table(headers, rows, align=None):
+    align = align or (["---"] + ["---:"] * (len(headers) - 1))
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c) for c in r) + " |")
+    return "\n".join(out)
+
+
+def emit(ctx, name, title, text, data, notes=()):
+    print("## " + title)
+    print()
+    print(text)
+    for n in notes:
+        print()
+        print(n)
+    print()
+    sys.stdout.flush()
+    write_json(os.path.join(ctx.results, name + ".json"), {"section": name, "title": title, "quick": ctx.quick,
+                                                            "table": text, "notes": list(notes), "data": data})
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+# --- rowsched lateness runner ----------------------------------------------------------------------
+
+INSERT_STAGGERED = """
+INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+SELECT 'j' || i, 'log', '["tick"]'::jsonb,
+       jsonb_build_object('trigger', 'interval', 'seconds', %(period)s::float8,
+                          'start_date', to_char(to_timestamp(%(t0)s::float8 + i * %(step)s::float8) AT TIME ZONE 'UTC',
+                                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+FROM generate_series(0, %(n)s - 1) AS i
+"""
+
+INSERT_BURST = """
+INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+SELECT 'b' || i, 'log', '["tick"]'::jsonb, jsonb_build_object('trigger', 'cron', 'second', %(sec)s)
+FROM generate_series(0, %(n)s - 1) AS i
+"""
+
+
+def rowsched_lateness(ctx, n_jobs, rate=None, duration=10.0, instances=1, burst_every=None, tail=2.0):
+    """Fire lateness of rowsched (job_run.started_at - scheduled_for) over a window of `duration` s.
+    Staggered: n_jobs interval jobs adding up to `rate` fires/s. Burst: n_jobs cron jobs due at the
+    same instants every `burst_every` s."""
+    ctx.reset()
+    lead = 2.0 + n_jobs * 1.5e-4 * instances
+    t_ins = time.time()
+    t0 = t_ins + lead
+    with connect(ctx.dsn) as conn, conn.cursor() as cur:
+        if burst_every:
+            cur.execute(INSERT_BURST, {"n": n_jobs, "sec": "*/%d" % burst_every})
+        else:
+            period, starts = stagger(n_jobs, rate, t0)
+            cur.execute(INSERT_STAGGERED, {"n": n_jobs, "period": period, "t0": t0, "step": period / n_jobs})
+    insert_s = time.time() - t_ins
+    ds = [ctx.daemon(instance="lat-%d-%d" % (ctx.seq + 1, k)) for k in range(instances)]
+    for d in ds:
+        d.wait_ready(timeout=120 + n_jobs / 1000)
+    ready = wait_scheduled(ctx, 120 + n_jobs / 1000)
+    if burst_every:
+        ws = math.ceil((ready + 1.0) / burst_every) * burst_every
+    else:
+        ws = max(t0, ready + 1.0)
+    we = ws + duration
+    sleep_until(ws)
+    cpu0 = [d.cpu() for d in ds]
+    la0 = loadavg()
+    sleep_until(we + tail)
+    cpu1 = [d.cpu() for d in ds]
+    rss = [d.rss() for d in ds]
+    la1 = loadavg()
+    for d in ds:
+        d.stop()
+    rows = sql(ctx.dsn, """SELECT (extract(epoch FROM started_at - scheduled_for) * 1000)::float8, status, instance
+                           FROM job_run WHERE attempt = 1 AND scheduled_for >= to_timestamp(%s)
+                           AND scheduled_for < to_timestamp(%s)""", (ws, we))
+    ran = [r for r in rows if r[1] not in ("missed", "skipped")]
+    late = [r[0] for r in ran if r[0] is not None]
+    if burst_every:
+        first = ws
+        expected = n_jobs * max(0, math.ceil((we - first) / burst_every))
+    else:
+        expected = expected_fires(starts, period, ws, we)
+    per_instance = {}
+    for r in ran:
+        per_instance[r[2]] = per_instance.get(r[2], 0) + 1
+    dup = sql_value(ctx.dsn, """SELECT count(*) - count(DISTINCT (job_id, scheduled_for)) FROM job_run
+                                WHERE attempt = 1 AND scheduled_for >= to_timestamp(%s)
+                                AND scheduled_for < to_timestamp(%s)""", (ws, we))
+    window = we + tail - ws
+    res = {"jobs": n_jobs, "rate": rate, "burst_every": burst_every, "instances": instances, "window_s": duration,
+           "lateness_ms": summarize(late), "expected": expected, "ran": len(ran),
+           "missed": max(0, expected - len(ran)), "status_missed_or_skipped": len(rows) - len(ran),
+           "duplicates": dup, "per_instance": sorted(per_instance.values()), "insert_s": round(insert_s, 3),
+           "late_start": ws > t0 + 1e-6 if not burst_every else False,
+           "cpu_pct": [round(100.0 * (b - a) / window, 1) for a, b in zip(cpu0, cpu1) if a is not None and b is not None],
+           "rss": rss, "loadavg": [la0, la1]}
+    log("rowsched lateness", json.dumps(res))
+    return res
+
+
+def aps_lateness(ctx, n_jobs, rate, duration):
+    lead = 1.5 + n_jobs * 1.5e-4
+    return aps(ctx, "lateness", duration + lead + 90, "--jobs", n_jobs, "--rate", rate, "--duration", duration,
+               "--lead", lead)
+
+
+def lat_cells(r):
+    if "error" in r:
+        return ["n/a (%s)" % r["error"][:60], "", "", ""]
+    l = r["lateness_ms"]
+    return [fmt(l["p50"]), fmt(l["p99"]), fmt(l["max"]), "%d / %d" % (r["missed"], r["expected"])]
+
+
+def p99(r):
+    return r.get("lateness_ms", {}).get("p99") if "error" not in r else None
+
+
+def ok_at(r, limit_ms=50.0):
+    return "error" not in r and r["missed"] == 0 and r["lateness_ms"]["p99"] is not None and \
+        r["lateness_ms"]["p99"] < limit_ms
+
+
+# --- sections --------------------------------------------------------------------------------------
+
+def section_pickup(ctx):
+    n = 200 if ctx.quick else 1000
+    ctx.reset()
+    with connect(ctx.dsn) as c, c.cursor() as cur:  # a table that is not empty: 1,000 idle hourly jobs
+        cur.execute("""INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+                       SELECT 'idle' || i, 'log', '[]', '{"trigger":"interval","hours":1}'
+                       FROM generate_series(1, 1000) i""")
+    d = ctx.daemon()
+    d.wait_ready()
+    wait_scheduled(ctx, 60)
+    writer, reader = connect(ctx.dsn), connect(ctx.dsn)
+    wcur, rcur = writer.cursor(), reader.cursor()
+    base = 1893456000  # 2030-01-01T00:00:00Z
+    ins, upd, polls, poll_time, failures = [], [], 0, 0.0, 0
+    rng = random.Random(1)
+    for k in range(n):
+        run_date = base + k
+        kwargs = json.dumps({"trigger": "date", "run_date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run_date))})
+        if k % 2 == 0:
+            job = "pick%d" % k
+            wcur.execute("INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) VALUES (%s, 'log', '[]', %s)",
+                         (job, kwargs))
+        else:
+            job = "pick%d" % (k - 1)
+            wcur.execute("UPDATE job_info SET trigger_kwargs = %s WHERE job_id = %s", (kwargs, job))
+        t0 = time.perf_counter()  # the autocommit statement has returned: it is committed
+        deadline = t0 + 5.0
+        while True:
+            rcur.execute("SELECT next_run_time = to_timestamp(%s) FROM job_info WHERE job_id = %s", (run_date, job))
+            polls += 1
+            if rcur.fetchone()[0]:
+                t1 = time.perf_counter()
+                break
+            if time.perf_counter() > deadline:
+                t1 = None
+                break
+        if t1 is None:
+            failures += 1
+        else:
+            poll_time += t1 - t0
+            (ins if k % 2 == 0 else upd).append((t1 - t0) * 1000.0)
+        time.sleep(0.001 + rng.random() * 0.002)
+    writer.close()
+    reader.close()
+    d.stop()
+    # polling resolution: the mean time one SELECT round trip takes
+    resolution_ms = 1000.0 * poll_time / max(1, polls)
+    rs = {"insert": summarize(ins), "update": summarize(upd), "all": summarize(ins + upd), "failures": failures,
+          "poll_resolution_ms": round(resolution_ms, 3)}
+    log("rowsched pickup", json.dumps(rs))
+    ap = aps(ctx, "pickup", 300, "--url", ctx.sa_url, "--changes", n)
+    cron = pgcron_pickup(ctx) if (ctx.have_pgcron and not ctx.quick) else None
+
+    rows = []
+    for key, label in (("insert", "INSERT"), ("update", "UPDATE of trigger_kwargs"), ("all", "all")):
+        r = rs[key]
+        a = ap.get(key + "_ms") if "error" not in ap else None
+        rows.append([label, r["n"], fmt(r["p50"]), fmt(r["p99"]), fmt(r["max"]),
+                     fmt(a["p50"]) if a else "n/a", fmt(a["p99"]) if a else "n/a", fmt(a["max"]) if a else "n/a",
+                     ratio(a["p99"], r["p99"]) if a else "n/a"])
+    text = table(["change", "changes", "rowsched p50 ms", "p99 ms", "max ms", "APScheduler API p50 ms", "p99 ms",
+                  "max ms", "ratio p99 (APS/rowsched)"], rows)
+    notes = ["rowsched: a psycopg2 client commits the INSERT/UPDATE (autocommit), then polls "
+             "`SELECT next_run_time = ... WHERE job_id = $1` on a second connection until the row shows the new "
+             "next_run_time; one poll takes %.2f ms on average (the resolution). %d of %d changes were not seen "
+             "within 5 s." % (resolution_ms, failures, n),
+             "APScheduler (SQLAlchemyJobStore on the same PostgreSQL) never picks up a direct SQL write: its rows are "
+             "pickled Job objects and the scheduler re-reads the store only when it wakes up for a due job. The "
+             "column shows the nearest equivalent: the duration of add_job()/reschedule_job() through its API, "
+             "which has committed the row when it returns." + (" (%s)" % ap["error"] if "error" in ap else "")]
+    if cron:
+        notes.append(cron["text"])
+    elif ctx.quick:
+        notes.append("pg_cron: its pickup is bracketed at a minute boundary in full mode only.")
+    else:
+        notes.append("pg_cron: not installed, not measured.")
+    emit(ctx, "pickup", "Change pickup: COMMIT to next_run_time in the row", text,
+         {"rowsched": rs, "apscheduler_api": ap, "pg_cron": cron}, notes)
+
+
+def next_boundary(min_ahead):
+    t = time.time()
+    b = math.ceil(t / 60.0) * 60
+    if b - t < min_ahead:
+        b += 60
+    return b
+
+
+def pgcron_pickup(ctx):
+    """pg_cron does not write anything back: when its launcher has picked up a change is only visible
+    through whether a job scheduled shortly before a minute boundary runs at that boundary."""
+    offsets = [10, 5, 3, 2, 1.5, 1.0, 0.75, 0.5, 0.25, 0.1]
+    sql(ctx.dsn, "DELETE FROM cron.job")
+    b = next_boundary(max(offsets) + 2)
+    log("pg_cron pickup bracket at boundary", time.strftime("%H:%M:%S", time.gmtime(b)))
+    ids = {}
+    with connect(ctx.dsn) as c, c.cursor() as cur:
+        for off in offsets:
+            sleep_until(b - off)
+            cur.execute("SELECT cron.schedule(%s, '* * * * *', 'SELECT 1')", ("pick_%d" % int(off * 1000),))
+            ids[off] = cur.fetchone()[0]
+    sleep_until(b + 15)
+    ran = {}
+    for off, jobid in ids.items():
+        r = sql(ctx.dsn, """SELECT (extract(epoch FROM start_time) - %s)::float8 FROM cron.job_run_details
+                            WHERE jobid = %s AND start_time >= to_timestamp(%s) - interval '1 s'
+                            AND start_time < to_timestamp(%s) + interval '30 s'""", (b, jobid, b, b))
+        ran[off] = round(r[0][0] * 1000.0, 1) if r else None
+    sql(ctx.dsn, "DELETE FROM cron.job")
+    picked = [o for o in offsets if ran[o] is not None]
+    missed = [o for o in offsets if ran[o] is None]
+    smallest_ok = min(picked) if picked else None
+    largest_missed = max(missed) if missed else None
+    text = ("pg_cron 1.4: no write-back, so no pickup instant to observe. Bracket: cron.schedule('* * * * *') "
+            "committed %s s before a minute boundary; ran at that boundary: %s; did not: %s. So its launcher "
+            "picks a change up in %s. (Minute granularity: the fire itself then waits for the next minute.)"
+            % (", ".join(str(o) for o in offsets),
+               ", ".join("%s s" % o for o in picked) or "none",
+               ", ".join("%s s" % o for o in missed) or "none",
+               ("less than %s s" % smallest_ok if largest_missed is None or (smallest_ok is not None and largest_missed < smallest_ok)
+                else "an inconsistent time (see data)") if smallest_ok is not None else "more than %s s" % max(offsets)))
+    return {"boundary": b, "ran_ms_after_boundary": {str(k): v for k, v in ran.items()}, "text": text}
+
+
+def lateness_loads(ctx):
+    if ctx.quick:
+        return [(1000, 100)], 10.0
+    return [(1000, 100), (10000, 1000), (100000, 10000)], 20.0
+
+
+def section_lateness(ctx):
+    loads, duration = lateness_loads(ctx)
+    data, rows = [], []
+    for n, rate in loads:
+        log("lateness: %d jobs, %d fires/s" % (n, rate))
+        r = rowsched_lateness(ctx, n, rate, duration)
+        a = aps_lateness(ctx, n, rate, duration)
+        data.append({"jobs": n, "rate": rate, "rowsched": r, "apscheduler": a})
+        rows.append(["%d" % n, "%d" % rate] + lat_cells(r) + lat_cells(a) +
+                    [ratio(p99(a), p99(r)) if p99(a) is not None else "n/a",
+                     "%s / %s" % (fmt(max(r["cpu_pct"]) if r["cpu_pct"] else None), fmt(a.get("cpu_pct")))])
+    text = table(["jobs", "fires/s", "rowsched p50 ms", "p99 ms", "max ms", "missed", "APScheduler p50 ms", "p99 ms",
+                  "max ms", "missed", "ratio p99 (APS/rowsched)", "CPU % rowsched / APS"], rows)
+    notes = ["Window: %.0f s of fires per load, after every job was loaded. rowsched: func `log` jobs, interval "
+             "triggers, staggered start_date; lateness = job_run.started_at (the handler's start) - scheduled_for; "
+             "every fire is claimed in job_run and its result written back. APScheduler: BackgroundScheduler, "
+             "MemoryJobStore, ThreadPoolExecutor(10), a no-op function that records time.time() minus its nominal "
+             "instant; nothing is persisted. missed = nominal fires in the window that did not run (misfired, "
+             "coalesced, or not started within 2 s after the window). CPU %% = the scheduler process only "
+             "(rowsched's PostgreSQL backends are extra)." % duration,
+             "pg_cron cannot run these loads: its granularity is one minute (see the pg_cron section for fires at a "
+             "minute boundary)."]
+    emit(ctx, "lateness", "Fire lateness by load", text, data, notes)
+
+
+def section_throughput(ctx):
+    if ctx.quick:
+        n, steps, duration = 5000, [1000], 5.0
+    else:
+        n, steps, duration = 10000, [1000, 2000, 5000, 10000], 10.0
+    data, rows = [], []
+    best = {"rowsched": 0, "apscheduler": 0}
+    alive = {"rowsched": True, "apscheduler": True}
+    for rate in steps:
+        log("throughput: %d jobs, %d fires/s" % (n, rate))
+        r = rowsched_lateness(ctx, n, rate, duration) if alive["rowsched"] else {"error": "stopped: failed a lower rate"}
+        a = aps_lateness(ctx, n, rate, duration) if alive["apscheduler"] else {"error": "stopped: failed a lower rate"}
+        for name, res in (("rowsched", r), ("apscheduler", a)):
+            if ok_at(res):
+                best[name] = max(best[name], rate)
+            else:
+                alive[name] = False
+        data.append({"jobs": n, "rate": rate, "rowsched": r, "apscheduler": a})
+        def cells(res):
+            if "error" in res:
+                return ["not run (%s)" % res["error"], "", "", "no"]
+            return lat_cells(res)[1:] + ["yes" if ok_at(res) else "no"]
+        rows.append(["%d" % rate] + cells(r) + cells(a))
+    text = table(["fires/s", "rowsched p99 ms", "max ms", "missed", "sustained", "APScheduler p99 ms", "max ms",
+                  "missed", "sustained"], rows)
+    notes = ["%d interval jobs (period %s), %.0f s per step; sustained = p99 lateness < 50 ms and nothing missed. "
+             "Highest sustained rate: rowsched %s fires/s, APScheduler %s fires/s (ratio %s). rowsched claims every "
+             "fire in job_run and records its result there (history rows); APScheduler keeps nothing."
+             % (n, ", ".join("%g s" % (n / float(s)) for s in steps), duration,
+                best["rowsched"] or "< %d" % steps[0], best["apscheduler"] or "< %d" % steps[0],
+                ratio(best["apscheduler"], best["rowsched"], better="higher") if best["apscheduler"] else "n/a"),
+             "pg_cron cannot run this scenario (one fire per job per minute at most)."]
+    emit(ctx, "throughput", "Sustained fire throughput with claims and job_run history", text,
+         {"data": data, "best": best}, notes)
+
+
+def section_bulk(ctx):
+    n = 20000 if ctx.quick else 100000
+    n_aps = 500 if ctx.quick else 10000
+    ctx.reset()
+    d = ctx.daemon()
+    d.wait_ready()
+    with connect(ctx.dsn) as c, c.cursor() as cur:
+        t0 = time.time()
+        cur.execute("""INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+                       SELECT 'bulk' || i, 'log', '[]', '{"trigger":"interval","hours":1}'
+                       FROM generate_series(1, %s) i""", (n,))
+    t_commit = time.time()
+    poll = connect(ctx.dsn)
+    pc = poll.cursor()
+    deadline = t_commit + 300
+    while True:
+        pc.execute("SELECT NOT EXISTS (SELECT 1 FROM job_info WHERE next_run_time IS NULL)")
+        if pc.fetchone()[0]:
+            t_done = time.time()
+            break
+        if time.time() > deadline:
+            t_done = None
+            break
+        time.sleep(0.02)
+    poll.close()
+    d.stop()
+    rs = {"rows": n, "insert_s": round(t_commit - t0, 3),
+          "commit_to_all_s": round(t_done - t_commit, 3) if t_done else None}
+    log("rowsched bulk", json.dumps(rs))
+    ap = aps(ctx, "bulk", 600, "--url", ctx.sa_url, "--jobs", n_aps)
+    cron = None
+    if ctx.have_pgcron:
+        sql(ctx.dsn, "DELETE FROM cron.job")
+        t = time.time()
+        sql(ctx.dsn, "SELECT count(cron.schedule('bulk' || i, '0 0 1 1 *', 'SELECT 1')) FROM generate_series(1, %s) i",
+            (n,))
+        cron = {"rows": n, "schedule_s": round(time.time() - t, 3)}
+        sql(ctx.dsn, "DELETE FROM cron.job")
+    aps_s = ap.get("seconds")
+    aps_extrap = aps_s * n / n_aps if aps_s else None
+    rows = [["rowsched: INSERT ... SELECT (one transaction, triggers validate and notify)", n, fmt(rs["insert_s"]),
+             fmt(rs["commit_to_all_s"]),
+             fmt(rs["insert_s"] + rs["commit_to_all_s"]) if rs["commit_to_all_s"] is not None else "n/a", ""],
+            ["APScheduler: add_job() x %d to a running scheduler, SQLAlchemyJobStore" % n_aps, n_aps,
+             fmt(aps_s), "0 (synchronous)", fmt(aps_s),
+             ("%s s for %d, extrapolated linearly (%s)" % (fmt(aps_extrap), n,
+                                                           ratio(aps_extrap, rs["insert_s"] + rs["commit_to_all_s"])))
+             if aps_extrap and rs["commit_to_all_s"] is not None else ap.get("error", "")]]
+    if cron:
+        rows.append(["pg_cron: SELECT cron.schedule(...) FROM generate_series (one transaction)", n,
+                     fmt(cron["schedule_s"]), "not observable", fmt(cron["schedule_s"]), ""])
+    text = table(["what", "jobs", "write s", "commit -> every row has next_run_time s", "total s",
+                  "for %d jobs (ratio vs rowsched total)" % n], rows, align=["---", "---:", "---:", "---:", "---:", "---"])
+    notes = ["rowsched was running (empty table) when the INSERT committed; the time after the commit is its "
+             "pickup: %d notifications drained, the rows re-read in batches, next_run_time written back in batches. "
+             "Polled every 20 ms with `SELECT NOT EXISTS (... next_run_time IS NULL)`." % n,
+             "pg_cron keeps no next-run time and its launcher's reload is not observable; the figure is only the "
+             "write."]
+    emit(ctx, "bulk", "Bulk: %d jobs created in one go" % n, text, {"rowsched": rs, "apscheduler": ap, "pg_cron": cron,
+                                                                    "apscheduler_extrapolated_s": aps_extrap}, notes)
+
+
+INSERT_MIXED = """
+INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+SELECT 'job-' || lpad(i::text, 8, '0'), 'log', '["tick"]'::jsonb,
+       CASE i %% 3 WHEN 0 THEN '{"trigger":"cron","minute":"*/5"}'::jsonb
+                   WHEN 1 THEN '{"trigger":"interval","hours":1}'::jsonb
+                   ELSE '{"crontab":"0 3 * * *"}'::jsonb END
+FROM generate_series(0, %s - 1) AS i
+"""
+
+
+def section_startup(ctx):
+    n = 50000 if ctx.quick else 1000000
+    n_aps = 10000 if ctx.quick else 100000
+    ctx.reset()
+    d0 = ctx.daemon(log_level="info")
+    d0.wait_ready()
+    time.sleep(0.5)
+    rss0 = d0.rss()
+    d0.stop()
+    t = time.time()
+    with connect(ctx.dsn) as c, c.cursor() as cur:
+        cur.execute(INSERT_MIXED, (n,))
+    insert_s = time.time() - t
+    sql(ctx.dsn, "VACUUM ANALYZE job_info")
+    d = ctx.daemon(log_level="info")
+    t_start = d.started
+    t_ready = d.wait_ready(timeout=600)
+    t_all = wait_scheduled(ctx, 600)
+    time.sleep(0.5)
+    rss1, hwm1 = d.rss(), d.hwm()
+    d.stop()
+    loaded_line = ""
+    for line in open(d.log_path, errors="replace"):
+        if "loaded " in line and " jobs in " in line:
+            loaded_line = line.strip()
+    rs = {"jobs": n, "insert_s": round(insert_s, 2), "start_to_ready_s": round(t_ready - t_start, 2),
+          "start_to_all_written_s": round(t_all - t_start, 2), "rss_empty": rss0, "rss_loaded": rss1,
+          "hwm_loaded": hwm1, "bytes_per_job": round((rss1 - rss0) / float(n), 1),
+          "peak_bytes_per_job": round((hwm1 - rss0) / float(n), 1), "log": loaded_line}
+    log("rowsched startup", json.dumps(rs))
+    ap = aps(ctx, "memory", 900, "--jobs", n_aps)
+    rows = [["rowsched (start with %d rows in job_info)" % n, n, fmt(rs["start_to_ready_s"]),
+             fmt(rs["start_to_all_written_s"]), "%.0f" % rs["bytes_per_job"], "%.0f" % rs["peak_bytes_per_job"]]]
+    if "error" in ap:
+        rows.append(["APScheduler", n_aps, "n/a (%s)" % ap["error"][:60], "", "", ""])
+    else:
+        rows.append(["APScheduler MemoryJobStore: add_job x %d" % n_aps, n_aps, fmt(ap["seconds"]),
+                     "(%s s for %d, extrapolated)" % (fmt(ap["seconds"] * n / n_aps), n),
+                     "%.0f" % ap["bytes_per_job"], ""])
+    text = table(["what", "jobs", "load s", "until every row written back s", "resident bytes per job",
+                  "peak bytes per job"], rows, align=["---", "---:", "---:", "---:", "---:", "---:"])
+    notes = ["rowsched: jobs are a mix of cron (`*/5` minutes), interval (1 h) and crontab (`0 3 * * *`), func `log`. "
+             "Memory per job = (VmRSS after the load and write-back - VmRSS of a rowsched started on an empty "
+             "table) / jobs; peak uses VmHWM. load s = process start until it registered in scheduler_instance "
+             "(the full load is done first); then every row gets next_run_time and state written back. Its log: `%s`."
+             % loaded_line.split("] ")[-1],
+             "APScheduler: the same trigger mix added to a MemoryJobStore (a SQLAlchemyJobStore loads nothing at "
+             "start: it queries due jobs each time it wakes up, so it has no start-up cost to compare)."]
+    emit(ctx, "startup", "Start-up: loading %d jobs" % n, text, {"rowsched": rs, "apscheduler": ap}, notes)
+
+
+def section_instances(ctx):
+    loads, duration = ([(1000, 100)], 10.0) if ctx.quick else ([(1000, 100), (10000, 1000)], 20.0)
+    prev = {}
+    path = os.path.join(ctx.results, "lateness.json")
+    if os.path.exists(path):  # the single-instance figures of this same run
+        for e in json.load(open(path))["data"]:
+            prev[(e["jobs"], e["rate"])] = e["rowsched"]
+    data, rows = [], []
+    for n, rate in loads:
+        one = prev.get((n, rate)) or rowsched_lateness(ctx, n, rate, duration)
+        three = rowsched_lateness(ctx, n, rate, duration, instances=3)
+        data.append({"jobs": n, "rate": rate, "one": one, "three": three})
+        rows.append(["%d" % n, "%d" % rate] + lat_cells(one) + lat_cells(three) +
+                    [str(three["duplicates"]), " / ".join(str(x) for x in three["per_instance"]),
+                     ratio(p99(three), p99(one))])
+    text = table(["jobs", "fires/s", "1 instance p50 ms", "p99 ms", "max ms", "missed", "3 instances p50 ms", "p99 ms",
+                  "max ms", "missed", "fires run twice", "fires per instance", "p99 ratio (3/1)"], rows)
+    notes = ["Three `rowsched run` processes on the same table: each schedules every job and each fire goes to the "
+             "instance whose claim INSERT wins; the others' claims conflict (ON CONFLICT DO NOTHING). All on the "
+             "same 2 CPUs as PostgreSQL. APScheduler and pg_cron have no equivalent: several APScheduler processes "
+             "on one job store run every job once per process (the problem rowsched replaces); pg_cron runs in "
+             "one PostgreSQL server."]
+    emit(ctx, "instances", "Coordination: 3 instances vs 1", text, data, notes)
+
+
+def pgcron_burst(ctx, n):
+    """n jobs '* * * * *' at one minute boundary: lateness = job_run_details.start_time - boundary."""
+    sql(ctx.dsn, "DELETE FROM cron.job")
+    sql(ctx.dsn, "TRUNCATE cron.job_run_details")
+    b = next_boundary(8)
+    sql(ctx.dsn, "SELECT count(cron.schedule('burst' || i, '* * * * *', 'SELECT 1')) FROM generate_series(1, %s) i",
+        (n,))
+    log("pg_cron burst of %d at %s" % (n, time.strftime("%H:%M:%S", time.gmtime(b))))
+    sleep_until(b + 1)
+
+    def done():
+        return sql_value(ctx.dsn, """SELECT count(*) FROM cron.job_run_details
+                                     WHERE start_time >= to_timestamp(%s) - interval '1 s'
+                                     AND status IN ('succeeded', 'failed')""", (b,)) >= n
+    try:
+        wait_until(done, 50, "pg_cron to run %d jobs" % n, interval=0.5)
+    except RuntimeError as e:
+        log(str(e))
+    sql(ctx.dsn, "DELETE FROM cron.job")  # before the next boundary
+    rows = sql(ctx.dsn, """SELECT ((extract(epoch FROM start_time) - %s) * 1000)::float8, status,
+                                  ((extract(epoch FROM end_time) - %s) * 1000)::float8
+                           FROM cron.job_run_details WHERE start_time >= to_timestamp(%s) - interval '1 s'""", (b, b, b))
+    ok = [r for r in rows if r[1] == "succeeded"]
+    late = [r[0] for r in ok]
+    last_end = max((r[2] for r in ok if r[2] is not None), default=None)
+    return {"jobs": n, "lateness_ms": summarize(late), "expected": n, "ran": len(ok), "missed": n - len(ok),
+            "failed": len(rows) - len(ok), "last_end_ms": round(last_end, 1) if last_end else None}
+
+
+def section_pgcron(ctx):
+    sizes = [100] if ctx.quick else [100, 1000]
+    every = 5 if ctx.quick else 10
+    duration = 5.0 if ctx.quick else 20.0
+    data, rows = [], []
+    for n in sizes:
+        r = rowsched_lateness(ctx, n, duration=duration, burst_every=every)
+        a = aps(ctx, "burst", duration + 120, "--jobs", n, "--every", every, "--duration", duration)
+        c = pgcron_burst(ctx, n) if (ctx.have_pgcron and not ctx.quick) else \
+            {"error": "full mode only" if ctx.have_pgcron else "pg_cron not installed"}
+        data.append({"jobs": n, "rowsched": r, "apscheduler": a, "pg_cron": c})
+        rows.append(["%d" % n] + lat_cells(r) + lat_cells(a) + lat_cells(c) +
+                    [ratio(p99(a), p99(r)) if p99(a) is not None else "n/a",
+                     ratio(p99(c), p99(r)) if p99(c) is not None else "n/a"])
+    text = table(["jobs due at once", "rowsched p50 ms", "p99 ms", "max ms", "missed", "APScheduler p50 ms", "p99 ms",
+                  "max ms", "missed", "pg_cron p50 ms", "p99 ms", "max ms", "missed", "ratio p99 APS/rowsched",
+                  "ratio p99 pg_cron/rowsched"], rows)
+    notes = ["All jobs due at the same instant. rowsched and APScheduler: cron `second=\"*/%d\"`, over %.0f s "
+             "(%d bursts). pg_cron 1.4: `* * * * *` (its finest granularity), one minute boundary per size; lateness "
+             "= cron.job_run_details.start_time - the boundary; pg_cron runs each job over a new libpq connection, "
+             "at most cron.max_running_jobs (32) at a time." % (every, duration, int(duration // every)),
+             "pg_cron's burst is measured in full mode only (it needs a minute boundary per size)."
+             if ctx.quick else ""]
+    emit(ctx, "pgcron", "Fires due at the same instant (pg_cron's granularity: minute boundaries)", text, data,
+         [x for x in notes if x])
+
+
+SECTIONS = {"pickup": section_pickup, "lateness": section_lateness, "throughput": section_throughput,
+            "bulk": section_bulk, "startup": section_startup, "instances": section_instances,
+            "pgcron": section_pgcron}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("section", choices=sorted(SECTIONS))
+    ap.add_argument("--dsn", required=True)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    ctx = Ctx(a)
+
+    def on_signal(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        SECTIONS[a.section](ctx)
+    finally:
+        ctx.stop_all()
+
+
+if __name__ == "__main__":
+    main()
