@@ -84,19 +84,26 @@ int SchedulerLoop::run() {
       if (auto wake = schedule_.next_wakeup()) timeout = std::min(timeout, std::max(Duration::zero(), *wake - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_resync_ - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_heartbeat_ - t));
+      if (bookkeeping_pending()) timeout = std::min(timeout, std::max(Duration::zero(), last_bookkeeping_ + kMaxBookkeepingDelay - t));
       // Notifications libpq read while our last statements ran sit in its buffer, not on the socket:
       // take them before waiting, or they would wait for the next timeout.
       const bool changed = apply_notifications();
-      if (pending_write_back_.empty() && !changed) wait_for_events(timeout);
+      if (!changed) wait_for_events(timeout);
       if (stopping_) break;
       apply_notifications();
-      fire_due();  // before recording results: a fire's lateness must not wait for bookkeeping
-      record_results();
+      fire_due();
+      // Bookkeeping (run outcomes, write-backs) costs round trips; it waits while a fire is due within
+      // kFireGuard, so that the fire is not late behind it, but never longer than kMaxBookkeepingDelay.
+      const auto next_fire = schedule_.next_wakeup();
+      if (!next_fire || *next_fire - now() > kFireGuard || now() - last_bookkeeping_ >= kMaxBookkeepingDelay) {
+        record_results();
+        flush_write_back();
+        last_bookkeeping_ = now();
+      }
       metrics_.executor_queue_depth.set(static_cast<double>(executor_->busy()));
       if (now() >= next_heartbeat_) heartbeat();
       if (now() >= next_resync_) resync();
       if (now() >= next_prune_) prune_history();
-      flush_write_back();
     } catch (const store::ConnectionLost& e) {
       spdlog::warn("database connection lost: {}; reconnecting", e.what());
       metrics_.readiness.set_not_ready(std::string("database connection lost: ") + e.what());
@@ -268,6 +275,11 @@ void SchedulerLoop::write_back(const std::string& job_id) {
   pending_write_back_.push_back(std::move(u));
 }
 
+bool SchedulerLoop::bookkeeping_pending() {
+  std::lock_guard lock(results_mu_);
+  return !results_.empty() || !pending_write_back_.empty();
+}
+
 void SchedulerLoop::flush_write_back() {
   if (pending_write_back_.empty()) return;
   // A job can be queued twice in one tick (re-read, then fired): only its newest state is written,
@@ -434,6 +446,7 @@ void SchedulerLoop::shutdown() {
   try {
     if (!store_.connected()) store_.connect();
     record_results();
+    flush_write_back();
     std::vector<store::RunRecord> records;
     for (const auto& req : never_started)
       records.push_back({req.run_id, req.job_id, "failed", now(), now(), "", "rowsched shut down before this run started"});

@@ -66,6 +66,10 @@ class SchedulerLoop {
   void retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt);
   void shutdown();
   void flush_write_back();
+  // Run outcomes or write-backs are waiting to be written.
+  bool bookkeeping_pending();
+  static constexpr Duration kFireGuard = std::chrono::milliseconds(5);
+  static constexpr Duration kMaxBookkeepingDelay = std::chrono::milliseconds(100);
   // Queues the write-back of a known job's state and next fire.
   void write_back(const std::string& job_id);
   void wait_for_events(Duration timeout);
@@ -93,7 +97,7 @@ class SchedulerLoop {
   std::mutex results_mu_;
   std::vector<run::RunResult> results_;
 
-  TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{};
+  TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{}, last_bookkeeping_{};
   int reconnect_attempt_ = 0;
   bool ever_connected_ = false;
   std::mt19937_64 rng_{std::random_device{}()};
