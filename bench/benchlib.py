@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import closing
 
 import psycopg2
 
@@ -99,21 +98,9 @@ def iso_utc(epoch):
 
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
-def connect(dsn, autocommit=True):
-    conn = psycopg2.connect(dsn)
-    conn.autocommit = autocommit
-    return conn
-
-
-def sql(dsn, query, params=None):
-    with closing(connect(dsn)) as conn, conn.cursor() as cur:
-        cur.execute(query, params)
-        return cur.fetchall() if cur.description else []
-
-
-def sql_value(dsn, query, params=None):
-    rows = sql(dsn, query, params)
-    return rows[0][0] if rows else None
+# The SQL helpers are the integration tests' own (one definition for both).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from conftest import connect, sql, sql_value  # noqa: E402,F401
 
 
 def wait_until(predicate, timeout, what, interval=0.05):
