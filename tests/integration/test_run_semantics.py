@@ -89,7 +89,7 @@ def test_history_is_pruned_per_job_while_run_count_stays_exact(migrated_db, star
     insert_job(migrated_db, "chatty", kwargs={"trigger": "interval", "seconds": 1, "start_date": "2020-01-01Z"})
     wait_until(lambda: (job(migrated_db, "chatty") or {}).get("run_count", 0) >= 5, timeout=15)
     wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'chatty' AND status <> 'running'") <= 2,
-               timeout=5, what="pruning")
+               timeout=15, what="pruning")
     assert job(migrated_db, "chatty")["run_count"] >= 5
 
 
