@@ -29,7 +29,8 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
     : options_(options),
       metrics_(metrics),
       dsn_(std::move(dsn)),
-      instance_(options.instance.empty() ? host_name() + "-" + std::to_string(getpid()) : options.instance),
+      host_(host_name()),
+      instance_(options.instance.empty() ? host_ + "-" + std::to_string(getpid()) : options.instance),
       store_(dsn_, options.schema, instance_),
       schedule_(seconds_option(options.misfire_grace_time)),
       handlers_(make_handler_registry(options)),
@@ -372,7 +373,7 @@ void SchedulerLoop::retry_if_asked(const std::string& job_id, TimePoint schedule
 }
 
 void SchedulerLoop::heartbeat() {
-  store_.heartbeat(getpid(), host_name());
+  store_.heartbeat(getpid(), host_);
   for (const auto& lost : store_.mark_lost_runs(seconds_option(options_.lost_after))) {
     spdlog::warn("job {}: run for {} (attempt {}) marked lost: its instance stopped heart-beating", lost.job_id,
                  format_rfc3339(lost.scheduled_for), lost.attempt);

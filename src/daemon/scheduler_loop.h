@@ -79,6 +79,7 @@ class SchedulerLoop {
   Options options_;
   Metrics& metrics_;
   std::string dsn_;
+  std::string host_;  // this machine's name, for scheduler_instance
   std::string instance_;
   int signal_fd_ = -1;
   int wake_fd_ = -1;

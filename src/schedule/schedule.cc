@@ -143,11 +143,4 @@ std::optional<int64_t> Schedule::version(const std::string& job_id) const {
   return it->second.def.version;
 }
 
-std::vector<std::pair<std::string, int64_t>> Schedule::versions() const {
-  std::vector<std::pair<std::string, int64_t>> out;
-  out.reserve(jobs_.size());
-  for (const auto& [id, job] : jobs_) out.emplace_back(id, job.def.version);
-  return out;
-}
-
 }  // namespace rowsched::schedule

@@ -85,8 +85,6 @@ class Schedule {
   std::optional<TimePoint> next_fire(const std::string& job_id) const;
   // The version the schedule holds for a job, if it holds it.
   std::optional<int64_t> version(const std::string& job_id) const;
-  // Every job the schedule holds with the version it holds, in job_id order.
-  std::vector<std::pair<std::string, int64_t>> versions() const;
   size_t size() const { return jobs_.size(); }
 
   // Most fires one job can produce in one take_due when coalesce is off.
