@@ -164,6 +164,8 @@ Metrics::Metrics()
       claim_conflicts(registry.counter("rowsched_claim_conflicts_total",
                                        "Fires this instance asked to claim that were already claimed (by another instance, or earlier)")),
       executor_queue_depth(registry.gauge("rowsched_executor_queue_depth", "Runs queued or running in the executor pool")),
+      write_queue_depth(registry.gauge("rowsched_write_queue_depth",
+                                       "Run outcomes and job_info write-backs queued for the writer's connection")),
       up(registry.gauge("rowsched_up", "1 while the rowsched process runs")) {
   for (const char* state : {"scheduled", "paused", "finished", "invalid"}) jobs(state);
   for (const char* outcome : {"run", "missed", "skipped"}) fires(outcome);

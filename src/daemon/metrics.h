@@ -137,6 +137,7 @@ struct Metrics {
   Counter& reconnects;
   Counter& claim_conflicts;
   Gauge& executor_queue_depth;
+  Gauge& write_queue_depth;
   Gauge& up;
 };
 

@@ -41,20 +41,27 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
   sigaddset(&set, SIGINT);
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  writer_ = std::make_unique<Writer>(dsn_, options.schema, instance_);
   executor_ = std::make_unique<run::Executor>(
       options.workers, dsn_, handlers_, [this] { return now(); },
       [this](run::RunResult r) {
+        bool first;
         {
           std::lock_guard lock(results_mu_);
+          first = results_.empty();
           results_.push_back(std::move(r));
         }
-        const uint64_t one = 1;
-        [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
+        // One wake-up per batch: the loop takes every queued result when it wakes.
+        if (first) {
+          const uint64_t one = 1;
+          [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
+        }
       });
 }
 
 SchedulerLoop::~SchedulerLoop() {
   executor_.reset();
+  writer_.reset();
   if (signal_fd_ >= 0) close(signal_fd_);
   if (wake_fd_ >= 0) close(wake_fd_);
 }
@@ -85,7 +92,6 @@ int SchedulerLoop::run() {
       if (auto wake = schedule_.next_wakeup()) timeout = std::min(timeout, std::max(Duration::zero(), *wake - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_resync_ - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_heartbeat_ - t));
-      if (bookkeeping_pending()) timeout = std::min(timeout, std::max(Duration::zero(), last_bookkeeping_ + kMaxBookkeepingDelay - t));
       // Notifications libpq read while our last statements ran sit in its buffer, not on the socket:
       // take them before waiting, or they would wait for the next timeout.
       const bool changed = apply_notifications();
@@ -93,15 +99,9 @@ int SchedulerLoop::run() {
       if (stopping_) break;
       apply_notifications();
       fire_due();
-      // Bookkeeping (run outcomes, write-backs) costs round trips; it waits while a fire is due within
-      // kFireGuard, so that the fire is not late behind it, but never longer than kMaxBookkeepingDelay.
-      const auto next_fire = schedule_.next_wakeup();
-      if (!next_fire || *next_fire - now() > kFireGuard || now() - last_bookkeeping_ >= kMaxBookkeepingDelay) {
-        record_results();
-        flush_write_back();
-        last_bookkeeping_ = now();
-      }
+      record_results();
       metrics_.executor_queue_depth.set(static_cast<double>(executor_->busy()));
+      metrics_.write_queue_depth.set(static_cast<double>(writer_->queued()));
       if (now() >= next_heartbeat_) heartbeat();
       if (now() >= next_resync_) resync();
       if (now() >= next_prune_) prune_history();
@@ -273,24 +273,7 @@ void SchedulerLoop::write_back(const std::string& job_id) {
   u.last_error = k.error;
   u.next_run_time = k.state == "scheduled" ? schedule_.next_fire(job_id) : std::nullopt;
   u.is_running = k.state == "scheduled";
-  pending_write_back_.push_back(std::move(u));
-}
-
-bool SchedulerLoop::bookkeeping_pending() {
-  std::lock_guard lock(results_mu_);
-  return !results_.empty() || !pending_write_back_.empty();
-}
-
-void SchedulerLoop::flush_write_back() {
-  if (pending_write_back_.empty()) return;
-  // A job can be queued twice in one tick (re-read, then fired): only its newest state is written,
-  // since one UPDATE ... FROM with two rows for the same target applies an arbitrary one.
-  std::vector<store::JobStateUpdate> newest;
-  std::set<std::string> seen;
-  for (auto it = pending_write_back_.rbegin(); it != pending_write_back_.rend(); ++it)
-    if (seen.insert(it->job_id).second) newest.push_back(std::move(*it));
-  store_.write_back(newest);
-  pending_write_back_.clear();
+  writer_->update(std::move(u));
 }
 
 bool SchedulerLoop::apply_notifications() {
@@ -298,14 +281,23 @@ bool SchedulerLoop::apply_notifications() {
   if (notes.empty()) return false;
   metrics_.notifications.inc(static_cast<double>(notes.size()));
   std::set<std::string> ids;
+  bool many = false;
   for (const auto& n : notes) {
     if (n.op == "truncate") {
       spdlog::info("job_info truncated: reloading everything");
       full_reload();
       return true;
     }
+    many = many || n.many;
     if (!n.old_job_id.empty()) ids.insert(n.old_job_id);
     if (!n.job_id.empty()) ids.insert(n.job_id);
+  }
+  if (many) {
+    // A statement changed more rows than its notification names: find them by comparing versions
+    // (which also covers the named ones).
+    spdlog::info("a statement changed many job_info rows: comparing the whole table");
+    resync();
+    return true;
   }
   reload(std::vector<std::string>(ids.begin(), ids.end()));
   return true;
@@ -316,7 +308,6 @@ void SchedulerLoop::fire_due() {
   auto due = schedule_.take_due(t);
   if (due.empty()) return;
   std::vector<store::ClaimRequest> requests;
-  std::vector<std::pair<std::string, TimePoint>> run_now_served;
   std::set<std::string> touched;
   for (const auto& f : due) {
     store::ClaimRequest c{f.job_id, f.scheduled_for, f.attempt, "running", f.kind == schedule::FireKind::run_now, 1, ""};
@@ -329,7 +320,7 @@ void SchedulerLoop::fire_due() {
       c.note = "coalesced: a later fire of the same backlog ran instead";
     }
     requests.push_back(std::move(c));
-    if (f.kind == schedule::FireKind::run_now) run_now_served.emplace_back(f.job_id, f.scheduled_for);
+    if (f.kind == schedule::FireKind::run_now) writer_->run_now_served(f.job_id, f.scheduled_for);
     touched.insert(f.job_id);
   }
   const auto claims = store_.claim(requests);
@@ -346,11 +337,11 @@ void SchedulerLoop::fire_due() {
     if (it == known_.end()) continue;
     run::RunRequest req{c.run_id, c.job_id, c.scheduled_for, c.attempt, it->second.func, it->second.args, it->second.owner,
                         it->second.timeout};
-    spdlog::info("job {}: run {} started for {}{} ({} ms late)", c.job_id, c.run_id, format_rfc3339(c.scheduled_for),
-                 c.attempt > 1 ? ", attempt " + std::to_string(c.attempt) : "", (t - c.scheduled_for) / milliseconds(1));
+    if (spdlog::should_log(spdlog::level::info))
+      spdlog::info("job {}: run {} started for {}{} ({} ms late)", c.job_id, c.run_id, format_rfc3339(c.scheduled_for),
+                   c.attempt > 1 ? ", attempt " + std::to_string(c.attempt) : "", (t - c.scheduled_for) / milliseconds(1));
     executor_->submit(std::move(req));
   }
-  store_.clear_run_right_now(run_now_served);
   bool finished_any = false;
   for (const auto& id : touched) {
     auto it = known_.find(id);
@@ -397,7 +388,6 @@ void SchedulerLoop::record_results() {
     results.swap(results_);
   }
   if (results.empty()) return;
-  std::vector<store::RunRecord> records;
   for (auto& r : results) {
     const auto ms = (r.finished_at - r.started_at) / milliseconds(1);
     metrics_.runs(r.status).inc();
@@ -408,10 +398,8 @@ void SchedulerLoop::record_results() {
     else
       spdlog::warn("job {}: run {} {} after {} ms: {}", r.request.job_id, r.request.run_id, r.status, ms, r.error);
     if (r.status != "succeeded") retry_if_asked(r.request.job_id, r.request.scheduled_for, r.request.attempt);
-    records.push_back({r.request.run_id, r.request.job_id, r.status, r.started_at, r.finished_at, std::move(r.output), std::move(r.error)});
+    writer_->record({r.request.run_id, r.request.job_id, r.status, r.started_at, r.finished_at, std::move(r.output), std::move(r.error)});
   }
-  store_.record_runs(records);
-  metrics_.executor_queue_depth.set(static_cast<double>(executor_->busy()));
 }
 
 void SchedulerLoop::resync() {
@@ -444,14 +432,14 @@ void SchedulerLoop::shutdown() {
   const auto never_started = executor_->drain_queue();
   if (busy > 0) spdlog::info("waiting up to {} s for {} running jobs", options_.shutdown_timeout, busy - never_started.size());
   const bool idle = executor_->wait_idle_until(deadline);
+  record_results();
+  for (const auto& req : never_started)
+    writer_->record({req.run_id, req.job_id, "failed", now(), now(), "", "rowsched shut down before this run started"});
+  // The outcomes and write-backs still queued: at least a few seconds for them, even past the deadline.
+  if (!writer_->flush(std::max(deadline, now() + std::chrono::seconds(5))))
+    spdlog::warn("shutdown: {} run results and write-backs could not be written in time", writer_->queued());
   try {
     if (!store_.connected()) store_.connect();
-    record_results();
-    flush_write_back();
-    std::vector<store::RunRecord> records;
-    for (const auto& req : never_started)
-      records.push_back({req.run_id, req.job_id, "failed", now(), now(), "", "rowsched shut down before this run started"});
-    store_.record_runs(records);
     store_.clear_is_running_if_last(std::chrono::seconds(5));
     store_.deregister();
   } catch (const std::exception& e) {

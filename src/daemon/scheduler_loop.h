@@ -1,6 +1,8 @@
 // The main loop of `rowsched run`: the one place that knows all the parts. It owns the control
-// connection (JobStore), the in-memory Schedule and the Executor, and moves data in one direction:
-// notifications -> re-read rows -> schedule -> due fires -> claims -> executor -> write-back.
+// connection (JobStore), the in-memory Schedule, the Executor and the Writer, and moves data in one
+// direction: notifications -> re-read rows -> schedule -> due fires -> claims -> executor -> writer.
+// The control connection only waits for re-reads, claims and periodic upkeep; run outcomes and
+// write-backs go through the Writer's own connection, so a fire never queues behind them.
 //
 // Thread safety: run() is called once, on one thread; executor threads only hand results back
 // through a mutex-protected queue and an eventfd.
@@ -16,6 +18,7 @@
 
 #include "daemon/commands.h"
 #include "daemon/metrics.h"
+#include "daemon/writer.h"
 #include "run/executor.h"
 #include "run/handler.h"
 #include "schedule/schedule.h"
@@ -65,11 +68,6 @@ class SchedulerLoop {
   // Schedules the next attempt of a failed or lost run when the job asks for retries.
   void retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt);
   void shutdown();
-  void flush_write_back();
-  // Run outcomes or write-backs are waiting to be written.
-  bool bookkeeping_pending();
-  static constexpr Duration kFireGuard = std::chrono::milliseconds(5);
-  static constexpr Duration kMaxBookkeepingDelay = std::chrono::milliseconds(100);
   // Queues the write-back of a known job's state and next fire.
   void write_back(const std::string& job_id);
   void wait_for_events(Duration timeout);
@@ -90,15 +88,15 @@ class SchedulerLoop {
   schedule::Schedule schedule_;
   run::HandlerRegistry handlers_;
   std::unique_ptr<run::Executor> executor_;
+  std::unique_ptr<Writer> writer_;
   Zone default_zone_;
 
   std::map<std::string, KnownJob> known_;
-  std::vector<store::JobStateUpdate> pending_write_back_;
 
   std::mutex results_mu_;
   std::vector<run::RunResult> results_;
 
-  TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{}, last_bookkeeping_{};
+  TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{};
   int reconnect_attempt_ = 0;
   bool ever_connected_ = false;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -2,6 +2,8 @@
 // (read) and RFC 3339 text inside jsonb (written), both exact.
 #include "store/job_store.h"
 
+#include <set>
+
 #include <pqxx/pqxx>
 
 #include "store/connect.h"
@@ -45,8 +47,12 @@ struct JobStore::Impl {
   std::vector<std::string> payloads;
 };
 
-JobStore::JobStore(std::string dsn, std::string schema, std::string instance)
-    : impl_(std::make_unique<Impl>()), dsn_(std::move(dsn)), schema_(std::move(schema)), instance_(std::move(instance)) {}
+JobStore::JobStore(std::string dsn, std::string schema, std::string instance, std::string session)
+    : impl_(std::make_unique<Impl>()),
+      dsn_(std::move(dsn)),
+      schema_(std::move(schema)),
+      instance_(std::move(instance)),
+      session_(std::move(session)) {}
 
 JobStore::~JobStore() { disconnect(); }
 
@@ -74,13 +80,15 @@ auto guarded(F&& f) -> decltype(f()) {
 }
 }  // namespace
 
-void JobStore::connect() {
+void JobStore::connect(bool listen) {
   disconnect();
   guarded([&] {
-    impl_->conn = open_connection(dsn_, "rowsched " + instance_);
-    impl_->receiver = std::make_unique<Receiver>(*impl_->conn, impl_->payloads);
-    // The receiver's LISTEN is only sent with the next statement; make it take effect now.
-    pqxx::nontransaction(*impl_->conn).exec("SELECT 1");
+    impl_->conn = open_connection(dsn_, "rowsched " + instance_ + (session_.empty() ? "" : " " + session_));
+    if (listen) {
+      impl_->receiver = std::make_unique<Receiver>(*impl_->conn, impl_->payloads);
+      // The receiver's LISTEN is only sent with the next statement; make it take effect now.
+      pqxx::nontransaction(*impl_->conn).exec("SELECT 1");
+    }
   });
 }
 
@@ -107,6 +115,18 @@ std::vector<Notification> JobStore::drain_notifications() {
     if (j.value("schema", "") != schema_) continue;
     Notification n;
     n.op = j.value("op", "");
+    if (j.contains("job_ids") && j["job_ids"].is_array()) {
+      // One notification per statement that inserted or deleted rows: {"op":..,"job_ids":[...]}.
+      for (const auto& id : j["job_ids"])
+        if (id.is_string()) out.push_back(Notification{n.op, id.get<std::string>(), "", false});
+      continue;
+    }
+    if (j.contains("count") && !j.contains("job_id")) {
+      // A statement with too many rows to name: {"op":..,"count":N}.
+      n.many = true;
+      out.push_back(std::move(n));
+      continue;
+    }
     if (j.contains("job_id") && j["job_id"].is_string()) n.job_id = j["job_id"].get<std::string>();
     if (j.contains("old_job_id") && j["old_job_id"].is_string()) n.old_job_id = j["old_job_id"].get<std::string>();
     out.push_back(std::move(n));
@@ -173,7 +193,7 @@ std::vector<JobRow> JobStore::load(const std::vector<std::string>& job_ids) {
 
 std::vector<std::pair<std::string, int64_t>> JobStore::versions() {
   return guarded([&] {
-    pqxx::read_transaction tx(*impl_->conn);
+    pqxx::nontransaction tx(*impl_->conn);
     std::vector<std::pair<std::string, int64_t>> out;
     for (const auto& row : tx.exec("SELECT job_id, version FROM " + table("job_info") + " ORDER BY job_id COLLATE \"C\""))
       out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
@@ -183,7 +203,7 @@ std::vector<std::pair<std::string, int64_t>> JobStore::versions() {
 
 std::pair<int64_t, uint64_t> JobStore::version_fingerprint() {
   return guarded([&] {
-    pqxx::read_transaction tx(*impl_->conn);
+    pqxx::nontransaction tx(*impl_->conn);
     // The sum modulo 2^64 as an unsigned decimal, so it matches a wrapping uint64 sum.
     const auto row = tx.exec1("SELECT count(*), ((coalesce(sum(" + kVersionHash + "::numeric), 0) % 18446744073709551616) "
                               "+ 18446744073709551616) % 18446744073709551616 FROM " + table("job_info") + " j");
@@ -211,16 +231,20 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
                      {"status", f.status}, {"kind", f.run_now ? "run_now" : "schedule"}, {"max_instances", f.max_instances}, {"note", f.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.note)},
                      {"ord", ord++}});
   }
-  const std::string text = dump(batch);
   return guarded([&] {
-    pqxx::work tx(*impl_->conn);
-    // Lock the jobs in a fixed order (no deadlock between instances) so that the count of running
-    // runs below cannot change under us: max_instances holds across instances.
-    tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended('rowsched.job:' || job_id, 0)) "
-                   "FROM (SELECT DISTINCT job_id FROM jsonb_to_recordset($1::jsonb) AS c(job_id text) ORDER BY 1) s",
-                   text);
-    const auto r = tx.exec_params(
-        "WITH c AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS c(job_id text, scheduled_for timestamptz, "
+    pqxx::nontransaction tx(*impl_->conn);
+    const std::string text = tx.quote(dump(batch));
+    // Two statements in one query string: one round trip, one implicit transaction (the advisory
+    // locks are held until it ends), and the INSERT takes its snapshot after the locks are granted.
+    // Jobs are locked in a fixed order, their ids' byte order (no deadlock between instances), so that
+    // the count of running runs below cannot change under us: max_instances holds across instances.
+    std::set<std::string> job_ids;
+    for (const auto& f : fires) job_ids.insert(f.job_id);
+    const auto r = tx.exec(
+        "SELECT pg_advisory_xact_lock(hashtextextended('rowsched.job:' || s.job_id, 0)) "
+        "FROM jsonb_array_elements_text(" + tx.quote(dump(nlohmann::json(job_ids))) + "::jsonb) WITH ORDINALITY AS s(job_id, n) "
+        "ORDER BY s.n; "
+        "WITH c AS (SELECT * FROM jsonb_to_recordset(" + text + "::jsonb) AS c(job_id text, scheduled_for timestamptz, "
         "   attempt int, status text, kind text, max_instances int, note text, ord int)), "
         " running AS (SELECT r.job_id, count(*) AS n FROM " + table("job_run") + " r "
         "   WHERE r.status = 'running' AND r.job_id IN (SELECT job_id FROM c) GROUP BY r.job_id), "
@@ -229,15 +253,14 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
         "        OVER (PARTITION BY c.job_id ORDER BY c.ord) > c.max_instances THEN 'skipped' "
         "   ELSE 'running' END AS final FROM c LEFT JOIN running USING (job_id)) "
         "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at, error) "
-        "SELECT job_id, scheduled_for, attempt, kind, $2, final, now(), CASE WHEN final <> 'running' THEN now() END, "
+        "SELECT job_id, scheduled_for, attempt, kind, " + tx.quote(instance_) + ", final, now(), "
+        "  CASE WHEN final <> 'running' THEN now() END, "
         "  CASE WHEN final = 'skipped' AND status = 'running' "
         "       THEN format('not run: max_instances (%s) runs of this job were already running', max_instances) "
         "       ELSE note END "
         "FROM decided ORDER BY ord "
         "ON CONFLICT DO NOTHING "
-        "RETURNING run_id, job_id, " + micros("scheduled_for") + ", attempt, status",
-        text, instance_);
-    tx.commit();
+        "RETURNING run_id, job_id, " + micros("scheduled_for") + ", attempt, status");
     std::vector<Claim> out;
     out.reserve(r.size());
     for (const auto& row : r)
@@ -249,7 +272,7 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
 
 std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after) {
   return guarded([&] {
-    pqxx::work tx(*impl_->conn);
+    pqxx::nontransaction tx(*impl_->conn);
     const auto r = tx.exec_params(
         "WITH dead AS (SELECT instance FROM " + table("scheduler_instance") + " "
         "   WHERE heartbeat_at < now() - $1 * interval '1 microsecond' AND instance <> $2), "
@@ -264,7 +287,6 @@ std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after) {
         " gone AS (DELETE FROM " + table("scheduler_instance") + " WHERE instance IN (SELECT instance FROM dead)) "
         "SELECT job_id, " + micros("scheduled_for") + ", attempt FROM lost",
         static_cast<long long>(lost_after.count()), instance_);
-    tx.commit();
     std::vector<LostRun> out;
     for (const auto& row : r) out.push_back(LostRun{row[0].as<std::string>(), from_micros(row[1].as<int64_t>()), row[2].as<int>()});
     return out;
@@ -273,13 +295,12 @@ std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after) {
 
 int64_t JobStore::mark_own_runs_lost() {
   return guarded([&] {
-    pqxx::work tx(*impl_->conn);
+    pqxx::nontransaction tx(*impl_->conn);
     const auto r = tx.exec_params(
         "UPDATE " + table("job_run") + " SET status = 'lost', finished_at = now(), "
         " error = 'lost: its instance ' || instance || ' stopped (restarted under the same name) during the run' "
         "WHERE instance = $1 AND status = 'running'",
         instance_);
-    tx.commit();
     return static_cast<int64_t>(r.affected_rows());
   });
 }
@@ -304,88 +325,90 @@ int64_t JobStore::prune_history(Duration max_age, int per_job, int batch) {
   });
 }
 
-void JobStore::clear_run_right_now(const std::vector<std::pair<std::string, TimePoint>>& requests) {
-  if (requests.empty()) return;
-  nlohmann::json batch = nlohmann::json::array();
-  for (const auto& [id, at] : requests) batch.push_back({{"job_id", id}, {"at", format_rfc3339(at)}});
-  guarded([&] {
-    pqxx::work tx(*impl_->conn);
-    tx.exec_params("UPDATE " + table("job_info") + " j SET run_right_now = false "
-                   "FROM jsonb_to_recordset($1::jsonb) AS u(job_id text, at timestamptz) "
-                   "WHERE j.job_id = u.job_id AND j.run_right_now AND j.run_right_now_at = u.at",
-                   dump(batch));
-    tx.commit();
-  });
-}
-
-void JobStore::write_back(const std::vector<JobStateUpdate>& updates) {
-  if (updates.empty()) return;
-  nlohmann::json batch = nlohmann::json::array();
-  for (const auto& u : updates) {
-    batch.push_back({{"job_id", u.job_id},
-                     {"version", u.version},
-                     {"next_run_time", json_or_null(u.next_run_time)},
-                     {"state", u.state},
-                     {"last_error", u.last_error ? nlohmann::json(*u.last_error) : nlohmann::json(nullptr)},
-                     {"is_running", u.is_running}});
-  }
-  guarded([&] {
-    pqxx::work tx(*impl_->conn);
-    // Guarded by version: a result computed from an older definition never overwrites a newer one.
-    // last_error keeps the last run's failure unless the row is (or stops being) invalid.
-    tx.exec_params(
-        "UPDATE " + table("job_info") + " j SET next_run_time = u.next_run_time, state = u.state, "
-        "is_running = u.is_running, "
-        "last_error = CASE WHEN u.state = 'invalid' THEN u.last_error WHEN j.state = 'invalid' THEN NULL ELSE j.last_error END "
-        "FROM jsonb_to_recordset($1::jsonb) AS u(job_id text, version int8, next_run_time timestamptz, state text, "
-        "last_error text, is_running bool) "
-        "WHERE j.job_id = u.job_id AND j.version = u.version AND "
-        "(j.next_run_time IS DISTINCT FROM u.next_run_time OR j.state IS DISTINCT FROM u.state OR "
-        " j.is_running IS DISTINCT FROM u.is_running OR "
-        " (u.state = 'invalid' AND j.last_error IS DISTINCT FROM u.last_error))",
-        dump(batch));
-    tx.commit();
-  });
-}
-
-void JobStore::record_runs(const std::vector<RunRecord>& runs) {
-  if (runs.empty()) return;
-  nlohmann::json batch = nlohmann::json::array();
+void JobStore::write_bookkeeping(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
+                                 const std::vector<std::pair<std::string, TimePoint>>& run_now_served) {
+  if (runs.empty() && updates.empty() && run_now_served.empty()) return;
+  nlohmann::json run_batch = nlohmann::json::array();
   for (const auto& r : runs) {
-    batch.push_back({{"run_id", r.run_id},
-                     {"job_id", r.job_id},
-                     {"status", r.status},
-                     {"started_at", format_rfc3339(r.started_at)},
-                     {"finished_at", format_rfc3339(r.finished_at)},
-                     {"output", r.output},
-                     {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)}});
+    run_batch.push_back({{"run_id", r.run_id},
+                         {"job_id", r.job_id},
+                         {"status", r.status},
+                         {"started_at", format_rfc3339(r.started_at)},
+                         {"finished_at", format_rfc3339(r.finished_at)},
+                         {"output", r.output},
+                         {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)}});
+  }
+  nlohmann::json update_batch = nlohmann::json::array();
+  for (const auto& u : updates) {
+    update_batch.push_back({{"job_id", u.job_id},
+                            {"version", u.version},
+                            {"next_run_time", json_or_null(u.next_run_time)},
+                            {"state", u.state},
+                            {"last_error", u.last_error ? nlohmann::json(*u.last_error) : nlohmann::json(nullptr)},
+                            {"is_running", u.is_running}});
   }
   guarded([&] {
-    pqxx::work tx(*impl_->conn);
-    tx.exec_params(
-        "WITH u AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS u(run_id int8, job_id text, status text, "
-        "   started_at timestamptz, finished_at timestamptz, output text, error text)), "
+    pqxx::nontransaction tx(*impl_->conn);
+    std::string query;
+    if (!run_now_served.empty()) {
+      // A run_right_now request is cleared once claimed; a newer request made meanwhile is left alone.
+      // Not a definition change: no notification.
+      nlohmann::json served = nlohmann::json::array();
+      for (const auto& [id, at] : run_now_served) served.push_back({{"job_id", id}, {"at", format_rfc3339(at)}});
+      query += "UPDATE " + table("job_info") + " j SET run_right_now = false "
+               "FROM jsonb_to_recordset(" + tx.quote(dump(served)) + "::jsonb) AS u(job_id text, at timestamptz) "
+               "WHERE j.job_id = u.job_id AND j.run_right_now AND j.run_right_now_at = u.at; ";
+    }
+    // One UPDATE per job_info row for both the runs' counters and the write-back (two would leave two
+    // row versions behind per fire). The write-back applies only while the row still has `version`:
+    // a result computed from an older definition never overwrites a newer one. last_error: set while
+    // the row is invalid, cleared when it stops being invalid, else the newest run's error (none after
+    // a success); an invalid row keeps its reason whatever its runs did.
+    query +=
+        "WITH u AS (SELECT * FROM jsonb_to_recordset(" + tx.quote(dump(run_batch)) + "::jsonb) AS u(run_id int8, "
+        "   job_id text, status text, started_at timestamptz, finished_at timestamptz, output text, error text)), "
+        // Only runs still open are written, and only runs still `running` are counted: a batch written
+        // again after its connection broke at COMMIT counts nothing twice. A run another instance
+        // already marked `lost` (and counted) gets its real outcome without being counted again.
+        " prev AS (SELECT r.run_id, r.status FROM " + table("job_run") + " r WHERE r.run_id IN (SELECT run_id FROM u)), "
         " done AS (UPDATE " + table("job_run") + " r SET status = u.status, started_at = u.started_at, "
-        "   finished_at = u.finished_at, output = u.output, error = u.error FROM u WHERE r.run_id = u.run_id "
-        "   RETURNING r.run_id), "
-        " s AS (SELECT job_id, count(*) AS n, count(*) FILTER (WHERE status <> 'succeeded') AS failed, "
+        "   finished_at = u.finished_at, output = u.output, error = u.error FROM u "
+        "   WHERE r.run_id = u.run_id AND r.status IN ('running', 'lost') RETURNING r.run_id), "
+        " s AS (SELECT job_id, count(*) AS n, count(*) FILTER (WHERE u.status <> 'succeeded') AS failed, "
         "   (array_agg(started_at ORDER BY started_at DESC))[1] AS last_start, "
-        "   (array_agg(status ORDER BY started_at DESC))[1] AS last_status, "
+        "   (array_agg(u.status ORDER BY started_at DESC))[1] AS last_status, "
         "   (array_agg(error ORDER BY started_at DESC))[1] AS last_err "
-        "   FROM u WHERE run_id IN (SELECT run_id FROM done) GROUP BY job_id) "
-        "UPDATE " + table("job_info") + " j SET last_run_time = s.last_start, last_status = s.last_status, "
-        " run_count = j.run_count + s.n, failure_count = j.failure_count + s.failed, "
-        " last_error = CASE WHEN j.state = 'invalid' THEN j.last_error WHEN s.last_status = 'succeeded' THEN NULL "
-        "                   ELSE s.last_err END "
-        "FROM s WHERE j.job_id = s.job_id",
-        dump(batch));
-    tx.commit();
+        "   FROM u JOIN prev USING (run_id) WHERE prev.status = 'running' AND run_id IN (SELECT run_id FROM done) "
+        "   GROUP BY job_id), "
+        " w AS (SELECT * FROM jsonb_to_recordset(" + tx.quote(dump(update_batch)) + "::jsonb) AS w(job_id text, "
+        "   version int8, next_run_time timestamptz, state text, last_error text, is_running bool)), "
+        " x AS (SELECT coalesce(s.job_id, w.job_id) AS job_id, s.n, s.failed, s.last_start, s.last_status, s.last_err, "
+        "   w.version, w.next_run_time, w.state AS w_state, w.last_error AS w_error, w.is_running "
+        "   FROM s FULL JOIN w ON s.job_id = w.job_id) "
+        "UPDATE " + table("job_info") + " j SET "
+        " next_run_time = CASE WHEN x.version = j.version THEN x.next_run_time ELSE j.next_run_time END, "
+        " state = CASE WHEN x.version = j.version THEN x.w_state ELSE j.state END, "
+        " is_running = CASE WHEN x.version = j.version THEN x.is_running ELSE j.is_running END, "
+        " last_run_time = CASE WHEN x.n IS NOT NULL THEN x.last_start ELSE j.last_run_time END, "
+        " last_status = CASE WHEN x.n IS NOT NULL THEN x.last_status ELSE j.last_status END, "
+        " run_count = j.run_count + coalesce(x.n, 0), "
+        " failure_count = j.failure_count + coalesce(x.failed, 0), "
+        " last_error = CASE WHEN x.version = j.version AND x.w_state = 'invalid' THEN x.w_error "
+        "                   WHEN x.version = j.version AND j.state = 'invalid' THEN NULL "
+        "                   WHEN x.n IS NULL OR j.state = 'invalid' THEN j.last_error "
+        "                   WHEN x.last_status = 'succeeded' THEN NULL "
+        "                   ELSE x.last_err END "
+        "FROM x WHERE j.job_id = x.job_id AND (x.n IS NOT NULL OR (x.version = j.version AND "
+        " (j.next_run_time IS DISTINCT FROM x.next_run_time OR j.state IS DISTINCT FROM x.w_state OR "
+        "  j.is_running IS DISTINCT FROM x.is_running OR "
+        "  (x.w_state = 'invalid' AND j.last_error IS DISTINCT FROM x.w_error))))";
+    tx.exec(query);
   });
 }
 
 void JobStore::heartbeat(int pid, const std::string& host) {
   guarded([&] {
-    pqxx::work tx(*impl_->conn);
+    pqxx::nontransaction tx(*impl_->conn);
     tx.exec_params("INSERT INTO " + table("scheduler_instance") + " (instance, pid, host, started_at, heartbeat_at, version) "
                    "VALUES ($1, $2, $3, now(), now(), $4) "
                    "ON CONFLICT (instance) DO UPDATE SET heartbeat_at = now(), "
@@ -393,26 +416,23 @@ void JobStore::heartbeat(int pid, const std::string& host) {
                    "                   THEN now() ELSE " + table("scheduler_instance") + ".started_at END, "
                    " pid = EXCLUDED.pid, host = EXCLUDED.host, version = EXCLUDED.version",
                    instance_, pid, host, std::string(ROWSCHED_VERSION));
-    tx.commit();
   });
 }
 
 void JobStore::deregister() {
   guarded([&] {
-    pqxx::work tx(*impl_->conn);
+    pqxx::nontransaction tx(*impl_->conn);
     tx.exec_params("DELETE FROM " + table("scheduler_instance") + " WHERE instance = $1", instance_);
-    tx.commit();
   });
 }
 
 void JobStore::clear_is_running_if_last(Duration alive) {
   guarded([&] {
-    pqxx::work tx(*impl_->conn);
+    pqxx::nontransaction tx(*impl_->conn);
     tx.exec_params("UPDATE " + table("job_info") + " SET is_running = false WHERE is_running AND NOT EXISTS ("
                    " SELECT 1 FROM " + table("scheduler_instance") + " WHERE instance <> $1 "
                    " AND heartbeat_at > now() - $2 * interval '1 microsecond')",
                    instance_, static_cast<long long>(alive.count()));
-    tx.commit();
   });
 }
 

@@ -50,6 +50,8 @@ struct Notification {
   std::string op;  // insert, update, delete, truncate
   std::string job_id;
   std::string old_job_id;  // set when an update renamed the job
+  // A statement changed more rows than one notification names: compare the whole table.
+  bool many = false;
 };
 
 // One fire to claim. A `running` request becomes `skipped` in the claim when max_instances runs of
@@ -100,13 +102,16 @@ struct RunRecord {
 
 class JobStore {
  public:
-  JobStore(std::string dsn, std::string schema, std::string instance);
+  // `session` names this connection's role in its application_name ("rowsched INSTANCE SESSION"), so
+  // that operators tell an instance's connections apart in pg_stat_activity; empty for the control one.
+  JobStore(std::string dsn, std::string schema, std::string instance, std::string session = "");
   ~JobStore();
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
 
-  // Opens the connection and LISTENs (before any load, so no change falls between). Throws.
-  void connect();
+  // Opens the connection and, when `listen`, LISTENs (before any load, so no change falls between).
+  // Throws.
+  void connect(bool listen = true);
   void disconnect() noexcept;
   bool connected() const;
   // The connection's socket, to wait on for notifications; -1 when not connected.
@@ -124,8 +129,8 @@ class JobStore {
   std::pair<int64_t, uint64_t> version_fingerprint();
 
   // Inserts the fires into job_run; returns those this instance won (the others were claimed by
-  // another instance, or earlier). One transaction: the fires' jobs are locked (advisory, in job_id
-  // order) so that max_instances holds exactly across instances.
+  // another instance, or earlier). One transaction and one round trip per chunk: the fires' jobs are
+  // locked (advisory, in job_id order) so that max_instances holds exactly across instances.
   std::vector<Claim> claim(const std::vector<ClaimRequest>& fires);
   static constexpr size_t kClaimChunk = 1000;
   // Sets run_right_now back to false once the request (job_id, run_right_now_at) is claimed; a newer
@@ -134,6 +139,11 @@ class JobStore {
 
   void write_back(const std::vector<JobStateUpdate>& updates);
   void record_runs(const std::vector<RunRecord>& runs);
+  // What the writer thread does: run outcomes into job_run, and one UPDATE per job_info row that
+  // folds the runs' counters together with the row's write-back (at most one update per job_id),
+  // after clearing served run_right_now requests. One implicit transaction, one round trip.
+  void write_bookkeeping(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
+                         const std::vector<std::pair<std::string, TimePoint>>& run_now_served);
 
   // scheduler_instance: register (or refresh) this instance, heartbeat, deregister.
   void heartbeat(int pid, const std::string& host);
@@ -161,7 +171,7 @@ class JobStore {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::string dsn_, schema_, instance_;
+  std::string dsn_, schema_, instance_, session_;
 };
 
 }  // namespace rowsched::store

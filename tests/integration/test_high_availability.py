@@ -52,7 +52,7 @@ def test_three_instances_fire_each_instant_once_through_a_sigkill_and_a_killed_c
     wait_seconds(migrated_db, 3)
     start_daemon(migrated_db, instance="ha-a2")       # ... and a replacement started
     with connect(migrated_db) as conn, conn.cursor() as cur:  # another instance loses its connection
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rowsched ha-b'")
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'rowsched ha-b%'")
     wait_seconds(migrated_db, 8)
     end = sql_value(migrated_db, "SELECT now() - interval '2 seconds'")
     assert_every_instant_claimed_once(migrated_db, start, end)
@@ -98,3 +98,28 @@ def test_a_multi_host_dsn_finds_the_writable_server(pg, migrated_db, start_daemo
     start_daemon(multi)
     insert_job(migrated_db, "found", kwargs={"trigger": "date"})
     wait_until(lambda: sql(migrated_db, "SELECT 1 FROM job_run WHERE job_id = 'found' AND status = 'succeeded'"))
+
+
+def test_the_writer_connection_lost_mid_run_keeps_every_outcome_and_counts_each_once(migrated_db, start_daemon):
+    """Run outcomes and write-backs travel on a connection of their own (application_name
+    'rowsched INSTANCE writer'). Terminating it loses nothing: the writer reconnects and writes what
+    it held, and a batch written again is not counted twice."""
+    d = start_daemon(migrated_db, instance="wr")
+    add_every_second_jobs(migrated_db, count=20)
+    wait_until(lambda: sql_value(migrated_db, "SELECT min(run_count) FROM job_info") >= 2, timeout=15)
+    sessions = sql(migrated_db, "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'rowsched wr%' "
+                                "ORDER BY 1")
+    assert [r[0] for r in sessions][:2] == ["rowsched wr", "rowsched wr writer"]
+    for _ in range(3):
+        sql(migrated_db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'rowsched wr writer'")
+        wait_seconds(migrated_db, 1.5)
+    wait_seconds(migrated_db, 2)
+    d.stop()
+    # Every claimed run got its outcome (none left 'running' by a live, cleanly stopped instance) ...
+    assert sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE status = 'running'") == 0
+    # ... and each outcome is counted exactly once in its job's counters.
+    rows = sql(migrated_db, "SELECT j.job_id, j.run_count, (SELECT count(*) FROM job_run r WHERE r.job_id = j.job_id "
+                            "AND r.status IN ('succeeded', 'failed', 'timeout', 'lost')) FROM job_info j")
+    assert len(rows) == 20
+    assert all(count == finished and count >= 5 for _, count, finished in rows), rows[:5]
+    assert "writer: database connection lost" in d.log()

@@ -1,0 +1,151 @@
+#include "daemon/writer.h"
+
+#include <algorithm>
+#include <random>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "store/dsn.h"
+
+namespace rowsched::daemon {
+
+namespace {
+// Moves at most `n` items from the front of `from` into a vector.
+template <typename T>
+std::vector<T> take_front(std::deque<T>& from, size_t n) {
+  const size_t k = std::min(n, from.size());
+  std::vector<T> out(std::make_move_iterator(from.begin()), std::make_move_iterator(from.begin() + static_cast<std::ptrdiff_t>(k)));
+  from.erase(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(k));
+  return out;
+}
+
+// Puts `items` back at the front of `to`, in their order.
+template <typename T>
+void put_back(std::deque<T>& to, std::vector<T>& items) {
+  to.insert(to.begin(), std::make_move_iterator(items.begin()), std::make_move_iterator(items.end()));
+}
+}  // namespace
+
+Writer::Writer(std::string dsn, std::string schema, std::string instance)
+    : dsn_(dsn), store_(std::move(dsn), std::move(schema), std::move(instance), "writer"), thread_([this] { work(); }) {}
+
+Writer::~Writer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  thread_.join();
+}
+
+void Writer::update(store::JobStateUpdate u) {
+  {
+    std::lock_guard lock(mu_);
+    updates_.push_back(std::move(u));
+    ++queued_total_;
+  }
+  work_cv_.notify_one();
+}
+
+void Writer::record(store::RunRecord r) {
+  {
+    std::lock_guard lock(mu_);
+    runs_.push_back(std::move(r));
+    ++queued_total_;
+  }
+  work_cv_.notify_one();
+}
+
+void Writer::run_now_served(std::string job_id, TimePoint at) {
+  {
+    std::lock_guard lock(mu_);
+    run_now_.emplace_back(std::move(job_id), at);
+    ++queued_total_;
+  }
+  work_cv_.notify_one();
+}
+
+size_t Writer::queued() const {
+  std::lock_guard lock(mu_);
+  return updates_.size() + runs_.size() + run_now_.size();
+}
+
+bool Writer::flush(TimePoint deadline) {
+  std::unique_lock lock(mu_);
+  const uint64_t target = queued_total_;
+  const auto until = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      deadline.time_since_epoch()));
+  return done_cv_.wait_until(lock, until, [&] { return written_total_ >= target; });
+}
+
+void Writer::work() {
+  std::mt19937_64 rng{std::random_device{}()};
+  int reconnect_attempt = 0;
+  int failures = 0;  // consecutive failures of the current batch (not counting lost connections)
+  std::unique_lock lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [&] { return stopping_ || !updates_.empty() || !runs_.empty() || !run_now_.empty(); });
+    if (stopping_) return;
+    auto runs = take_front(runs_, kBatch);
+    auto updates = take_front(updates_, kBatch);
+    auto run_now = take_front(run_now_, kBatch);
+    lock.unlock();
+
+    // A job queued twice in one batch (re-read, then fired) gets only its newest state: one UPDATE ...
+    // FROM with two source rows for the same target would apply an arbitrary one.
+    std::vector<store::JobStateUpdate> newest;
+    newest.reserve(updates.size());
+    {
+      std::unordered_set<std::string> seen;
+      for (auto it = updates.rbegin(); it != updates.rend(); ++it)
+        if (seen.insert(it->job_id).second) newest.push_back(*it);
+    }
+    bool written = false;
+    bool lost = false;
+    try {
+      if (!store_.connected()) store_.connect(/*listen=*/false);
+      store_.write_bookkeeping(runs, newest, run_now);
+      written = true;
+      if (reconnect_attempt > 0) spdlog::info("writer: reconnected to the database after {} attempts", reconnect_attempt);
+      reconnect_attempt = 0;
+      failures = 0;
+    } catch (const store::ConnectionLost& e) {
+      lost = true;
+      spdlog::warn("writer: database connection lost: {}; keeping {} results and {} write-backs to retry", e.what(),
+                   runs.size(), newest.size());
+    } catch (const std::exception& e) {
+      if (!store_.connected()) {
+        lost = true;
+        spdlog::warn("writer: cannot connect to {}: {}", store::redact_dsn(dsn_), e.what());
+      } else if (++failures >= 3) {
+        spdlog::error("writer: dropping {} run results and {} write-backs after 3 failed attempts: {}", runs.size(),
+                      newest.size(), e.what());
+        written = true;  // dropped: counted as done so that flush() does not wait for them
+        failures = 0;
+      } else {
+        spdlog::warn("writer: writing {} run results and {} write-backs failed (attempt {}): {}", runs.size(), newest.size(),
+                     failures, e.what());
+      }
+    }
+    lock.lock();
+    if (written) {
+      written_total_ += runs.size() + updates.size() + run_now.size();
+      done_cv_.notify_all();
+      continue;
+    }
+    put_back(runs_, runs);
+    put_back(updates_, updates);
+    put_back(run_now_, run_now);
+    if (lost) {
+      store_.disconnect();
+      // Exponential backoff with jitter, as the scheduler loop's reconnects: 100 ms doubling to 10 s.
+      const double base = std::min(10000.0, 100.0 * (1 << std::min(reconnect_attempt, 7)));
+      ++reconnect_attempt;
+      const auto wait = std::chrono::duration<double, std::milli>(base * std::uniform_real_distribution<double>(0.5, 1.5)(rng));
+      work_cv_.wait_for(lock, wait, [&] { return stopping_; });
+    }
+  }
+}
+
+}  // namespace rowsched::daemon

@@ -1,0 +1,63 @@
+// The bookkeeping writer: a thread with its own database connection that writes run outcomes into
+// job_run and the daemon's columns (next_run_time, state, counters, ...) back into job_info, so that
+// the scheduler loop's connection only ever waits for claims and re-reads. Whatever is queued while
+// a batch is being written goes into the next batch: the busier the daemon, the larger the batches.
+//
+// Writes are applied in the order they were queued. On a lost connection the batch is kept and the
+// writer reconnects with backoff; a batch that fails three times for another reason is dropped with
+// an error in the log (its runs stay `running` until this instance stops heart-beating or restarts).
+//
+// Thread safety: every public method may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "store/job_store.h"
+
+namespace rowsched::daemon {
+
+class Writer {
+ public:
+  Writer(std::string dsn, std::string schema, std::string instance);
+  // Stops the thread; what has not been written by then is dropped (call flush() first).
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void update(store::JobStateUpdate u);
+  void record(store::RunRecord r);
+  // Clears run_right_now on (job_id, run_right_now_at) once that request has been claimed.
+  void run_now_served(std::string job_id, TimePoint at);
+
+  // Waits until everything queued before the call has been written (or dropped), or until
+  // `deadline`; true when it has.
+  bool flush(TimePoint deadline);
+  // Items queued and not yet written.
+  size_t queued() const;
+
+  // Most items of each kind written by one statement.
+  static constexpr size_t kBatch = 2000;
+
+ private:
+  void work();
+
+  const std::string dsn_;
+  store::JobStore store_;
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<store::JobStateUpdate> updates_;
+  std::deque<store::RunRecord> runs_;
+  std::deque<std::pair<std::string, TimePoint>> run_now_;
+  uint64_t queued_total_ = 0, written_total_ = 0;  // items ever queued / written or dropped
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace rowsched::daemon
