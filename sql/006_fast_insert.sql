@@ -1,12 +1,21 @@
 -- A fast INSERT path for job_info. Before this file an inserted row ran two BEFORE row triggers,
 -- job_info_before_write (002) and rowsched_stamp_run_right_now (004), and most of their time went into
--- PL/pgSQL helpers that each switch search_path. Now one BEFORE INSERT row trigger,
--- rowsched_before_insert -> job_info_before_insert(), validates, applies the owner rule and stamps:
--- a well-formed row passes one expression that mirrors the rules of job_info_trigger_kwargs_problem;
--- anything that does not pass it goes through the full checks of 002, so a rejected row gets exactly
--- the message it always got. An owner equal to current_user needs no look-up.
+-- PL/pgSQL helpers that each switch search_path; one AFTER row trigger sent one notification per row.
+-- Now:
 --
--- UPDATE keeps its triggers of 002, 004 and 005 unchanged.
+-- - one BEFORE INSERT row trigger, rowsched_before_insert -> job_info_before_insert(), validates,
+--   applies the owner rule and stamps: a well-formed row passes one expression that mirrors the rules
+--   of job_info_trigger_kwargs_problem; anything that does not pass it goes through the full checks of
+--   002, so a rejected row gets exactly the message it always got. An owner equal to current_user
+--   needs no look-up.
+-- - INSERT and DELETE notify once per statement (transition tables): {"op":"insert","schema":"s",
+--   "job_ids":["a","b"]} for up to 100 rows while the payload stays below 7000 bytes, else
+--   {"op":"insert","schema":"s","count":12345}; a statement that touched no row sends nothing.
+--
+-- UPDATE keeps its triggers of 002, 004 and 005 unchanged (one notification per changed row), and so
+-- does TRUNCATE. job_info keeps 7 triggers: rowsched_before_insert, rowsched_before_update,
+-- job_info_stamp_update, rowsched_notify_insert, rowsched_notify_delete, rowsched_notify_update,
+-- rowsched_notify_truncate.
 
 -- Whether job_info_trigger_kwargs_problem(kwargs) is surely NULL, cheaply: true only for values it
 -- accepts, false or NULL otherwise (for objects it is exact today, but only "true means valid" is
@@ -162,8 +171,57 @@ BEGIN
 END
 $fn$;
 
+-- AFTER INSERT or DELETE, once per statement: which jobs, or how many when they are too many to name.
+CREATE OR REPLACE FUNCTION job_info_notify_rows() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $fn$
+DECLARE
+    head constant text := '{"op":"' || lower(TG_OP) || '","schema":' || to_json(TG_TABLE_SCHEMA::text)::text;
+    n bigint;
+    ids text;
+    payload text;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT count(*), string_agg(j, ',') INTO n, ids
+          FROM (SELECT to_json(job_id)::text AS j FROM rowsched_new_rows LIMIT 101) AS s;
+    ELSE
+        SELECT count(*), string_agg(j, ',') INTO n, ids
+          FROM (SELECT to_json(job_id)::text AS j FROM rowsched_old_rows LIMIT 101) AS s;
+    END IF;
+    IF n = 0 THEN
+        RETURN NULL;
+    END IF;
+    IF n <= 100 THEN
+        payload := head || ',"job_ids":[' || ids || ']}';
+        IF octet_length(payload) < 7000 THEN
+            PERFORM pg_notify('rowsched_job_info', payload);
+            RETURN NULL;
+        END IF;
+    ELSIF TG_OP = 'INSERT' THEN
+        SELECT count(*) INTO n FROM rowsched_new_rows;
+    ELSE
+        SELECT count(*) INTO n FROM rowsched_old_rows;
+    END IF;
+    PERFORM pg_notify('rowsched_job_info', head || ',"count":' || n || '}');
+    RETURN NULL;
+END
+$fn$;
+
 DROP TRIGGER IF EXISTS job_info_stamp_insert ON job_info;
 
 CREATE OR REPLACE TRIGGER rowsched_before_insert
     BEFORE INSERT ON job_info
     FOR EACH ROW EXECUTE FUNCTION job_info_before_insert();
+
+DROP TRIGGER IF EXISTS rowsched_notify_insert_delete ON job_info;
+
+CREATE OR REPLACE TRIGGER rowsched_notify_insert
+    AFTER INSERT ON job_info
+    REFERENCING NEW TABLE AS rowsched_new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION job_info_notify_rows();
+
+CREATE OR REPLACE TRIGGER rowsched_notify_delete
+    AFTER DELETE ON job_info
+    REFERENCING OLD TABLE AS rowsched_old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION job_info_notify_rows();

@@ -553,7 +553,7 @@ def test_a_job_whose_owner_role_was_dropped_must_be_given_a_new_owner_to_change(
 def test_an_insert_notifies_with_a_compact_payload(shared_migrated_db, listen):
     listener = listen(shared_migrated_db)
     insert_job(shared_migrated_db, job_id='a "quoted" id')
-    assert listener.get() == '{"op":"insert","schema":"public","job_id":"a \\"quoted\\" id","version":1}'
+    assert listener.get() == '{"op":"insert","schema":"public","job_ids":["a \\"quoted\\" id"]}'
 
 
 def test_a_definition_change_notifies_with_the_new_version(shared_migrated_db, listen):
@@ -570,12 +570,16 @@ def test_a_rename_notifies_with_the_old_job_id(shared_migrated_db, listen):
     assert listener.get() == '{"op":"update","schema":"public","job_id":"new","old_job_id":"old","version":2}'
 
 
-def test_a_delete_notifies_with_the_last_version(shared_migrated_db, listen):
-    insert_job(shared_migrated_db)
-    update_job(shared_migrated_db, description="v2")
+def test_a_delete_notifies_once_with_the_deleted_ids(shared_migrated_db, listen):
+    for job_id in ("a", "b", "c"):
+        insert_job(shared_migrated_db, job_id=job_id)
     listener = listen(shared_migrated_db)
-    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id = 'job'")
-    assert listener.get() == '{"op":"delete","schema":"public","job_id":"job","version":2}'
+    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id = 'b'")
+    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id IN ('a', 'c')")
+    payloads = listener.drain()
+    assert payloads[0] == '{"op":"delete","schema":"public","job_ids":["b"]}'
+    assert len(payloads) == 2 and json.loads(payloads[1])["op"] == "delete"
+    assert sorted(json.loads(payloads[1])["job_ids"]) == ["a", "c"]
 
 
 def test_a_truncate_notifies_once(shared_migrated_db, listen):
@@ -608,14 +612,81 @@ def test_a_failed_write_does_not_notify(shared_migrated_db, listen):
     assert listener.drain() == []
 
 
-def test_a_bulk_insert_notifies_once_per_row_after_commit(shared_migrated_db, listen):
+def insert_many(dsn, count, prefix="bulk-", width=0):
+    """Inserts `count` jobs named prefix + i (i zero-padded to `width` digits) in one statement."""
+    sql(dsn, """INSERT INTO job_info (job_id, func, trigger_kwargs)
+                SELECT %s || lpad(i::text, greatest(%s, length(i::text)), '0'), 'log', '{"trigger": "interval", "seconds": 60}'
+                  FROM generate_series(1, %s) AS i""", (prefix, width, count))
+
+
+def test_a_multi_row_insert_notifies_once_listing_every_id_in_order(shared_migrated_db, listen):
     listener = listen(shared_migrated_db)
-    sql(shared_migrated_db, """INSERT INTO job_info (job_id, func, trigger_kwargs)
-                        SELECT 'bulk-' || i, 'log', '{"trigger": "interval", "seconds": 60}'
-                          FROM generate_series(1, 2000) AS i""")
+    insert_many(shared_migrated_db, 100)
     payloads = listener.drain()
-    assert len(payloads) == 2000
-    assert {json.loads(p)["job_id"] for p in payloads} == {f"bulk-{i}" for i in range(1, 2001)}
+    assert len(payloads) == 1
+    assert json.loads(payloads[0]) == {"op": "insert", "schema": "public",
+                                       "job_ids": [f"bulk-{i}" for i in range(1, 101)]}
+    assert payloads[0].startswith('{"op":"insert","schema":"public","job_ids":["bulk-1","bulk-2",')
+
+
+def test_a_bulk_insert_of_more_than_100_rows_notifies_once_with_the_count_after_commit(shared_migrated_db, listen):
+    listener = listen(shared_migrated_db)
+    with psycopg2.connect(shared_migrated_db) as conn, conn.cursor() as cur:
+        cur.execute("""INSERT INTO job_info (job_id, func, trigger_kwargs)
+                       SELECT 'bulk-' || i, 'log', '{"trigger": "interval", "seconds": 60}'
+                         FROM generate_series(1, 2000) AS i""")
+        assert listener.drain() == []  # not before commit
+    conn.close()
+    assert listener.drain() == ['{"op":"insert","schema":"public","count":2000}']
+    insert_many(shared_migrated_db, 101, prefix="more-")
+    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id LIKE 'bulk-%'")
+    assert listener.drain() == ['{"op":"insert","schema":"public","count":101}',
+                                '{"op":"delete","schema":"public","count":2000}']
+
+
+def test_a_notification_that_would_reach_7000_bytes_gives_the_count_instead(shared_migrated_db, listen):
+    listener = listen(shared_migrated_db)
+    # The payload with n ids of L characters has 45 + n * (L + 3) bytes: 38 ids of 180 characters
+    # make 6999 bytes, 65 ids of 104 characters make 7000.
+    insert_many(shared_migrated_db, 38, prefix="a" * 177, width=3)
+    insert_many(shared_migrated_db, 65, prefix="b" * 101, width=3)
+    small, large = listener.drain()
+    assert len(small.encode()) == 6999 and len(json.loads(small)["job_ids"]) == 38
+    assert large == '{"op":"insert","schema":"public","count":65}'
+
+
+def test_a_statement_that_touches_no_row_does_not_notify(shared_migrated_db, listen):
+    insert_job(shared_migrated_db)
+    listener = listen(shared_migrated_db)
+    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id = 'nobody'")
+    insert_many(shared_migrated_db, 0)
+    sql(shared_migrated_db, """INSERT INTO job_info (job_id, func) VALUES ('job', 'log')
+                               ON CONFLICT (job_id) DO NOTHING""")
+    assert listener.drain() == []
+
+
+def test_an_upsert_notifies_its_inserted_rows_once_and_each_changed_row_as_an_update(shared_migrated_db, listen):
+    insert_job(shared_migrated_db, job_id="old")
+    listener = listen(shared_migrated_db)
+    sql(shared_migrated_db, """INSERT INTO job_info (job_id, func) VALUES ('old', 'log'), ('new', 'log')
+                               ON CONFLICT (job_id) DO UPDATE SET description = 'changed'""")
+    assert [json.loads(p) for p in listener.drain()] == [
+        {"op": "update", "schema": "public", "job_id": "old", "version": 2},
+        {"op": "insert", "schema": "public", "job_ids": ["new"]}]
+
+
+def test_a_multi_row_insert_with_one_bad_row_is_rejected_with_its_message_and_does_not_notify(
+        shared_migrated_db, listen):
+    listener = listen(shared_migrated_db)
+    error = rejection(sql, shared_migrated_db, """INSERT INTO job_info (job_id, func, trigger_kwargs) VALUES
+        ('a', 'log', '{"trigger": "interval", "seconds": 5}'),
+        ('b', 'log', '{"trigger": "interval", "second": 5}'),
+        ('c', 'log', '{"trigger": "interval", "seconds": 5}')""")
+    assert error.pgcode == psycopg2.errorcodes.CHECK_VIOLATION
+    assert error.diag.message_primary == (
+        f'job_info.trigger_kwargs: unknown key "second" for trigger "interval"; allowed: {ALLOWED["interval"]}, {OPTIONS}')
+    assert listener.drain() == []
+    assert sql_value(shared_migrated_db, "SELECT count(*) FROM job_info") == 0
 
 
 def test_the_largest_payload_stays_far_below_the_notify_limit(shared_migrated_db, listen):
@@ -696,7 +767,7 @@ def test_the_migration_files_run_twice_with_plain_psql_and_keep_the_rows(db):
         psql(db, "-f", str(path))
     assert job(db)["version"] == 2
     assert sql_value(db, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'job_info'::regclass "
-                         "AND NOT tgisinternal") == 6
+                         "AND NOT tgisinternal") == 7
 
 
 def test_the_schema_can_live_outside_public_and_works_with_any_search_path(db, listen):
@@ -707,7 +778,7 @@ def test_the_schema_can_live_outside_public_and_works_with_any_search_path(db, l
     listener = listen(other)
     row = insert_job(other, schema="sched")
     assert row["version"] == 1
-    assert listener.get() == '{"op":"insert","schema":"sched","job_id":"job","version":1}'
+    assert listener.get() == '{"op":"insert","schema":"sched","job_ids":["job"]}'
     error = rejection(insert_job, other, job_id="bad", trigger_kwargs={"trigger": "crn"}, schema="sched")
     assert error.diag.schema_name == "sched"
 
