@@ -282,6 +282,90 @@ def test_an_update_validates_only_the_columns_it_changes(shared_migrated_db):
     assert rejection(update_job, shared_migrated_db, "legacy", trigger_kwargs={"trigger": "cron", "new_key": 1})
 
 
+# The fast path of INSERT (006) accepts a row with a few cheap expressions and leaves everything else
+# to job_info_trigger_kwargs_problem: both must agree on every value.
+
+TRIGGER_FORMS = [{"trigger": "cron"}, {"crontab": "* * * * *"}, {"trigger": "cron", "crontab": "0 3 * * *"},
+                 {"trigger": None, "crontab": "@daily"}, {"trigger": "interval"}, {"trigger": "date"}, {},
+                 {"trigger": None}, {"trigger": "calendarinterval"}]
+EVERY_KEY = sorted({k for keys in ALLOWED.values() for k in keys.split(", ")} | set(OPTIONS.split(", ")))
+ODD_VALUES = [None, True, False, "x", "", -1, -0.5, 0, 0.5, 1, 1.5, 2.0, 3, 1e3, 10 ** 30, [], [1], {}, {"a": 1}]
+
+
+def kwargs_cases():
+    """Valid and invalid trigger_kwargs: the existing tests' values, every key under every trigger,
+    every job option with values of every type and sign, and structural edge cases."""
+    cases = [
+        EVERY_MINUTE, {}, {"trigger": None}, {"trigger": "crn"}, {"trigger": "Cron"}, {"trigger": 5},
+        {"trigger": True}, {"trigger": ["cron"]}, {"trigger": {"cron": 1}}, {"trigger": ""}, {"trigger": "crontab"},
+        {"hour": 3}, {"trigger": None, "minute": 5}, {"crontab": 5}, {"crontab": None}, {"crontab": ["* * * * *"]},
+        {"crontab": "* * * * *", "minute": 5, "hour": 2}, {"crontab": "* * * * *", "second": None},
+        {"trigger": "interval", "crontab": "* * * * *"}, {"trigger": "date", "crontab": "* * * * *"},
+        {"trigger": "cron", "minuts": 5}, {"trigger": "interval", "zz": 1, "minuts": 1, "b": 2, "seconds": 5},
+        {"trigger": "interval", "": 1}, {"trigger": "interval", "Seconds": 1}, {"trigger": "interval", "seconds ": 1},
+        {"trigger": "date", "run_date": "2030-01-01", "hour": 3},
+        {"trigger": "cron", "hour": "25", "timezone": "Mars/Olympus", "start_date": "yesterday"},
+        {"trigger": "interval", "hours": 1}, {"trigger": "interval", "seconds": 30, "jitter": None},
+        {"trigger": "cron", "second": "*/10", "misfire_grace_time": 1000, "coalesce": True, "max_instances": 1},
+        {**EVERY_MINUTE, "coalesce": "x" * 500},
+        {**EVERY_MINUTE, "misfire_grace_time": None, "coalesce": None, "max_instances": None, "next_run_time": None,
+         "timeout": None, "retries": None, "retry_delay": None, "jitter": None},
+        {**EVERY_MINUTE, "misfire_grace_time": 0, "max_instances": 1, "retries": 0, "retry_delay": 0, "jitter": 0,
+         "timeout": 0.001},
+        {**EVERY_MINUTE, "max_instances": 2.0, "coalesce": True, "next_run_time": "2030-01-01 00:00:00"},
+        {**EVERY_MINUTE, "max_instances": 0, "retries": -1},  # the first problem in the checks' order is named
+        {**EVERY_MINUTE, "jitter": -1, "timeout": 0},
+        {"trigger": "date", "jitter": -1}, {"trigger": "calendarinterval", "jitter": 1},
+    ]
+    for form in TRIGGER_FORMS:
+        for key in EVERY_KEY + ["bogus", "trigger_kwargs"]:
+            cases.append({**form, key: 1})
+            cases.append({**form, key: "1"})
+    for form in (EVERY_MINUTE, {"crontab": "* * * * *"}, {"trigger": "interval", "minutes": 5}, {}):
+        for option in OPTIONS.split(", ") + ["jitter"]:
+            for value in ODD_VALUES:
+                cases.append({**form, option: value})
+    return cases
+
+
+def test_the_fast_path_and_job_info_trigger_kwargs_problem_agree(shared_migrated_db):
+    cases = [Json(k) for k in kwargs_cases()] + [Json([1, 2]), Json("cron"), Json(5), Json(None), Json(True)]
+    with psycopg2.connect(shared_migrated_db) as conn, conn.cursor() as cur:
+        for kwargs in cases:
+            cur.execute("SELECT job_info_trigger_kwargs_problem(%s), rowsched_trigger_kwargs_fast_ok(%s)",
+                        (kwargs, kwargs))
+            problem, fast_ok = cur.fetchone()
+            cur.execute("SAVEPOINT attempt")
+            try:
+                cur.execute("INSERT INTO job_info (job_id, func, trigger_kwargs) VALUES ('job', 'log', %s)", (kwargs,))
+                inserted = None
+            except psycopg2.Error as error:
+                assert error.pgcode == psycopg2.errorcodes.CHECK_VIOLATION, (kwargs.adapted, error.pgerror)
+                inserted = error.diag.message_primary
+            cur.execute("ROLLBACK TO SAVEPOINT attempt")
+            assert inserted == problem, kwargs.adapted
+            # The fast check never accepts what the full one rejects, and passes every valid object.
+            assert fast_ok is (problem is None), (kwargs.adapted, problem, fast_ok)
+        conn.rollback()
+    conn.close()
+    assert len(cases) > 700
+
+
+def test_the_fast_path_and_the_full_checks_agree_on_job_id_func_and_func_args(shared_migrated_db):
+    rows = [("", "log", []), ("x" * 201, "", "x"), ("x", " ", {}), ("x", "log", 5), ("x", "log", {"a": 1}),
+            ("x", "  ", {"trigger": "crn"})]
+    messages = [rejection(insert_job, shared_migrated_db, job_id=j, func=f, func_args=Json(a)).diag.message_primary
+                for j, f, a in rows]
+    assert messages == ["job_info.job_id: must be 1-200 characters, got 0",
+                        "job_info.job_id: must be 1-200 characters, got 201",
+                        "job_info.func: must not be empty",
+                        "job_info.func_args: must be a JSON array, got number",
+                        "job_info.func_args: must be a JSON array, got object",
+                        "job_info.func: must not be empty"]
+    # Only spaces make a func blank (btrim), as before.
+    assert insert_job(shared_migrated_db, job_id="é" * 200, func="\t")["func"] == "\t"
+
+
 # --- Stamping --------------------------------------------------------------------------------------
 
 
@@ -344,6 +428,26 @@ def test_run_right_now_set_is_a_definition_change_but_cleared_is_not(shared_migr
 
 def test_a_job_inserted_with_run_right_now_keeps_it(shared_migrated_db):
     assert insert_job(shared_migrated_db, run_right_now=True)["run_right_now"] is True
+
+
+def test_an_insert_stamps_the_run_request_and_the_schedule_anchor_whatever_the_row_said(shared_migrated_db):
+    with psycopg2.connect(shared_migrated_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT clock_timestamp()")
+        before = cur.fetchone()[0]
+        cur.execute("""INSERT INTO job_info (job_id, func, trigger_kwargs, run_right_now, run_right_now_at,
+                                             trigger_time, active_time)
+                       VALUES ('now', 'log', '{}', true, NULL, '2000-01-01', '2000-01-01'),
+                              ('later', 'log', '{}', false, '2000-01-01', NULL, NULL)
+                       RETURNING job_id, run_right_now_at, trigger_time, active_time""")
+        rows = {r[0]: r[1:] for r in cur.fetchall()}
+        cur.execute("SELECT clock_timestamp()")
+        after = cur.fetchone()[0]
+    conn.close()
+    for job_id in ("now", "later"):
+        _, trigger_time, active_time = rows[job_id]
+        assert before <= trigger_time <= after and active_time == trigger_time
+    assert before <= rows["now"][0] <= rows["now"][1]
+    assert rows["later"][0] is None
 
 
 # --- Owner -----------------------------------------------------------------------------------------
@@ -449,7 +553,7 @@ def test_a_job_whose_owner_role_was_dropped_must_be_given_a_new_owner_to_change(
 def test_an_insert_notifies_with_a_compact_payload(shared_migrated_db, listen):
     listener = listen(shared_migrated_db)
     insert_job(shared_migrated_db, job_id='a "quoted" id')
-    assert listener.get() == '{"op":"insert","schema":"public","job_id":"a \\"quoted\\" id","version":1}'
+    assert listener.get() == '{"op":"insert","schema":"public","job_ids":["a \\"quoted\\" id"]}'
 
 
 def test_a_definition_change_notifies_with_the_new_version(shared_migrated_db, listen):
@@ -466,12 +570,16 @@ def test_a_rename_notifies_with_the_old_job_id(shared_migrated_db, listen):
     assert listener.get() == '{"op":"update","schema":"public","job_id":"new","old_job_id":"old","version":2}'
 
 
-def test_a_delete_notifies_with_the_last_version(shared_migrated_db, listen):
-    insert_job(shared_migrated_db)
-    update_job(shared_migrated_db, description="v2")
+def test_a_delete_notifies_once_with_the_deleted_ids(shared_migrated_db, listen):
+    for job_id in ("a", "b", "c"):
+        insert_job(shared_migrated_db, job_id=job_id)
     listener = listen(shared_migrated_db)
-    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id = 'job'")
-    assert listener.get() == '{"op":"delete","schema":"public","job_id":"job","version":2}'
+    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id = 'b'")
+    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id IN ('a', 'c')")
+    payloads = listener.drain()
+    assert payloads[0] == '{"op":"delete","schema":"public","job_ids":["b"]}'
+    assert len(payloads) == 2 and json.loads(payloads[1])["op"] == "delete"
+    assert sorted(json.loads(payloads[1])["job_ids"]) == ["a", "c"]
 
 
 def test_a_truncate_notifies_once(shared_migrated_db, listen):
@@ -504,14 +612,81 @@ def test_a_failed_write_does_not_notify(shared_migrated_db, listen):
     assert listener.drain() == []
 
 
-def test_a_bulk_insert_notifies_once_per_row_after_commit(shared_migrated_db, listen):
+def insert_many(dsn, count, prefix="bulk-", width=0):
+    """Inserts `count` jobs named prefix + i (i zero-padded to `width` digits) in one statement."""
+    sql(dsn, """INSERT INTO job_info (job_id, func, trigger_kwargs)
+                SELECT %s || lpad(i::text, greatest(%s, length(i::text)), '0'), 'log', '{"trigger": "interval", "seconds": 60}'
+                  FROM generate_series(1, %s) AS i""", (prefix, width, count))
+
+
+def test_a_multi_row_insert_notifies_once_listing_every_id_in_order(shared_migrated_db, listen):
     listener = listen(shared_migrated_db)
-    sql(shared_migrated_db, """INSERT INTO job_info (job_id, func, trigger_kwargs)
-                        SELECT 'bulk-' || i, 'log', '{"trigger": "interval", "seconds": 60}'
-                          FROM generate_series(1, 2000) AS i""")
+    insert_many(shared_migrated_db, 100)
     payloads = listener.drain()
-    assert len(payloads) == 2000
-    assert {json.loads(p)["job_id"] for p in payloads} == {f"bulk-{i}" for i in range(1, 2001)}
+    assert len(payloads) == 1
+    assert json.loads(payloads[0]) == {"op": "insert", "schema": "public",
+                                       "job_ids": [f"bulk-{i}" for i in range(1, 101)]}
+    assert payloads[0].startswith('{"op":"insert","schema":"public","job_ids":["bulk-1","bulk-2",')
+
+
+def test_a_bulk_insert_of_more_than_100_rows_notifies_once_with_the_count_after_commit(shared_migrated_db, listen):
+    listener = listen(shared_migrated_db)
+    with psycopg2.connect(shared_migrated_db) as conn, conn.cursor() as cur:
+        cur.execute("""INSERT INTO job_info (job_id, func, trigger_kwargs)
+                       SELECT 'bulk-' || i, 'log', '{"trigger": "interval", "seconds": 60}'
+                         FROM generate_series(1, 2000) AS i""")
+        assert listener.drain() == []  # not before commit
+    conn.close()
+    assert listener.drain() == ['{"op":"insert","schema":"public","count":2000}']
+    insert_many(shared_migrated_db, 101, prefix="more-")
+    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id LIKE 'bulk-%'")
+    assert listener.drain() == ['{"op":"insert","schema":"public","count":101}',
+                                '{"op":"delete","schema":"public","count":2000}']
+
+
+def test_a_notification_that_would_reach_7000_bytes_gives_the_count_instead(shared_migrated_db, listen):
+    listener = listen(shared_migrated_db)
+    # The payload with n ids of L characters has 45 + n * (L + 3) bytes: 38 ids of 180 characters
+    # make 6999 bytes, 65 ids of 104 characters make 7000.
+    insert_many(shared_migrated_db, 38, prefix="a" * 177, width=3)
+    insert_many(shared_migrated_db, 65, prefix="b" * 101, width=3)
+    small, large = listener.drain()
+    assert len(small.encode()) == 6999 and len(json.loads(small)["job_ids"]) == 38
+    assert large == '{"op":"insert","schema":"public","count":65}'
+
+
+def test_a_statement_that_touches_no_row_does_not_notify(shared_migrated_db, listen):
+    insert_job(shared_migrated_db)
+    listener = listen(shared_migrated_db)
+    sql(shared_migrated_db, "DELETE FROM job_info WHERE job_id = 'nobody'")
+    insert_many(shared_migrated_db, 0)
+    sql(shared_migrated_db, """INSERT INTO job_info (job_id, func) VALUES ('job', 'log')
+                               ON CONFLICT (job_id) DO NOTHING""")
+    assert listener.drain() == []
+
+
+def test_an_upsert_notifies_its_inserted_rows_once_and_each_changed_row_as_an_update(shared_migrated_db, listen):
+    insert_job(shared_migrated_db, job_id="old")
+    listener = listen(shared_migrated_db)
+    sql(shared_migrated_db, """INSERT INTO job_info (job_id, func) VALUES ('old', 'log'), ('new', 'log')
+                               ON CONFLICT (job_id) DO UPDATE SET description = 'changed'""")
+    assert [json.loads(p) for p in listener.drain()] == [
+        {"op": "update", "schema": "public", "job_id": "old", "version": 2},
+        {"op": "insert", "schema": "public", "job_ids": ["new"]}]
+
+
+def test_a_multi_row_insert_with_one_bad_row_is_rejected_with_its_message_and_does_not_notify(
+        shared_migrated_db, listen):
+    listener = listen(shared_migrated_db)
+    error = rejection(sql, shared_migrated_db, """INSERT INTO job_info (job_id, func, trigger_kwargs) VALUES
+        ('a', 'log', '{"trigger": "interval", "seconds": 5}'),
+        ('b', 'log', '{"trigger": "interval", "second": 5}'),
+        ('c', 'log', '{"trigger": "interval", "seconds": 5}')""")
+    assert error.pgcode == psycopg2.errorcodes.CHECK_VIOLATION
+    assert error.diag.message_primary == (
+        f'job_info.trigger_kwargs: unknown key "second" for trigger "interval"; allowed: {ALLOWED["interval"]}, {OPTIONS}')
+    assert listener.drain() == []
+    assert sql_value(shared_migrated_db, "SELECT count(*) FROM job_info") == 0
 
 
 def test_the_largest_payload_stays_far_below_the_notify_limit(shared_migrated_db, listen):
@@ -603,7 +778,7 @@ def test_the_schema_can_live_outside_public_and_works_with_any_search_path(db, l
     listener = listen(other)
     row = insert_job(other, schema="sched")
     assert row["version"] == 1
-    assert listener.get() == '{"op":"insert","schema":"sched","job_id":"job","version":1}'
+    assert listener.get() == '{"op":"insert","schema":"sched","job_ids":["job"]}'
     error = rejection(insert_job, other, job_id="bad", trigger_kwargs={"trigger": "crn"}, schema="sched")
     assert error.diag.schema_name == "sched"
 
