@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <malloc.h>
 #include <unistd.h>
+
+#include <array>
 
 #include <spdlog/spdlog.h>
 
@@ -166,27 +169,67 @@ void SchedulerLoop::connect_with_backoff() {
   }
 }
 
+SchedulerLoop::JobState& SchedulerLoop::JobState::operator=(std::string_view name) {
+  for (size_t i = 0; i < std::size(kNames); ++i)
+    if (kNames[i] == name) {
+      i_ = static_cast<uint8_t>(i);
+      return *this;
+    }
+  throw std::logic_error("unknown job state " + std::string(name));
+}
+
+struct SchedulerLoop::LoadCache {
+  // Past this many distinct entries a table stops growing: the rows do not repeat enough to pay.
+  static constexpr size_t kMaxEntries = 10000;
+  template <typename V>
+  static bool room(const std::unordered_map<std::string, V>& m) { return m.size() < kMaxEntries; }
+
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> strings;  // func, owner
+  struct Args {
+    std::shared_ptr<const nlohmann::json> args;
+    std::optional<std::string> problem;  // the handler's verdict on (func, args)
+  };
+  std::unordered_map<std::string, Args> args;  // by func '\0' func_args
+  struct Spec {
+    JobSpec spec;
+    std::optional<std::string> problem;
+  };
+  std::unordered_map<std::string, Spec> specs;  // by trigger_kwargs '\0' trigger_time
+};
+
 void SchedulerLoop::full_reload() {
   const TimePoint started = now();
-  const auto rows = store_.load_all();
   schedule_.clear();
   known_.clear();
-  for (const auto& row : rows) apply_row(row);
+  // A write-back of the previous connection's state still queued may differ from the row: then
+  // every row is written as before.
+  const bool skip_unchanged = writer_->queued() == 0;
+  load_cache_ = std::make_unique<LoadCache>();
+  size_t n = 0;
+  try {
+    n = store_.load_all([&](store::JobRow&& row) { apply_row(row, skip_unchanged); });
+  } catch (...) {
+    load_cache_.reset();
+    throw;
+  }
+  load_cache_.reset();
   metrics_.reloads.inc();
   count_jobs_by_state();
-  std::map<std::string, int> by_state;
-  for (const auto& [_, k] : known_) ++by_state[k.state];
-  spdlog::info("loaded {} jobs in {} ms: {} scheduled, {} paused, {} finished, {} invalid", rows.size(),
-               (now() - started) / milliseconds(1), by_state["scheduled"], by_state["paused"], by_state["finished"],
-               by_state["invalid"]);
+  std::array<int, std::size(JobState::kNames)> by_state{};
+  for (const auto& [_, k] : known_) ++by_state[k.state.index()];
+  spdlog::info("loaded {} jobs in {} ms: {} scheduled, {} paused, {} finished, {} invalid", n,
+               (now() - started) / milliseconds(1), by_state[0], by_state[1], by_state[2], by_state[3]);
   for (const auto& [id, k] : known_)
     if (k.state == "invalid") spdlog::warn("job {} is invalid: {}", id, k.error.value_or(""));
   next_resync_ = now() + seconds_option(options_.resync_interval);
+  // The load's transient memory (rows, parse trees, the cursor's chunks) goes back to the system.
+  malloc_trim(0);
 }
 
 void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
   if (job_ids.empty()) return;
   const auto rows = store_.load(job_ids);
+  const bool skip_unchanged = writer_->queued() == 0;
   std::set<std::string> present;
   for (const auto& row : rows) {
     present.insert(row.job_id);
@@ -194,12 +237,13 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
     const bool is_new = old == known_.end();
     if (is_new || old->second.version != row.version)  // a change, not a repeated hint
       metrics_.change_pickup_seconds.observe(std::max(0.0, std::chrono::duration<double>(now() - row.update_time).count()));
-    apply_row(row);
+    apply_row(row, skip_unchanged);
     const KnownJob& k = known_[row.job_id];
     if (k.state == "invalid")
       spdlog::warn("job {} {} (version {}): invalid: {}", row.job_id, is_new ? "added" : "changed", row.version, k.error.value_or(""));
     else
-      spdlog::info("job {} {} (version {}): {}{}", row.job_id, is_new ? "added" : "changed", row.version, k.state,
+      spdlog::info("job {} {} (version {}): {}{}", row.job_id, is_new ? "added" : "changed", row.version,
+                   std::string_view(k.state),
                    schedule_.next_fire(row.job_id) ? ", next run " + format_rfc3339(*schedule_.next_fire(row.job_id)) : "");
   }
   for (const auto& id : job_ids) {
@@ -212,9 +256,9 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
 }
 
 void SchedulerLoop::count_jobs_by_state() {
-  std::map<std::string, int> by_state{{"scheduled", 0}, {"paused", 0}, {"finished", 0}, {"invalid", 0}};
-  for (const auto& [_, k] : known_) ++by_state[k.state];
-  for (const auto& [state, n] : by_state) metrics_.jobs(state).set(n);
+  std::array<int, std::size(JobState::kNames)> by_state{};
+  for (const auto& [_, k] : known_) ++by_state[k.state.index()];
+  for (size_t i = 0; i < by_state.size(); ++i) metrics_.jobs(std::string(JobState::kNames[i])).set(by_state[i]);
 }
 
 void SchedulerLoop::forget(const std::string& job_id) {
@@ -222,25 +266,76 @@ void SchedulerLoop::forget(const std::string& job_id) {
   known_.erase(job_id);
 }
 
-void SchedulerLoop::apply_row(const store::JobRow& row) {
+namespace {
+template <typename T, typename Make>
+std::shared_ptr<const T> shared_value(std::unordered_map<std::string, std::shared_ptr<const T>>* cache, const std::string& key,
+                                      Make&& make) {
+  if (cache) {
+    if (auto it = cache->find(key); it != cache->end()) return it->second;
+  }
+  auto v = std::make_shared<const T>(make());
+  if (cache && cache->size() < 10000) cache->emplace(key, v);
+  return v;
+}
+}  // namespace
+
+void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
+  LoadCache* cache = load_cache_.get();
   KnownJob k;
   k.version = row.version;
   k.version_hash = row.version_hash;
-  k.func = row.func;
-  k.args = row.func_args;
-  k.owner = row.owner;
+  k.func = Shared<std::string>(shared_value<std::string>(cache ? &cache->strings : nullptr, row.func, [&] { return row.func; }));
+  k.owner = Shared<std::string>(shared_value<std::string>(cache ? &cache->strings : nullptr, row.owner, [&] { return row.owner; }));
   schedule_.remove(row.job_id);
 
-  std::optional<std::string> problem = handlers_.check(row.func, row.func_args);
+  // func_args parsed and checked once per distinct (func, func_args).
+  LoadCache::Args args;
+  std::string args_key;
+  bool args_cached = false;
+  if (cache) {
+    args_key.reserve(row.func.size() + 1 + row.func_args.size());
+    args_key.append(row.func).push_back('\0');
+    args_key.append(row.func_args);
+    if (auto it = cache->args.find(args_key); it != cache->args.end()) {
+      args = it->second;
+      args_cached = true;
+    }
+  }
+  if (!args_cached) {
+    args.args = std::make_shared<const nlohmann::json>(nlohmann::json::parse(row.func_args, nullptr, false));
+    args.problem = handlers_.check(row.func, *args.args);
+    if (cache && LoadCache::room(cache->args)) cache->args.emplace(std::move(args_key), args);
+  }
+  k.args = Shared<nlohmann::json>(args.args);
+  std::optional<std::string> problem = args.problem;
+
   schedule::JobDefinition def;
   if (!problem) {
-    try {
-      ParseContext ctx{default_zone_, row.trigger_time};
-      // jsonb is always valid JSON; what nlohmann cannot read is a number beyond a double (1e400).
-      if (row.trigger_kwargs.is_discarded()) throw TriggerError("trigger_kwargs: a number is out of range (largest allowed about 1.8e308)");
-      def.spec = parse_trigger_kwargs(row.trigger_kwargs, ctx);
-    } catch (const TriggerError& e) {
-      problem = e.what();
+    // trigger_kwargs parsed once per distinct (trigger_kwargs, trigger_time): the result depends on
+    // nothing else (the default zone is the loop's), and triggers are immutable, so jobs share them.
+    std::string spec_key;
+    const LoadCache::Spec* cached = nullptr;
+    if (cache) {
+      const auto t = row.trigger_time.time_since_epoch().count();
+      spec_key.reserve(row.trigger_kwargs.size() + 1 + sizeof t);
+      spec_key.append(row.trigger_kwargs).push_back('\0');
+      spec_key.append(reinterpret_cast<const char*>(&t), sizeof t);
+      if (auto it = cache->specs.find(spec_key); it != cache->specs.end()) cached = &it->second;
+    }
+    if (cached) {
+      if (cached->problem) problem = cached->problem;
+      else def.spec = cached->spec;
+    } else {
+      try {
+        ParseContext ctx{default_zone_, row.trigger_time};
+        const auto kwargs = nlohmann::json::parse(row.trigger_kwargs, nullptr, false);
+        // jsonb is always valid JSON; what nlohmann cannot read is a number beyond a double (1e400).
+        if (kwargs.is_discarded()) throw TriggerError("trigger_kwargs: a number is out of range (largest allowed about 1.8e308)");
+        def.spec = parse_trigger_kwargs(kwargs, ctx);
+      } catch (const TriggerError& e) {
+        problem = e.what();
+      }
+      if (cache && LoadCache::room(cache->specs)) cache->specs.emplace(std::move(spec_key), LoadCache::Spec{def.spec, problem});
     }
   }
   if (problem) {
@@ -260,8 +355,17 @@ void SchedulerLoop::apply_row(const store::JobRow& row) {
     const auto next = schedule_.upsert(std::move(def));
     k.state = row.is_paused ? "paused" : (next ? "scheduled" : "finished");
   }
-  known_[row.job_id] = std::move(k);
-  write_back(row.job_id);
+  // The row already holds what write_back would write (a restart with nothing changed): the UPDATE
+  // would skip it too, so it is not queued.
+  bool unchanged = false;
+  if (skip_unchanged) {
+    const bool scheduled = k.state == "scheduled";
+    unchanged = row.state == std::string_view(k.state) && row.is_running == scheduled &&
+                row.next_run_time == (scheduled ? schedule_.next_fire(row.job_id) : std::nullopt) &&
+                (!(k.state == "invalid") || row.last_error == k.error);
+  }
+  known_.insert_or_assign(row.job_id, std::move(k));
+  if (!unchanged) write_back(row.job_id);
 }
 
 void SchedulerLoop::write_back(const std::string& job_id) {

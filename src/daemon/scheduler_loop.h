@@ -14,6 +14,8 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "daemon/commands.h"
@@ -37,26 +39,63 @@ class SchedulerLoop {
   int run();
 
  private:
+  // A value shared by every job that has an equal one (func, owner and func_args repeat across
+  // thousands of rows): reads as a const T&.
+  template <typename T>
+  class Shared {
+   public:
+    Shared() : p_(empty()) {}
+    explicit Shared(std::shared_ptr<const T> p) : p_(std::move(p)) {}
+    operator const T&() const { return *p_; }
+    const T& get() const { return *p_; }
+
+   private:
+    static const std::shared_ptr<const T>& empty() {
+      static const std::shared_ptr<const T> e = std::make_shared<const T>();
+      return e;
+    }
+    std::shared_ptr<const T> p_;
+  };
+  // A job's state as written back (scheduled, paused, finished, invalid) in one byte; compares with
+  // and converts to its name.
+  class JobState {
+   public:
+    static constexpr std::string_view kNames[] = {"scheduled", "paused", "finished", "invalid"};
+    JobState& operator=(std::string_view name);
+    bool operator==(std::string_view name) const { return kNames[i_] == name; }
+    operator std::string_view() const { return kNames[i_]; }
+    size_t index() const { return i_; }
+
+   private:
+    uint8_t i_ = 0;
+  };
+
   // What the loop remembers of every row it has seen, valid or not.
   struct KnownJob {
     int64_t version = 0;
     uint64_t version_hash = 0;
-    std::string func;
-    nlohmann::json args;
-    std::string owner;
+    Shared<std::string> func;
+    Shared<nlohmann::json> args;
+    Shared<std::string> owner;
     std::optional<Duration> timeout;
     int max_instances = 1;
     int retries = 0;
     Duration retry_delay{};
-    std::string state;                  // as written back: scheduled, paused, finished, invalid
+    JobState state;                     // as written back: scheduled, paused, finished, invalid
     std::optional<std::string> error;   // why it is invalid
   };
+  // What rows repeat, remembered while a full reload applies them: parsing and checking each
+  // distinct func_args and trigger_kwargs once, and sharing the results between jobs.
+  struct LoadCache;
+  std::unique_ptr<LoadCache> load_cache_;
 
   TimePoint now() const;
   void connect_with_backoff();
   void full_reload();
   void reload(const std::vector<std::string>& job_ids);
-  void apply_row(const store::JobRow& row);
+  // `skip_unchanged`: queue no write-back when the row already holds what it would write (no
+  // write-back of the job may be pending).
+  void apply_row(const store::JobRow& row, bool skip_unchanged);
   void forget(const std::string& job_id);
   // Applies the notifications that have arrived; true when there were any.
   bool apply_notifications();
@@ -91,7 +130,7 @@ class SchedulerLoop {
   std::unique_ptr<Writer> writer_;
   Zone default_zone_;
 
-  std::map<std::string, KnownJob> known_;
+  std::unordered_map<std::string, KnownJob> known_;
 
   std::mutex results_mu_;
   std::vector<run::RunResult> results_;

@@ -7,17 +7,21 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "trigger/trigger_kwargs.h"
 
 namespace rowsched::schedule {
 
-// One job as the schedule needs it, built from a job_info row.
+// One job as the schedule needs it, built from a job_info row. upsert() keeps only what later
+// decisions need (about 100 bytes a job, the trigger shared), not the definition itself.
 struct JobDefinition {
   std::string job_id;
   int64_t version = 0;
@@ -85,33 +89,58 @@ class Schedule {
   std::optional<TimePoint> next_fire(const std::string& job_id) const;
   // The version the schedule holds for a job, if it holds it.
   std::optional<int64_t> version(const std::string& job_id) const;
-  size_t size() const { return jobs_.size(); }
+  size_t size() const { return size_; }
 
   // Most fires one job can produce in one take_due when coalesce is off.
   static constexpr int kMaxBacklog = 1000;
 
  private:
+  static constexpr TimePoint kNone = TimePoint::min();
+  static std::optional<TimePoint> opt(TimePoint t) { return t == kNone ? std::nullopt : std::optional<TimePoint>(t); }
+  // A job in its slot: only what take_due needs after upsert (the definition's times and options are
+  // resolved into these). Slots are reused after remove(); `generation` tells a slot's live heap
+  // entries from those of an earlier occupant or definition.
   struct Job {
-    JobDefinition def;
-    std::optional<TimePoint> next_nominal;
-    std::optional<TimePoint> next_at;  // next_nominal + jitter
-    uint64_t generation = 0;           // matches the job's live heap entry
-    std::optional<TimePoint> run_now;  // a run_right_now request not yet taken
+    std::string job_id;
+    int64_t version = 0;
+    std::shared_ptr<const Trigger> trigger;  // shared by jobs with the same trigger_kwargs
+    Duration grace{};                        // Duration::max() when unlimited
+    TimePoint next_nominal = kNone;
+    TimePoint next_at = kNone;  // next_nominal + jitter
+    TimePoint run_now = kNone;  // a run_right_now request not yet taken
+    uint32_t generation = 0;
+    bool coalesce = true;
+    bool paused = false;
+    bool live = false;
   };
+
+  // 16 bytes: the instant, the job's slot and the slot's generation when pushed.
   struct HeapEntry {
     TimePoint at;
-    uint64_t generation;
-    std::string job_id;
-    bool run_now = false;  // the entry of a run_right_now request, not of the trigger
+    uint32_t slot;
+    uint32_t generation : 31;
+    uint32_t run_now : 1;  // the entry of a run_right_now request, not of the trigger
     bool operator>(const HeapEntry& o) const { return at > o.at; }
   };
 
-  void push(Job& job);
-  void set_next(Job& job, std::optional<TimePoint> nominal);
-  Duration grace_of(const Job& job) const;  // Duration::max() when unlimited
+  // job_id -> slot: open addressing with linear probing over slot numbers (+1; 0 is empty); the key
+  // is the slot's own job_id, so the id is stored once.
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  uint32_t find(std::string_view job_id) const;
+  void index_insert(uint32_t slot);
+  void index_erase(uint32_t slot);
+  void index_grow();
+  size_t bucket_of(std::string_view job_id) const { return std::hash<std::string_view>{}(job_id) & (index_.size() - 1); }
+
+  void push(uint32_t slot, TimePoint at, bool run_now);
+  void set_next(uint32_t slot, std::optional<TimePoint> nominal);
+  bool live(const HeapEntry& e) const;
 
   Duration default_grace_;
-  std::map<std::string, Job, std::less<>> jobs_;
+  std::deque<Job> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> index_;
+  size_t size_ = 0;
   std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap_;
   struct Retry {
     std::string job_id;
@@ -119,7 +148,6 @@ class Schedule {
     int attempt;
   };
   std::multimap<TimePoint, Retry> retries_;
-  uint64_t next_generation_ = 1;
 };
 
 }  // namespace rowsched::schedule

@@ -2,6 +2,7 @@
 // (read) and RFC 3339 text inside jsonb (written), both exact.
 #include "store/job_store.h"
 
+#include <cstring>
 #include <set>
 
 #include <pqxx/pqxx>
@@ -18,11 +19,6 @@ constexpr const char* kChannel = "rowsched_job_info";
 std::string micros(const std::string& column) { return "(extract(epoch from " + column + ") * 1000000)::int8"; }
 
 TimePoint from_micros(int64_t us) { return TimePoint{Duration{us}}; }
-
-std::optional<TimePoint> optional_time(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return from_micros(f.as<int64_t>());
-}
 
 nlohmann::json json_or_null(const std::optional<TimePoint>& t) {
   return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json(nullptr);
@@ -136,48 +132,125 @@ std::vector<Notification> JobStore::drain_notifications() {
 }
 
 namespace {
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// A timestamptz as PostgreSQL prints it with TimeZone UTC and DateStyle ISO (load_query sets both):
+// "2024-03-31 01:30:00.25+00", years of 4 or more digits, " BC" after the offset for years before 1.
+// Exact to the microsecond, and far cheaper than extract(epoch ...)'s numeric arithmetic.
+TimePoint parse_utc_timestamp(const char* s) {
+  const char* const text = s;
+  auto fail = [&]() -> TimePoint { throw std::runtime_error(std::string("unexpected timestamp from PostgreSQL: ") + text); };
+  auto digits = [&](int n, int64_t& out) {
+    out = 0;
+    for (int i = 0; i < n; ++i, ++s) {
+      if (*s < '0' || *s > '9') return false;
+      out = out * 10 + (*s - '0');
+    }
+    return true;
+  };
+  int64_t year = 0;
+  int ny = 0;
+  for (; *s >= '0' && *s <= '9'; ++s, ++ny) year = year * 10 + (*s - '0');
+  int64_t month, day, hour, minute, second;
+  if (ny < 4 || *s++ != '-' || !digits(2, month) || *s++ != '-' || !digits(2, day) || *s++ != ' ' || !digits(2, hour) ||
+      *s++ != ':' || !digits(2, minute) || *s++ != ':' || !digits(2, second))
+    return fail();
+  int64_t micros = 0;
+  if (*s == '.') {
+    ++s;
+    int n = 0;
+    for (; *s >= '0' && *s <= '9'; ++s, ++n) {
+      if (n >= 6) return fail();
+      micros = micros * 10 + (*s - '0');
+    }
+    if (n == 0) return fail();
+    for (; n < 6; ++n) micros *= 10;
+  }
+  if (s[0] != '+' || s[1] != '0' || s[2] != '0') return fail();
+  s += 3;
+  if (std::strcmp(s, " BC") == 0) year = 1 - year;
+  else if (*s != '\0') return fail();
+  const int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  return TimePoint{Duration{((days * 86400 + hour * 3600 + minute * 60 + second) * 1000000) + micros}};
+}
+
+std::optional<TimePoint> optional_timestamp(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return parse_utc_timestamp(f.c_str());
+}
+
+JobRow row_of(const pqxx::row& row) {
+  JobRow j;
+  j.job_id.assign(row[0].c_str(), row[0].size());
+  j.func.assign(row[1].c_str(), row[1].size());
+  j.func_args.assign(row[2].c_str(), row[2].size());
+  j.trigger_kwargs.assign(row[3].c_str(), row[3].size());
+  j.is_paused = row[4].as<bool>();
+  j.run_right_now = row[5].as<bool>();
+  j.owner.assign(row[6].c_str(), row[6].size());
+  j.version = row[7].as<int64_t>();
+  j.update_time = parse_utc_timestamp(row[8].c_str());
+  j.last_fire = optional_timestamp(row[9]);
+  j.run_right_now_at = optional_timestamp(row[10]);
+  j.version_hash = static_cast<uint64_t>(row[11].as<int64_t>());
+  j.trigger_time = row[12].is_null() ? j.update_time : parse_utc_timestamp(row[12].c_str());
+  j.active_time = row[13].is_null() ? j.update_time : parse_utc_timestamp(row[13].c_str());
+  j.next_run_time = optional_timestamp(row[14]);
+  j.state.assign(row[15].c_str(), row[15].size());
+  if (!row[16].is_null()) j.last_error = std::string(row[16].c_str(), row[16].size());
+  j.is_running = row[17].as<bool>();
+  return j;
+}
+
 std::vector<JobRow> rows_of(const pqxx::result& r) {
   std::vector<JobRow> rows;
   rows.reserve(r.size());
-  for (const auto& row : r) {
-    JobRow j;
-    j.job_id = row[0].as<std::string>();
-    j.func = row[1].as<std::string>();
-    j.func_args = nlohmann::json::parse(row[2].c_str(), nullptr, false);
-    j.trigger_kwargs = nlohmann::json::parse(row[3].c_str(), nullptr, false);
-    j.is_paused = row[4].as<bool>();
-    j.run_right_now = row[5].as<bool>();
-    j.owner = row[6].as<std::string>();
-    j.version = row[7].as<int64_t>();
-    j.update_time = from_micros(row[8].as<int64_t>());
-    j.last_fire = optional_time(row[9]);
-    j.run_right_now_at = optional_time(row[10]);
-    j.version_hash = static_cast<uint64_t>(row[11].as<int64_t>());
-    j.trigger_time = from_micros(row[12].as<int64_t>());
-    j.active_time = from_micros(row[13].as<int64_t>());
-    rows.push_back(std::move(j));
-  }
+  for (const auto& row : r) rows.push_back(row_of(row));
   return rows;
 }
-}  // namespace
 
-namespace {
 // The per-row hash behind version_fingerprint(); computed by PostgreSQL so both sides agree.
 const std::string kVersionHash = "hashtextextended(j.job_id || ':' || j.version::text, 0)";
 
-std::string load_query(const std::string& job_info, const std::string& job_run, const std::string& where) {
+// Timestamps travel as text in UTC (parse_utc_timestamp): the transaction must first run this.
+constexpr const char* kTimestampsAsUtcText = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'";
+
+// `last_fire` is an SQL expression for the newest scheduled_for of the row's fires (kind 'schedule').
+std::string load_query(const std::string& job_info, const std::string& last_fire, const std::string& from_where) {
   return "SELECT j.job_id, j.func, j.func_args::text, j.trigger_kwargs::text, j.is_paused, j.run_right_now, "
-         "j.owner::text, j.version, " + micros("j.update_time") + ", "
-         "(SELECT " + micros("max(r.scheduled_for)") + " FROM " + job_run + " r WHERE r.job_id = j.job_id AND r.kind = 'schedule'), " +
-         micros("j.run_right_now_at") + ", " + kVersionHash + ", " + micros("coalesce(j.trigger_time, j.update_time)") + ", " +
-         micros("coalesce(j.active_time, j.update_time)") + " FROM " + job_info + " j " + where;
+         "j.owner::text, j.version, j.update_time, " + last_fire + ", j.run_right_now_at, " + kVersionHash +
+         ", j.trigger_time, j.active_time, j.next_run_time, j.state, j.last_error, j.is_running FROM " + job_info + " j " +
+         from_where;
 }
 }  // namespace
 
-std::vector<JobRow> JobStore::load_all() {
+size_t JobStore::load_all(const std::function<void(JobRow&&)>& sink) {
   return guarded([&] {
     pqxx::read_transaction tx(*impl_->conn);
-    return rows_of(tx.exec(load_query(table("job_info"), table("job_run"), "")));
+    tx.exec(kTimestampsAsUtcText);
+    // Every job's newest fire from one pass over job_run, hash-joined, instead of one index probe
+    // per row; the cursor is planned for the whole result, not for its first rows.
+    tx.exec("SET LOCAL cursor_tuple_fraction = 1.0");
+    tx.exec("DECLARE rowsched_load NO SCROLL CURSOR FOR " +
+            load_query(table("job_info"), "r.last_fire",
+                       "LEFT JOIN (SELECT job_id, max(scheduled_for) AS last_fire FROM " + table("job_run") +
+                           " WHERE kind = 'schedule' GROUP BY job_id) r ON r.job_id = j.job_id"));
+    const std::string fetch = "FETCH FORWARD " + std::to_string(kLoadChunk) + " FROM rowsched_load";
+    size_t n = 0;
+    for (;;) {
+      const pqxx::result chunk = tx.exec(fetch);
+      for (const auto& row : chunk) sink(row_of(row));
+      n += chunk.size();
+      if (chunk.size() < static_cast<size_t>(kLoadChunk)) break;
+    }
+    return n;
   });
 }
 
@@ -185,8 +258,11 @@ std::vector<JobRow> JobStore::load(const std::vector<std::string>& job_ids) {
   if (job_ids.empty()) return {};
   return guarded([&] {
     pqxx::read_transaction tx(*impl_->conn);
+    tx.exec(kTimestampsAsUtcText);
     return rows_of(tx.exec_params(
-        load_query(table("job_info"), table("job_run"), "WHERE j.job_id IN (SELECT jsonb_array_elements_text($1::jsonb))"),
+        load_query(table("job_info"),
+                   "(SELECT max(r.scheduled_for) FROM " + table("job_run") + " r WHERE r.job_id = j.job_id AND r.kind = 'schedule')",
+                   "WHERE j.job_id IN (SELECT jsonb_array_elements_text($1::jsonb))"),
         dump(nlohmann::json(job_ids))));
   });
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -27,12 +28,13 @@ class ConnectionLost : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The definition columns of one job_info row, plus the newest fire already claimed for it.
+// The definition columns of one job_info row, plus the newest fire already claimed for it and what
+// rowsched last wrote back into it.
 struct JobRow {
   std::string job_id;
   std::string func;
-  nlohmann::json func_args;
-  nlohmann::json trigger_kwargs;
+  std::string func_args;       // jsonb as text (an array)
+  std::string trigger_kwargs;  // jsonb as text (an object)
   bool is_paused = false;
   bool run_right_now = false;
   std::optional<TimePoint> run_right_now_at;  // the identity of a pending run_right_now request
@@ -43,6 +45,11 @@ struct JobRow {
   TimePoint active_time{};   // when the job last became schedulable (set, or resumed)
   uint64_t version_hash = 0;  // hash of (job_id, version): summed, it fingerprints the whole table
   std::optional<TimePoint> last_fire;  // the newest fire of the job's schedule claimed in job_run, if any
+  // The row's written-back columns as read: a write-back that would change none of them is skipped.
+  std::optional<TimePoint> next_run_time;
+  std::string state;
+  std::optional<std::string> last_error;
+  bool is_running = false;
 };
 
 // A change announced by the job_info triggers. Only a hint: the row is re-read.
@@ -120,7 +127,10 @@ class JobStore {
   // Reads whatever notifications have arrived, without blocking.
   std::vector<Notification> drain_notifications();
 
-  std::vector<JobRow> load_all();
+  // Streams every row to `sink`, read through a server-side cursor in chunks of kLoadChunk rows, so
+  // that the whole table never sits in memory at once. Returns the number of rows.
+  size_t load_all(const std::function<void(JobRow&&)>& sink);
+  static constexpr int kLoadChunk = 10000;
   std::vector<JobRow> load(const std::vector<std::string>& job_ids);
   // (job_id, version) of every row, in job_id order: the comparison that repairs missed hints.
   std::vector<std::pair<std::string, int64_t>> versions();
