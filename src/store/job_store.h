@@ -143,15 +143,12 @@ class JobStore {
   // locked (advisory, in job_id order) so that max_instances holds exactly across instances.
   std::vector<Claim> claim(const std::vector<ClaimRequest>& fires);
   static constexpr size_t kClaimChunk = 1000;
-  // Sets run_right_now back to false once the request (job_id, run_right_now_at) is claimed; a newer
-  // request made meanwhile is left alone. Not a definition change: no notification.
-  void clear_run_right_now(const std::vector<std::pair<std::string, TimePoint>>& requests);
 
-  void write_back(const std::vector<JobStateUpdate>& updates);
-  void record_runs(const std::vector<RunRecord>& runs);
   // What the writer thread does: run outcomes into job_run, and one UPDATE per job_info row that
   // folds the runs' counters together with the row's write-back (at most one update per job_id),
-  // after clearing served run_right_now requests. One implicit transaction, one round trip.
+  // after setting run_right_now back to false for the served requests (job_id, run_right_now_at); a
+  // newer request made meanwhile is left alone, and none of it is a definition change (no
+  // notification). One implicit transaction, one round trip.
   void write_bookkeeping(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
                          const std::vector<std::pair<std::string, TimePoint>>& run_now_served);
 
