@@ -95,6 +95,9 @@ int SchedulerLoop::run() {
       if (auto wake = schedule_.next_wakeup()) timeout = std::min(timeout, std::max(Duration::zero(), *wake - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_resync_ - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_heartbeat_ - t));
+      // Pruning keeps its own interval: tied to other wake-ups it would run just after each fire,
+      // before the writer has recorded that fire's end, and leave one run too many in the history.
+      timeout = std::min(timeout, std::max(Duration::zero(), next_prune_ - t));
       // Notifications libpq read while our last statements ran sit in its buffer, not on the socket:
       // take them before waiting, or they would wait for the next timeout.
       const bool changed = apply_notifications();
