@@ -7,7 +7,11 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <map>
+#include <thread>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -92,7 +96,7 @@ int SchedulerLoop::run() {
       }
       const TimePoint t = now();
       Duration timeout = milliseconds(1000);
-      if (auto wake = schedule_.next_wakeup()) timeout = std::min(timeout, std::max(Duration::zero(), *wake - t));
+      if (auto wake = schedule_.next_wakeup()) timeout = std::min(timeout, std::max(Duration::zero(), *wake - lead_ - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_resync_ - t));
       timeout = std::min(timeout, std::max(Duration::zero(), next_heartbeat_ - t));
       // Pruning keeps its own interval: tied to other wake-ups it would run just after each fire,
@@ -412,13 +416,17 @@ bool SchedulerLoop::apply_notifications() {
 
 void SchedulerLoop::fire_due() {
   const TimePoint t = now();
-  auto due = schedule_.take_due(t);
+  auto due = schedule_.take_due(t, lead_);
   if (due.empty()) return;
   std::vector<store::ClaimRequest> requests;
   std::set<std::string> touched;
+  // When each fire may start (its jittered instant), by (job, scheduled_for, attempt).
+  std::map<std::tuple<std::string_view, TimePoint, int>, TimePoint> start_at;
   for (const auto& f : due) {
     store::ClaimRequest c{f.job_id, f.scheduled_for, f.attempt, "running", f.kind == schedule::FireKind::run_now, 1, ""};
     if (auto it = known_.find(f.job_id); it != known_.end()) c.max_instances = it->second.max_instances;
+    if (auto it = running_by_job_.find(f.job_id); it != running_by_job_.end()) c.own_running = it->second;
+    start_at[{f.job_id, f.scheduled_for, f.attempt}] = f.fire_at;
     if (f.decision == schedule::FireDecision::missed) {
       c.status = "missed";
       c.note = "missed: " + std::to_string((t - f.fire_at) / milliseconds(1)) + " ms late, more than its misfire_grace_time";
@@ -431,6 +439,9 @@ void SchedulerLoop::fire_due() {
     touched.insert(f.job_id);
   }
   const auto claims = store_.claim(requests);
+  // The claim's cost sets how far ahead the next fires are claimed.
+  claim_cost_ = std::max(now() - t, claim_cost_ * 15 / 16);
+  lead_ = std::clamp(claim_cost_ * 3 / 2, kMinLead, kMaxLead);
   metrics_.claim_conflicts.inc(static_cast<double>(requests.size() - claims.size()));
   for (const auto& c : claims) {
     metrics_.fires(c.status == "running" ? "run" : c.status).inc();
@@ -444,9 +455,13 @@ void SchedulerLoop::fire_due() {
     if (it == known_.end()) continue;
     run::RunRequest req{c.run_id, c.job_id, c.scheduled_for, c.attempt, it->second.func, it->second.args, it->second.owner,
                         it->second.timeout};
+    if (auto at = start_at.find({c.job_id, c.scheduled_for, c.attempt}); at != start_at.end()) req.not_before = at->second;
+    claimed_until_ = std::max(claimed_until_, req.not_before);
+    ++running_by_job_[c.job_id];
     if (spdlog::should_log(spdlog::level::info))
       spdlog::info("job {}: run {} started for {}{} ({} ms late)", c.job_id, c.run_id, format_rfc3339(c.scheduled_for),
-                   c.attempt > 1 ? ", attempt " + std::to_string(c.attempt) : "", (t - c.scheduled_for) / milliseconds(1));
+                   c.attempt > 1 ? ", attempt " + std::to_string(c.attempt) : "",
+                   std::max(Duration::zero(), t - c.scheduled_for) / milliseconds(1));
     executor_->submit(std::move(req));
   }
   bool finished_any = false;
@@ -504,6 +519,8 @@ void SchedulerLoop::record_results() {
       spdlog::info("job {}: run {} succeeded in {} ms", r.request.job_id, r.request.run_id, ms);
     else
       spdlog::warn("job {}: run {} {} after {} ms: {}", r.request.job_id, r.request.run_id, r.status, ms, r.error);
+    if (auto it = running_by_job_.find(r.request.job_id); it != running_by_job_.end() && --it->second <= 0)
+      running_by_job_.erase(it);
     if (r.status != "succeeded") retry_if_asked(r.request.job_id, r.request.scheduled_for, r.request.attempt);
     writer_->record({r.request.run_id, r.request.job_id, r.status, r.started_at, r.finished_at, std::move(r.output), std::move(r.error)});
   }
@@ -534,6 +551,9 @@ void SchedulerLoop::resync() {
 }
 
 void SchedulerLoop::shutdown() {
+  // Fires claimed ahead of their instant (at most kMaxLead) were promised to us: let them start.
+  if (const Duration wait = claimed_until_ - now(); wait > Duration::zero())
+    std::this_thread::sleep_for(std::min<Duration>(wait, kMaxLead));
   const TimePoint deadline = now() + seconds_option(options_.shutdown_timeout);
   const size_t busy = executor_->busy();
   const auto never_started = executor_->drain_queue();

@@ -135,6 +135,15 @@ class SchedulerLoop {
   std::mutex results_mu_;
   std::vector<run::RunResult> results_;
 
+  // Runs this instance has claimed and not yet seen end, per job (for max_instances: job_run may
+  // still say running for an ended run whose outcome the writer has not written).
+  std::unordered_map<std::string, int> running_by_job_;
+  // Fires are claimed this far ahead of their instant, so that the claim's round trip is not
+  // lateness: 1.5 x the recent longest claim (decaying), from kMinLead to kMaxLead.
+  static constexpr Duration kMinLead = std::chrono::milliseconds(5), kMaxLead = std::chrono::milliseconds(25);
+  Duration lead_ = kMinLead, claim_cost_{};
+  TimePoint claimed_until_{};  // the latest instant a claimed fire waits for
+
   TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{};
   int reconnect_attempt_ = 0;
   bool ever_connected_ = false;

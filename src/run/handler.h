@@ -34,6 +34,8 @@ struct RunRequest {
   nlohmann::json args = nlohmann::json::array();
   std::string owner;
   std::optional<Duration> timeout;
+  // Not started before this instant: a fire claimed a few milliseconds ahead waits for its time.
+  TimePoint not_before{};
 };
 
 // What a handler reports; `ok == false` is a failure with `error` saying why.

@@ -144,16 +144,17 @@ Duration Schedule::retry_delay(Duration base, int attempt) {
   return std::min(d, Duration{kMaxRetryDelay});
 }
 
-std::vector<DueFire> Schedule::take_due(TimePoint now) {
+std::vector<DueFire> Schedule::take_due(TimePoint now, Duration ahead) {
   std::vector<DueFire> due;
-  while (!retries_.empty() && retries_.begin()->first <= now) {
+  const TimePoint horizon = now + ahead;
+  while (!retries_.empty() && retries_.begin()->first <= horizon) {
     auto node = retries_.extract(retries_.begin());
     const uint32_t slot = find(node.mapped().job_id);
     if (slot == kNoSlot || slots_[slot].paused) continue;  // deleted or paused meanwhile: no retry
     const Retry& r = node.mapped();
     due.push_back(DueFire{r.job_id, slots_[slot].version, r.scheduled_for, node.key(), FireKind::retry, FireDecision::run, r.attempt});
   }
-  while (!heap_.empty() && heap_.top().at <= now) {
+  while (!heap_.empty() && heap_.top().at <= horizon) {
     const HeapEntry top = heap_.top();
     heap_.pop();
     if (!live(top)) continue;
@@ -172,14 +173,14 @@ std::vector<DueFire> Schedule::take_due(TimePoint now) {
     std::optional<TimePoint> t = opt(job.next_nominal);
     while (t) {
       const TimePoint at = *t + jitter_offset(job.job_id, *t, jitter);
-      if (at > now || static_cast<int>(backlog.size()) >= kMaxBacklog) break;
+      if (at > horizon || static_cast<int>(backlog.size()) >= kMaxBacklog) break;
       backlog.push_back(DueFire{job.job_id, job.version, *t, at, FireKind::scheduled, FireDecision::run});
-      t = trigger.next_fire_time(t, now);
+      t = trigger.next_fire_time(t, horizon);
     }
     if (t && static_cast<int>(backlog.size()) >= kMaxBacklog) {
       // A backlog longer than we enumerate (a per-second job after days of downtime): skip ahead to
       // the first fire from now on; the fires in between are not recorded one by one.
-      t = trigger.next_fire_time(std::nullopt, now);
+      t = trigger.next_fire_time(std::nullopt, horizon);
     }
     for (size_t i = 0; i < backlog.size(); ++i) {
       DueFire& f = backlog[i];

@@ -79,8 +79,10 @@ class Schedule {
   // Takes every fire due at `now` and advances each job to its next fire. Late fires are decided by
   // the job's misfire_grace_time (missed when later than it) and coalesce (a backlog runs once, for
   // its newest instant, the others reported as coalesced; or each instant on its own), at most
-  // kMaxBacklog instants per job; retries due are included.
-  std::vector<DueFire> take_due(TimePoint now);
+  // kMaxBacklog instants per job; retries due are included. With `ahead`, fires due up to `now +
+  // ahead` are taken too (to be claimed before their instant and started at it); whether a fire is
+  // late is still judged at `now`.
+  std::vector<DueFire> take_due(TimePoint now, Duration ahead = Duration::zero());
 
   // When the next fire is due, if any job is scheduled.
   std::optional<TimePoint> next_wakeup();

@@ -304,7 +304,7 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
   int ord = 0;
   for (const auto& f : fires) {
     batch.push_back({{"job_id", f.job_id}, {"scheduled_for", format_rfc3339(f.scheduled_for)}, {"attempt", f.attempt},
-                     {"status", f.status}, {"kind", f.run_now ? "run_now" : "schedule"}, {"max_instances", f.max_instances}, {"note", f.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.note)},
+                     {"status", f.status}, {"kind", f.run_now ? "run_now" : "schedule"}, {"max_instances", f.max_instances}, {"own", f.own_running}, {"note", f.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.note)},
                      {"ord", ord++}});
   }
   return guarded([&] {
@@ -321,15 +321,19 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
         "FROM jsonb_array_elements_text(" + tx.quote(dump(nlohmann::json(job_ids))) + "::jsonb) WITH ORDINALITY AS s(job_id, n) "
         "ORDER BY s.n; "
         "WITH c AS (SELECT * FROM jsonb_to_recordset(" + text + "::jsonb) AS c(job_id text, scheduled_for timestamptz, "
-        "   attempt int, status text, kind text, max_instances int, note text, ord int)), "
+        "   attempt int, status text, kind text, max_instances int, own int, note text, ord int)), "
         " running AS (SELECT r.job_id, count(*) AS n FROM " + table("job_run") + " r "
-        "   WHERE r.status = 'running' AND r.job_id IN (SELECT job_id FROM c) GROUP BY r.job_id), "
+        "   WHERE r.status = 'running' AND r.instance <> " + tx.quote(instance_) + " "
+        "     AND r.job_id IN (SELECT job_id FROM c) GROUP BY r.job_id), "
         " decided AS (SELECT c.*, CASE WHEN c.status <> 'running' THEN c.status "
-        "   WHEN coalesce(running.n, 0) + count(*) FILTER (WHERE c.status = 'running') "
+        "   WHEN coalesce(running.n, 0) + c.own + count(*) FILTER (WHERE c.status = 'running') "
         "        OVER (PARTITION BY c.job_id ORDER BY c.ord) > c.max_instances THEN 'skipped' "
         "   ELSE 'running' END AS final FROM c LEFT JOIN running USING (job_id)) "
         "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at, error) "
-        "SELECT job_id, scheduled_for, attempt, kind, " + tx.quote(instance_) + ", final, now(), "
+        // A fire claimed ahead of its instant is not started before it: started_at is never earlier
+        // (the writer records the real start).
+        "SELECT job_id, scheduled_for, attempt, kind, " + tx.quote(instance_) + ", final, "
+        "  CASE WHEN final = 'running' THEN greatest(now(), scheduled_for) ELSE now() END, "
         "  CASE WHEN final <> 'running' THEN now() END, "
         "  CASE WHEN final = 'skipped' AND status = 'running' "
         "       THEN format('not run: max_instances (%s) runs of this job were already running', max_instances) "

@@ -62,7 +62,9 @@ struct Notification {
 };
 
 // One fire to claim. A `running` request becomes `skipped` in the claim when max_instances runs of
-// the job are already running (counted across all instances).
+// the job are already running, counted across all instances: other instances' from job_run, this
+// instance's from `own_running` (its job_run rows may still say running for runs that have ended
+// and whose outcome the writer has not yet written).
 struct ClaimRequest {
   std::string job_id;
   TimePoint scheduled_for;
@@ -71,6 +73,7 @@ struct ClaimRequest {
   bool run_now = false;  // a run_right_now request rather than a fire of the schedule
   int max_instances = 1;
   std::string note;    // job_run.error for a fire that does not run
+  int own_running = 0;  // runs of this job this instance has claimed and not seen end
 };
 
 struct Claim {

@@ -43,6 +43,32 @@ TEST_CASE("A job is due at its first fire and not a microsecond before") {
   CHECK(due[0].attempt == 1);
 }
 
+TEST_CASE("Taking fires ahead returns those due within the horizon, with their own instants, judged on time") {
+  Schedule s(1s);
+  const TimePoint t0 = at("2024-05-01T10:00:00Z");
+  s.upsert(job("a", R"({"trigger":"interval","seconds":10,"misfire_grace_time":1,"coalesce":false})", t0));
+  s.upsert(job("b", R"({"trigger":"interval","seconds":11})", t0));
+  CHECK(s.take_due(t0 + 10s - 6ms, 5ms).empty());
+  const auto due = s.take_due(t0 + 10s - 5ms, 5ms);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].job_id == "a");
+  CHECK(due[0].scheduled_for == t0 + 10s);
+  CHECK(due[0].fire_at == t0 + 10s);  // the executor waits for this instant
+  CHECK(due[0].decision == FireDecision::run);
+  CHECK(s.next_fire("a") == t0 + 20s);
+  // A backlog taken with a horizon: the fire more than misfire_grace_time late at `now` is missed,
+  // the one ahead of `now` runs.
+  std::vector<DueFire> a_fires;
+  for (const auto& f : s.take_due(t0 + 30s - 200ms, 1s))
+    if (f.job_id == "a") a_fires.push_back(f);
+  REQUIRE(a_fires.size() == 2);
+  CHECK(a_fires[0].scheduled_for == t0 + 20s);
+  CHECK(a_fires[0].decision == FireDecision::missed);
+  CHECK(a_fires[1].scheduled_for == t0 + 30s);
+  CHECK(a_fires[1].decision == FireDecision::run);
+  CHECK(s.next_fire("a") == t0 + 40s);
+}
+
 TEST_CASE("After a fire the job advances to its next fire") {
   Schedule s(1s);
   const TimePoint t0 = at("2024-05-01T10:00:00Z");
