@@ -1,5 +1,7 @@
 #include "daemon/writer.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <random>
 #include <unordered_set>
@@ -83,6 +85,7 @@ void Writer::work() {
   std::mt19937_64 rng{std::random_device{}()};
   int reconnect_attempt = 0;
   int failures = 0;  // consecutive failures of the current batch (not counting lost connections)
+  size_t written_since_trim = 0;
   std::unique_lock lock(mu_);
   while (true) {
     work_cv_.wait(lock, [&] { return stopping_ || !updates_.empty() || !runs_.empty() || !run_now_.empty(); });
@@ -130,8 +133,19 @@ void Writer::work() {
     }
     lock.lock();
     if (written) {
-      written_total_ += runs.size() + updates.size() + run_now.size();
+      const size_t n = runs.size() + updates.size() + run_now.size();
+      written_total_ += n;
       done_cv_.notify_all();
+      written_since_trim += n;
+      if (written_since_trim >= kTrimAfter && runs_.empty() && updates_.empty() && run_now_.empty()) {
+        // A large backlog (the write-back after loading a big table) has drained: give the memory its
+        // queue and its statements held back to the system rather than keep it as free heap.
+        written_since_trim = 0;
+        lock.unlock();
+        runs.clear(), runs.shrink_to_fit(), updates.clear(), updates.shrink_to_fit(), newest.clear(), newest.shrink_to_fit();
+        malloc_trim(0);
+        lock.lock();
+      }
       continue;
     }
     put_back(runs_, runs);
