@@ -200,8 +200,10 @@ struct SchedulerLoop::LoadCache {
   struct Spec {
     JobSpec spec;
     std::optional<std::string> problem;
+    bool now_used = false;  // the parse depends on trigger_time (ParseContext::now_used)
   };
-  std::unordered_map<std::string, Spec> specs;  // by trigger_kwargs '\0' trigger_time
+  // By trigger_kwargs; where the parse depended on trigger_time, by trigger_kwargs '\0' trigger_time.
+  std::unordered_map<std::string, Spec> specs;
 };
 
 void SchedulerLoop::full_reload() {
@@ -214,7 +216,11 @@ void SchedulerLoop::full_reload() {
   load_cache_ = std::make_unique<LoadCache>();
   size_t n = 0;
   try {
-    n = store_.load_all([&](store::JobRow&& row) { apply_row(row, skip_unchanged); });
+    n = store_.load_all([&](store::JobRow&& row) { apply_row(row, skip_unchanged); },
+                        [&](size_t estimate) {
+                          known_.reserve(estimate);
+                          schedule_.reserve(estimate);
+                        });
   } catch (...) {
     load_cache_.reset();
     throw;
@@ -293,7 +299,7 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
   k.version_hash = row.version_hash;
   k.func = Shared<std::string>(shared_value<std::string>(cache ? &cache->strings : nullptr, row.func, [&] { return row.func; }));
   k.owner = Shared<std::string>(shared_value<std::string>(cache ? &cache->strings : nullptr, row.owner, [&] { return row.owner; }));
-  schedule_.remove(row.job_id);
+  if (!cache) schedule_.remove(row.job_id);  // a full load starts from an empty schedule
 
   // func_args parsed and checked once per distinct (func, func_args).
   LoadCache::Args args;
@@ -323,18 +329,24 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
     std::string spec_key;
     const LoadCache::Spec* cached = nullptr;
     if (cache) {
-      const auto t = row.trigger_time.time_since_epoch().count();
-      spec_key.reserve(row.trigger_kwargs.size() + 1 + sizeof t);
-      spec_key.append(row.trigger_kwargs).push_back('\0');
-      spec_key.append(reinterpret_cast<const char*>(&t), sizeof t);
-      if (auto it = cache->specs.find(spec_key); it != cache->specs.end()) cached = &it->second;
+      // Most triggers do not depend on trigger_time (a cron, an interval with a start_date): one
+      // entry serves every row with the same text. The others have one entry per instant too.
+      spec_key = row.trigger_kwargs;
+      auto it = cache->specs.find(spec_key);
+      if (it != cache->specs.end() && it->second.now_used) {
+        const auto t = row.trigger_time.time_since_epoch().count();
+        spec_key.push_back('\0');
+        spec_key.append(reinterpret_cast<const char*>(&t), sizeof t);
+        it = cache->specs.find(spec_key);
+      }
+      if (it != cache->specs.end()) cached = &it->second;
     }
     if (cached) {
       if (cached->problem) problem = cached->problem;
       else def.spec = cached->spec;
     } else {
+      ParseContext ctx{default_zone_, row.trigger_time};
       try {
-        ParseContext ctx{default_zone_, row.trigger_time};
         const auto kwargs = nlohmann::json::parse(row.trigger_kwargs, nullptr, false);
         // jsonb is always valid JSON; what nlohmann cannot read is a number beyond a double (1e400).
         if (kwargs.is_discarded()) throw TriggerError("trigger_kwargs: a number is out of range (largest allowed about 1.8e308)");
@@ -342,9 +354,19 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
       } catch (const TriggerError& e) {
         problem = e.what();
       }
-      if (cache && LoadCache::room(cache->specs)) cache->specs.emplace(std::move(spec_key), LoadCache::Spec{def.spec, problem});
+      if (cache && LoadCache::room(cache->specs)) {
+        if (ctx.now_used && spec_key.size() == row.trigger_kwargs.size()) {
+          // First seen: mark the text as time-dependent, and keep this parse under text and time.
+          cache->specs.emplace(spec_key, LoadCache::Spec{{}, std::nullopt, true});
+          const auto t = row.trigger_time.time_since_epoch().count();
+          spec_key.push_back('\0');
+          spec_key.append(reinterpret_cast<const char*>(&t), sizeof t);
+        }
+        cache->specs.emplace(std::move(spec_key), LoadCache::Spec{def.spec, problem, ctx.now_used});
+      }
     }
   }
+  std::optional<TimePoint> next;
   if (problem) {
     k.state = "invalid";
     k.error = problem;
@@ -359,30 +381,31 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
     def.last_fire = row.last_fire;
     def.paused = row.is_paused;
     def.run_now_at = row.run_right_now_at;
-    const auto next = schedule_.upsert(std::move(def));
+    next = schedule_.upsert(std::move(def));
     k.state = row.is_paused ? "paused" : (next ? "scheduled" : "finished");
   }
+  const bool scheduled = k.state == "scheduled";
+  if (!scheduled) next = std::nullopt;
   // The row already holds what write_back would write (a restart with nothing changed): the UPDATE
   // would skip it too, so it is not queued.
-  bool unchanged = false;
-  if (skip_unchanged) {
-    const bool scheduled = k.state == "scheduled";
-    unchanged = row.state == std::string_view(k.state) && row.is_running == scheduled &&
-                row.next_run_time == (scheduled ? schedule_.next_fire(row.job_id) : std::nullopt) &&
-                (!(k.state == "invalid") || row.last_error == k.error);
-  }
-  known_.insert_or_assign(row.job_id, std::move(k));
-  if (!unchanged) write_back(row.job_id);
+  const bool unchanged = skip_unchanged && row.state == std::string_view(k.state) && row.is_running == scheduled &&
+                         row.next_run_time == next && (!(k.state == "invalid") || row.last_error == k.error);
+  const auto it = known_.insert_or_assign(row.job_id, std::move(k)).first;
+  if (!unchanged) write_back(row.job_id, it->second, next);
 }
 
 void SchedulerLoop::write_back(const std::string& job_id) {
   const KnownJob& k = known_.at(job_id);
+  write_back(job_id, k, k.state == "scheduled" ? schedule_.next_fire(job_id) : std::nullopt);
+}
+
+void SchedulerLoop::write_back(const std::string& job_id, const KnownJob& k, std::optional<TimePoint> next) {
   store::JobStateUpdate u;
   u.job_id = job_id;
   u.version = k.version;
   u.state = k.state;
   u.last_error = k.error;
-  u.next_run_time = k.state == "scheduled" ? schedule_.next_fire(job_id) : std::nullopt;
+  u.next_run_time = next;
   u.is_running = k.state == "scheduled";
   writer_->update(std::move(u));
 }

@@ -109,6 +109,8 @@ class SchedulerLoop {
   void shutdown();
   // Queues the write-back of a known job's state and next fire.
   void write_back(const std::string& job_id);
+  // The same for the job's entry `k` and its next fire as the schedule holds it (nullopt unless scheduled).
+  void write_back(const std::string& job_id, const KnownJob& k, std::optional<TimePoint> next);
   void wait_for_events(Duration timeout);
   // Sets the rowsched_jobs gauges from known_.
   void count_jobs_by_state();

@@ -23,6 +23,10 @@ void Schedule::index_insert(uint32_t slot) {
   ++size_;
 }
 
+void Schedule::reserve(size_t n) {
+  while (index_.size() * 3 < n * 4) index_grow();
+}
+
 void Schedule::index_grow() {
   std::vector<uint32_t> old = std::move(index_);
   index_.assign(std::max<size_t>(64, old.size() * 2), 0);

@@ -75,6 +75,8 @@ class Schedule {
   // Removes a job (deleted, paused or invalid). Unknown ids are ignored.
   void remove(const std::string& job_id);
   void clear();
+  // Room for `n` jobs without regrowing (a hint before a full load).
+  void reserve(size_t n);
 
   // Takes every fire due at `now` and advances each job to its next fire. Late fires are decided by
   // the job's misfire_grace_time (missed when later than it) and coalesce (a backlog runs once, for

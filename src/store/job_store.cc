@@ -2,8 +2,13 @@
 // (read) and RFC 3339 text inside jsonb (written), both exact.
 #include "store/job_store.h"
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <pqxx/pqxx>
 
@@ -231,7 +236,7 @@ std::string load_query(const std::string& job_info, const std::string& last_fire
 }
 }  // namespace
 
-size_t JobStore::load_all(const std::function<void(JobRow&&)>& sink) {
+size_t JobStore::load_all(const std::function<void(JobRow&&)>& sink, const std::function<void(size_t)>& size_hint) {
   return guarded([&] {
     pqxx::read_transaction tx(*impl_->conn);
     tx.exec(kTimestampsAsUtcText);
@@ -242,14 +247,66 @@ size_t JobStore::load_all(const std::function<void(JobRow&&)>& sink) {
             load_query(table("job_info"), "r.last_fire",
                        "LEFT JOIN (SELECT job_id, max(scheduled_for) AS last_fire FROM " + table("job_run") +
                            " WHERE kind = 'schedule' GROUP BY job_id) r ON r.job_id = j.job_id"));
-    const std::string fetch = "FETCH FORWARD " + std::to_string(kLoadChunk) + " FROM rowsched_load";
-    size_t n = 0;
-    for (;;) {
-      const pqxx::result chunk = tx.exec(fetch);
-      for (const auto& row : chunk) sink(row_of(row));
-      n += chunk.size();
-      if (chunk.size() < static_cast<size_t>(kLoadChunk)) break;
+    if (size_hint) {
+      const auto est = tx.exec1("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = " +
+                                tx.quote(table("job_info")) + "::regclass");
+      size_hint(static_cast<size_t>(est[0].as<int64_t>()));
     }
+    // PostgreSQL produces the next chunk while this thread applies the last one: a fetcher thread
+    // uses the connection (nothing else does until it is joined) and hands over up to two chunks.
+    const std::string fetch = "FETCH FORWARD " + std::to_string(kLoadChunk) + " FROM rowsched_load";
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<pqxx::result> ready;
+    bool done = false, stop = false;
+    std::exception_ptr failure;
+    std::thread fetcher([&] {
+      try {
+        for (bool more = true; more;) {
+          pqxx::result chunk = tx.exec(fetch);
+          more = chunk.size() == static_cast<size_t>(kLoadChunk);
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return stop || ready.size() < 2; });
+          if (stop) break;
+          ready.push_back(std::move(chunk));
+          cv.notify_all();
+        }
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      std::lock_guard lock(mu);
+      done = true;
+      cv.notify_all();
+    });
+    const auto join = [&] {
+      {
+        std::lock_guard lock(mu);
+        stop = true;
+        cv.notify_all();
+      }
+      fetcher.join();
+    };
+    size_t n = 0;
+    try {
+      for (;;) {
+        pqxx::result chunk;
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return done || !ready.empty(); });
+          if (ready.empty()) break;
+          chunk = std::move(ready.front());
+          ready.pop_front();
+          cv.notify_all();
+        }
+        for (const auto& row : chunk) sink(row_of(row));
+        n += chunk.size();
+      }
+    } catch (...) {
+      join();
+      throw;
+    }
+    join();
+    if (failure) std::rethrow_exception(failure);
     return n;
   });
 }

@@ -131,8 +131,9 @@ class JobStore {
   std::vector<Notification> drain_notifications();
 
   // Streams every row to `sink`, read through a server-side cursor in chunks of kLoadChunk rows, so
-  // that the whole table never sits in memory at once. Returns the number of rows.
-  size_t load_all(const std::function<void(JobRow&&)>& sink);
+  // that the whole table never sits in memory at once (the next chunk is fetched while `sink` runs).
+  // `size_hint`, if given, first gets PostgreSQL's estimate of the row count. Returns the number of rows.
+  size_t load_all(const std::function<void(JobRow&&)>& sink, const std::function<void(size_t)>& size_hint = {});
   static constexpr int kLoadChunk = 10000;
   std::vector<JobRow> load(const std::vector<std::string>& job_ids);
   // (job_id, version) of every row, in job_id order: the comparison that repairs missed hints.

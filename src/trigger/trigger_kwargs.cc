@@ -67,12 +67,12 @@ std::unique_ptr<Trigger> parse_interval(KwargsReader& r, Zone zone, const ParseC
   auto end = r.take_timestamp("end_date", zone);
   // APScheduler's default start is "now + interval" at add_job time; ours is the same instant measured
   // from when the definition took effect, so every instance and every restart agrees.
-  return std::make_unique<IntervalTrigger>(interval, start.value_or(ctx.now + interval), end, zone, take_jitter(r));
+  return std::make_unique<IntervalTrigger>(interval, start ? *start : ctx.anchor() + interval, end, zone, take_jitter(r));
 }
 
 std::unique_ptr<Trigger> parse_date(KwargsReader& r, Zone zone, const ParseContext& ctx) {
   // As APScheduler: no run_date means "run once, now".
-  return std::make_unique<DateTrigger>(r.take_timestamp("run_date", zone).value_or(ctx.now), zone);
+  return std::make_unique<DateTrigger>([&] { auto d = r.take_timestamp("run_date", zone); return d ? *d : ctx.anchor(); }(), zone);
 }
 
 std::unique_ptr<Trigger> parse_calendar_interval(KwargsReader& r, Zone zone, const ParseContext& ctx) {
@@ -93,7 +93,7 @@ std::unique_ptr<Trigger> parse_calendar_interval(KwargsReader& r, Zone zone, con
   std::optional<date::year_month_day> end_date;
   if (end) end_date = local_date(*end);
   return std::make_unique<CalendarIntervalTrigger>(step, std::chrono::seconds{hour * 3600 + minute * 60 + second},
-                                                   local_date(start.value_or(ctx.now)), end_date, zone);
+                                                   local_date(start ? *start : ctx.anchor()), end_date, zone);
 }
 
 JobOptions parse_job_options(KwargsReader& r, Zone zone, const ParseContext& ctx) {
@@ -102,7 +102,7 @@ JobOptions parse_job_options(KwargsReader& r, Zone zone, const ParseContext& ctx
   o.coalesce = r.take_bool("coalesce").value_or(true);
   o.max_instances = static_cast<int>(r.take_integer("max_instances", 1, 10000).value_or(1));
   if (const nlohmann::json* v = r.take("next_run_time"); v && v->is_string() && v->get<std::string>() == "now") {
-    o.next_run_time = ctx.now;
+    o.next_run_time = ctx.anchor();
   } else if (v && !v->is_null()) {
     if (!v->is_string() || !parse_timestamp(v->get<std::string>(), zone))
       KwargsReader::fail("next_run_time", *v, "is not a valid first run time; allowed: \"now\" or YYYY-MM-DD[ HH:MM:SS[.ffffff]][Z|+HH:MM|-HH:MM]");

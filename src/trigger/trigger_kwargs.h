@@ -36,6 +36,13 @@ struct JobOptions {
 struct ParseContext {
   Zone default_zone = date::locate_zone("UTC");
   TimePoint now{};
+  // `now` as the parser uses it; afterwards `now_used` tells whether the result depends on it (a
+  // caller may then share one parse between definitions that differ only in `now`).
+  TimePoint anchor() const {
+    now_used = true;
+    return now;
+  }
+  mutable bool now_used = false;
 };
 
 struct JobSpec {

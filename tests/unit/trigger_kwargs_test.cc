@@ -216,3 +216,29 @@ TEST_CASE("Jitter is a deterministic delay within its bound that differs between
   }
   CHECK(distinct > 90);
 }
+
+TEST_CASE("A parse says whether it depended on the instant the definition took effect") {
+  // The start-up load shares one parse between rows with the same trigger_kwargs only when this is
+  // false: rows that differ in that instant must then get the same schedule from either parse.
+  const auto uses_now = [](const std::string& kwargs) {
+    ParseContext ctx{utc(), at("2024-01-01T00:00:00Z")};
+    parse_trigger_kwargs_text(kwargs, ctx);
+    return ctx.now_used;
+  };
+  CHECK_FALSE(uses_now(R"({"trigger":"cron","minute":"*/5"})"));
+  CHECK_FALSE(uses_now(R"({"crontab":"0 3 * * *"})"));
+  CHECK_FALSE(uses_now(R"({"trigger":"interval","hours":1,"start_date":"2024-01-01"})"));
+  CHECK_FALSE(uses_now(R"({"trigger":"date","run_date":"2024-02-01"})"));
+  CHECK_FALSE(uses_now(R"({"trigger":"calendarinterval","months":1,"start_date":"2024-01-01"})"));
+  CHECK(uses_now(R"({"trigger":"interval","hours":1})"));
+  CHECK(uses_now(R"({"trigger":"date"})"));
+  CHECK(uses_now(R"({"trigger":"calendarinterval","months":1})"));
+  CHECK(uses_now(R"({"trigger":"cron","minute":"*/5","next_run_time":"now"})"));
+  // And the parses that said false really give the same schedule for another instant.
+  for (const char* k : {R"({"trigger":"cron","minute":"*/5"})", R"({"trigger":"interval","hours":1,"start_date":"2024-01-01"})"}) {
+    const auto a = parse(k, at("2024-01-01T00:00:00Z")), b = parse(k, at("2024-03-07T12:34:56Z"));
+    const TimePoint t = at("2024-05-01T10:02:00Z");
+    CHECK(a.trigger->next_fire_time(std::nullopt, t) == b.trigger->next_fire_time(std::nullopt, t));
+    CHECK(a.options == b.options);
+  }
+}
