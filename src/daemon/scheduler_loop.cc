@@ -12,6 +12,7 @@
 #include <map>
 #include <thread>
 #include <tuple>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -204,6 +205,8 @@ struct SchedulerLoop::LoadCache {
   };
   // By trigger_kwargs; where the parse depended on trigger_time, by trigger_kwargs '\0' trigger_time.
   std::unordered_map<std::string, Spec> specs;
+  // A full load: the schedule was cleared, no row has to be removed from it first.
+  bool schedule_cleared = false;
 };
 
 void SchedulerLoop::full_reload() {
@@ -214,6 +217,7 @@ void SchedulerLoop::full_reload() {
   // every row is written as before.
   const bool skip_unchanged = writer_->queued() == 0;
   load_cache_ = std::make_unique<LoadCache>();
+  load_cache_->schedule_cleared = true;
   size_t n = 0;
   try {
     n = store_.load_all([&](store::JobRow&& row) { apply_row(row, skip_unchanged); },
@@ -243,7 +247,11 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
   if (job_ids.empty()) return;
   const auto rows = store_.load(job_ids);
   const bool skip_unchanged = writer_->queued() == 0;
-  std::set<std::string> present;
+  // Many rows at once (a bulk INSERT or UPDATE): share parses between them as a full load does.
+  if (rows.size() >= 100) load_cache_ = std::make_unique<LoadCache>();
+  const bool log_each = spdlog::should_log(spdlog::level::info);
+  std::unordered_set<std::string_view> present;
+  present.reserve(rows.size());
   for (const auto& row : rows) {
     present.insert(row.job_id);
     const auto old = known_.find(row.job_id);
@@ -254,11 +262,12 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
     const KnownJob& k = known_[row.job_id];
     if (k.state == "invalid")
       spdlog::warn("job {} {} (version {}): invalid: {}", row.job_id, is_new ? "added" : "changed", row.version, k.error.value_or(""));
-    else
+    else if (log_each)
       spdlog::info("job {} {} (version {}): {}{}", row.job_id, is_new ? "added" : "changed", row.version,
                    std::string_view(k.state),
                    schedule_.next_fire(row.job_id) ? ", next run " + format_rfc3339(*schedule_.next_fire(row.job_id)) : "");
   }
+  load_cache_.reset();
   for (const auto& id : job_ids) {
     if (present.count(id) == 0 && known_.count(id) != 0) {
       forget(id);
@@ -299,7 +308,7 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
   k.version_hash = row.version_hash;
   k.func = Shared<std::string>(shared_value<std::string>(cache ? &cache->strings : nullptr, row.func, [&] { return row.func; }));
   k.owner = Shared<std::string>(shared_value<std::string>(cache ? &cache->strings : nullptr, row.owner, [&] { return row.owner; }));
-  if (!cache) schedule_.remove(row.job_id);  // a full load starts from an empty schedule
+  if (!cache || !cache->schedule_cleared) schedule_.remove(row.job_id);
 
   // func_args parsed and checked once per distinct (func, func_args).
   LoadCache::Args args;
@@ -429,8 +438,7 @@ bool SchedulerLoop::apply_notifications() {
   if (many) {
     // A statement changed more rows than its notification names: find them by comparing versions
     // (which also covers the named ones).
-    spdlog::info("a statement changed many job_info rows: comparing the whole table");
-    resync();
+    resync(/*announced=*/true);
     return true;
   }
   reload(std::vector<std::string>(ids.begin(), ids.end()));
@@ -549,7 +557,7 @@ void SchedulerLoop::record_results() {
   }
 }
 
-void SchedulerLoop::resync() {
+void SchedulerLoop::resync(bool announced) {
   // Repairs anything a lost notification missed. First one aggregate over the table; only when its
   // fingerprint differs from ours is the (job_id, version) list read and compared.
   uint64_t sum = 0;
@@ -560,7 +568,8 @@ void SchedulerLoop::resync() {
   }
   const auto db = store_.versions();
   std::vector<std::string> stale;
-  std::set<std::string> in_db;
+  std::unordered_set<std::string_view> in_db;
+  in_db.reserve(db.size());
   for (const auto& [id, version] : db) {
     in_db.insert(id);
     auto it = known_.find(id);
@@ -568,7 +577,11 @@ void SchedulerLoop::resync() {
   }
   for (const auto& [id, _] : known_)
     if (in_db.count(id) == 0) stale.push_back(id);
-  if (!stale.empty()) spdlog::info("resync: {} jobs changed without a notification reaching us; re-reading them", stale.size());
+  if (announced)
+    spdlog::info("a statement changed {} job_info rows (its notification gives the count, not the ids): re-reading them",
+                 stale.size());
+  else if (!stale.empty())
+    spdlog::info("resync: {} jobs changed without a notification reaching us; re-reading them", stale.size());
   reload(stale);
   next_resync_ = now() + seconds_option(options_.resync_interval);
 }

@@ -101,7 +101,9 @@ class SchedulerLoop {
   bool apply_notifications();
   void fire_due();
   void record_results();
-  void resync();
+  // Compares (job_id, version) with the table and re-reads what differs. `announced`: a notification
+  // said a statement changed more rows than it names (else this is the periodic repair).
+  void resync(bool announced = false);
   void heartbeat();
   void prune_history();
   // Schedules the next attempt of a failed or lost run when the job asks for retries.
