@@ -63,6 +63,11 @@ std::string JobStore::table(const char* name) const {
 }
 
 namespace {
+// Timestamps travel as text in UTC (parse_utc_timestamp): every JobStore session runs this first.
+constexpr const char* kTimestampsAsUtcText = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'";
+// The prepared statement that writes run outcomes and write-backs (bookkeeping_statement()).
+constexpr const char* kBookkeeping = "rowsched_bookkeeping";
+
 // Runs `f`, turning a broken connection into ConnectionLost so the loop reconnects and reloads.
 template <typename F>
 auto guarded(F&& f) -> decltype(f()) {
@@ -85,11 +90,11 @@ void JobStore::connect(bool listen) {
   disconnect();
   guarded([&] {
     impl_->conn = open_connection(dsn_, "rowsched " + instance_ + (session_.empty() ? "" : " " + session_));
-    if (listen) {
-      impl_->receiver = std::make_unique<Receiver>(*impl_->conn, impl_->payloads);
-      // The receiver's LISTEN is only sent with the next statement; make it take effect now.
-      pqxx::nontransaction(*impl_->conn).exec("SELECT 1");
-    }
+    if (listen) impl_->receiver = std::make_unique<Receiver>(*impl_->conn, impl_->payloads);
+    // Timestamps come back as text in UTC (parse_utc_timestamp) on this session; this statement also
+    // sends the receiver's LISTEN, which waits for the next statement, so that it takes effect now.
+    pqxx::nontransaction(*impl_->conn).exec(kTimestampsAsUtcText);
+    impl_->conn->prepare(kBookkeeping, bookkeeping_statement());
   });
 }
 
@@ -224,8 +229,6 @@ std::vector<JobRow> rows_of(const pqxx::result& r) {
 // The per-row hash behind version_fingerprint(); computed by PostgreSQL so both sides agree.
 const std::string kVersionHash = "hashtextextended(j.job_id || ':' || j.version::text, 0)";
 
-// Timestamps travel as text in UTC (parse_utc_timestamp): the transaction must first run this.
-constexpr const char* kTimestampsAsUtcText = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'";
 
 // `last_fire` is an SQL expression for the newest scheduled_for of the row's fires (kind 'schedule').
 std::string load_query(const std::string& job_info, const std::string& last_fire, const std::string& from_where) {
@@ -239,7 +242,6 @@ std::string load_query(const std::string& job_info, const std::string& last_fire
 size_t JobStore::load_all(const std::function<void(JobRow&&)>& sink, const std::function<void(size_t)>& size_hint) {
   return guarded([&] {
     pqxx::read_transaction tx(*impl_->conn);
-    tx.exec(kTimestampsAsUtcText);
     // Every job's newest fire from one pass over job_run, hash-joined, instead of one index probe
     // per row; the cursor is planned for the whole result, not for its first rows.
     tx.exec("SET LOCAL cursor_tuple_fraction = 1.0");
@@ -314,8 +316,7 @@ size_t JobStore::load_all(const std::function<void(JobRow&&)>& sink, const std::
 std::vector<JobRow> JobStore::load(const std::vector<std::string>& job_ids) {
   if (job_ids.empty()) return {};
   return guarded([&] {
-    pqxx::read_transaction tx(*impl_->conn);
-    tx.exec(kTimestampsAsUtcText);
+    pqxx::nontransaction tx(*impl_->conn);  // one statement, one round trip
     return rows_of(tx.exec_params(
         load_query(table("job_info"),
                    "(SELECT max(r.scheduled_for) FROM " + table("job_run") + " r WHERE r.job_id = j.job_id AND r.kind = 'schedule')",
@@ -328,7 +329,7 @@ std::vector<std::pair<std::string, int64_t>> JobStore::versions() {
   return guarded([&] {
     pqxx::nontransaction tx(*impl_->conn);
     std::vector<std::pair<std::string, int64_t>> out;
-    for (const auto& row : tx.exec("SELECT job_id, version FROM " + table("job_info") + " ORDER BY job_id COLLATE \"C\""))
+    for (const auto& row : tx.exec("SELECT job_id, version FROM " + table("job_info")))
       out.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
     return out;
   });
@@ -462,6 +463,52 @@ int64_t JobStore::prune_history(Duration max_age, int per_job, int batch) {
   });
 }
 
+std::string JobStore::bookkeeping_statement() const {
+  // One UPDATE per job_info row for both the runs' counters and the write-back (two would leave two
+  // row versions behind per fire). The write-back applies only while the row still has `version`:
+  // a result computed from an older definition never overwrites a newer one. last_error: set while
+  // the row is invalid, cleared when it stops being invalid, else the newest run's error (none after
+  // a success); an invalid row keeps its reason whatever its runs did.
+  return
+      "WITH u AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS u(run_id int8, "
+      "   job_id text, status text, started_at timestamptz, finished_at timestamptz, output text, error text)), "
+      // Only runs still open are written, and only runs still `running` are counted: a batch written
+      // again after its connection broke at COMMIT counts nothing twice. A run another instance
+      // already marked `lost` (and counted) gets its real outcome without being counted again.
+      " prev AS (SELECT r.run_id, r.status FROM " + table("job_run") + " r WHERE r.run_id IN (SELECT run_id FROM u)), "
+      " done AS (UPDATE " + table("job_run") + " r SET status = u.status, started_at = u.started_at, "
+      "   finished_at = u.finished_at, output = u.output, error = u.error FROM u "
+      "   WHERE r.run_id = u.run_id AND r.status IN ('running', 'lost') RETURNING r.run_id), "
+      " s AS (SELECT job_id, count(*) AS n, count(*) FILTER (WHERE u.status <> 'succeeded') AS failed, "
+      "   (array_agg(started_at ORDER BY started_at DESC))[1] AS last_start, "
+      "   (array_agg(u.status ORDER BY started_at DESC))[1] AS last_status, "
+      "   (array_agg(error ORDER BY started_at DESC))[1] AS last_err "
+      "   FROM u JOIN prev USING (run_id) WHERE prev.status = 'running' AND run_id IN (SELECT run_id FROM done) "
+      "   GROUP BY job_id), "
+      " w AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS w(job_id text, "
+      "   version int8, next_run_time timestamptz, state text, last_error text, is_running bool)), "
+      " x AS (SELECT coalesce(s.job_id, w.job_id) AS job_id, s.n, s.failed, s.last_start, s.last_status, s.last_err, "
+      "   w.version, w.next_run_time, w.state AS w_state, w.last_error AS w_error, w.is_running "
+      "   FROM s FULL JOIN w ON s.job_id = w.job_id) "
+      "UPDATE " + table("job_info") + " j SET "
+      " next_run_time = CASE WHEN x.version = j.version THEN x.next_run_time ELSE j.next_run_time END, "
+      " state = CASE WHEN x.version = j.version THEN x.w_state ELSE j.state END, "
+      " is_running = CASE WHEN x.version = j.version THEN x.is_running ELSE j.is_running END, "
+      " last_run_time = CASE WHEN x.n IS NOT NULL THEN x.last_start ELSE j.last_run_time END, "
+      " last_status = CASE WHEN x.n IS NOT NULL THEN x.last_status ELSE j.last_status END, "
+      " run_count = j.run_count + coalesce(x.n, 0), "
+      " failure_count = j.failure_count + coalesce(x.failed, 0), "
+      " last_error = CASE WHEN x.version = j.version AND x.w_state = 'invalid' THEN x.w_error "
+      "                   WHEN x.version = j.version AND j.state = 'invalid' THEN NULL "
+      "                   WHEN x.n IS NULL OR j.state = 'invalid' THEN j.last_error "
+      "                   WHEN x.last_status = 'succeeded' THEN NULL "
+      "                   ELSE x.last_err END "
+      "FROM x WHERE j.job_id = x.job_id AND (x.n IS NOT NULL OR (x.version = j.version AND "
+      " (j.next_run_time IS DISTINCT FROM x.next_run_time OR j.state IS DISTINCT FROM x.w_state OR "
+      "  j.is_running IS DISTINCT FROM x.is_running OR "
+      "  (x.w_state = 'invalid' AND j.last_error IS DISTINCT FROM x.w_error))))";
+}
+
 void JobStore::write_bookkeeping(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
                                  const std::vector<std::pair<std::string, TimePoint>>& run_now_served) {
   if (runs.empty() && updates.empty() && run_now_served.empty()) return;
@@ -496,50 +543,8 @@ void JobStore::write_bookkeeping(const std::vector<RunRecord>& runs, const std::
                "FROM jsonb_to_recordset(" + tx.quote(dump(served)) + "::jsonb) AS u(job_id text, at timestamptz) "
                "WHERE j.job_id = u.job_id AND j.run_right_now AND j.run_right_now_at = u.at; ";
     }
-    // One UPDATE per job_info row for both the runs' counters and the write-back (two would leave two
-    // row versions behind per fire). The write-back applies only while the row still has `version`:
-    // a result computed from an older definition never overwrites a newer one. last_error: set while
-    // the row is invalid, cleared when it stops being invalid, else the newest run's error (none after
-    // a success); an invalid row keeps its reason whatever its runs did.
-    query +=
-        "WITH u AS (SELECT * FROM jsonb_to_recordset(" + tx.quote(dump(run_batch)) + "::jsonb) AS u(run_id int8, "
-        "   job_id text, status text, started_at timestamptz, finished_at timestamptz, output text, error text)), "
-        // Only runs still open are written, and only runs still `running` are counted: a batch written
-        // again after its connection broke at COMMIT counts nothing twice. A run another instance
-        // already marked `lost` (and counted) gets its real outcome without being counted again.
-        " prev AS (SELECT r.run_id, r.status FROM " + table("job_run") + " r WHERE r.run_id IN (SELECT run_id FROM u)), "
-        " done AS (UPDATE " + table("job_run") + " r SET status = u.status, started_at = u.started_at, "
-        "   finished_at = u.finished_at, output = u.output, error = u.error FROM u "
-        "   WHERE r.run_id = u.run_id AND r.status IN ('running', 'lost') RETURNING r.run_id), "
-        " s AS (SELECT job_id, count(*) AS n, count(*) FILTER (WHERE u.status <> 'succeeded') AS failed, "
-        "   (array_agg(started_at ORDER BY started_at DESC))[1] AS last_start, "
-        "   (array_agg(u.status ORDER BY started_at DESC))[1] AS last_status, "
-        "   (array_agg(error ORDER BY started_at DESC))[1] AS last_err "
-        "   FROM u JOIN prev USING (run_id) WHERE prev.status = 'running' AND run_id IN (SELECT run_id FROM done) "
-        "   GROUP BY job_id), "
-        " w AS (SELECT * FROM jsonb_to_recordset(" + tx.quote(dump(update_batch)) + "::jsonb) AS w(job_id text, "
-        "   version int8, next_run_time timestamptz, state text, last_error text, is_running bool)), "
-        " x AS (SELECT coalesce(s.job_id, w.job_id) AS job_id, s.n, s.failed, s.last_start, s.last_status, s.last_err, "
-        "   w.version, w.next_run_time, w.state AS w_state, w.last_error AS w_error, w.is_running "
-        "   FROM s FULL JOIN w ON s.job_id = w.job_id) "
-        "UPDATE " + table("job_info") + " j SET "
-        " next_run_time = CASE WHEN x.version = j.version THEN x.next_run_time ELSE j.next_run_time END, "
-        " state = CASE WHEN x.version = j.version THEN x.w_state ELSE j.state END, "
-        " is_running = CASE WHEN x.version = j.version THEN x.is_running ELSE j.is_running END, "
-        " last_run_time = CASE WHEN x.n IS NOT NULL THEN x.last_start ELSE j.last_run_time END, "
-        " last_status = CASE WHEN x.n IS NOT NULL THEN x.last_status ELSE j.last_status END, "
-        " run_count = j.run_count + coalesce(x.n, 0), "
-        " failure_count = j.failure_count + coalesce(x.failed, 0), "
-        " last_error = CASE WHEN x.version = j.version AND x.w_state = 'invalid' THEN x.w_error "
-        "                   WHEN x.version = j.version AND j.state = 'invalid' THEN NULL "
-        "                   WHEN x.n IS NULL OR j.state = 'invalid' THEN j.last_error "
-        "                   WHEN x.last_status = 'succeeded' THEN NULL "
-        "                   ELSE x.last_err END "
-        "FROM x WHERE j.job_id = x.job_id AND (x.n IS NOT NULL OR (x.version = j.version AND "
-        " (j.next_run_time IS DISTINCT FROM x.next_run_time OR j.state IS DISTINCT FROM x.w_state OR "
-        "  j.is_running IS DISTINCT FROM x.is_running OR "
-        "  (x.w_state = 'invalid' AND j.last_error IS DISTINCT FROM x.w_error))))";
-    tx.exec(query);
+    if (!query.empty()) tx.exec(query);
+    if (!runs.empty() || !updates.empty()) tx.exec_prepared(kBookkeeping, dump(run_batch), dump(update_batch));
   });
 }
 

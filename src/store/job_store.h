@@ -136,7 +136,7 @@ class JobStore {
   size_t load_all(const std::function<void(JobRow&&)>& sink, const std::function<void(size_t)>& size_hint = {});
   static constexpr int kLoadChunk = 10000;
   std::vector<JobRow> load(const std::vector<std::string>& job_ids);
-  // (job_id, version) of every row, in job_id order: the comparison that repairs missed hints.
+  // (job_id, version) of every row, in no particular order: the comparison that repairs missed hints.
   std::vector<std::pair<std::string, int64_t>> versions();
   // The row count and the wrapping sum of every row's version_hash: one aggregate that tells whether
   // versions() would find anything (equal fingerprints mean nothing changed unseen).
@@ -180,6 +180,8 @@ class JobStore {
   std::string table(const char* name) const;
 
  private:
+  // The statement behind write_bookkeeping: $1 the runs, $2 the write-backs, as JSON arrays.
+  std::string bookkeeping_statement() const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string dsn_, schema_, instance_, session_;
