@@ -144,7 +144,7 @@ class SchedulerLoop {
   std::unordered_map<std::string, int> running_by_job_;
   // Fires are claimed this far ahead of their instant, so that the claim's round trip is not
   // lateness: 1.5 x the recent longest claim (decaying), from kMinLead to kMaxLead.
-  static constexpr Duration kMinLead = std::chrono::milliseconds(5), kMaxLead = std::chrono::milliseconds(25);
+  static constexpr Duration kMinLead = std::chrono::milliseconds(5), kMaxLead = std::chrono::milliseconds(100);
   Duration lead_ = kMinLead, claim_cost_{};
   TimePoint claimed_until_{};  // the latest instant a claimed fire waits for
 
