@@ -38,7 +38,7 @@ def targets(s):
     bk = s.get("bulk", {}).get("data", {}).get("rowsched")
     if bk and bk.get("commit_to_all_s") is not None:
         total = bk["insert_s"] + bk["commit_to_all_s"]
-        add("%d-row bulk < 3 s (insert + pickup)" % bk["rows"], round(total, 3),
+        add("%d-row bulk < 3 s (insert + pickup; our own goal, not the issue's)" % bk["rows"], round(total, 3),
             total < 3 if bk["rows"] >= 100000 else None)
     lat = s.get("lateness", {}).get("data")
     if lat:
@@ -53,7 +53,11 @@ def targets(s):
     st = s.get("startup", {}).get("data", {}).get("rowsched")
     if st:
         big = st["jobs"] >= 1000000
-        add("%d rows loaded < 10 s" % st["jobs"], st["start_to_all_written_s"],
+        # Loaded and scheduled: the process is firing from the whole table. Every row showing its
+        # next_run_time (the write-back behind it) is reported beside it against the same bound.
+        add("%d rows loaded and scheduled < 10 s" % st["jobs"], st["start_to_ready_s"],
+            st["start_to_ready_s"] < 10 if big else None)
+        add("%d rows loaded, every next_run_time written back < 10 s" % st["jobs"], st["start_to_all_written_s"],
             st["start_to_all_written_s"] < 10 if big else None)
         add("< 1 KiB resident per job", st["bytes_per_job"], st["bytes_per_job"] < 1024)
     return out
