@@ -337,15 +337,18 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
     // nothing else (the default zone is the loop's), and triggers are immutable, so jobs share them.
     std::string spec_key;
     const LoadCache::Spec* cached = nullptr;
+    const auto add_time = [&](std::string& key) {
+      const auto t = row.trigger_time.time_since_epoch().count();
+      key.push_back('\0');
+      key.append(reinterpret_cast<const char*>(&t), sizeof t);
+    };
     if (cache) {
       // Most triggers do not depend on trigger_time (a cron, an interval with a start_date): one
       // entry serves every row with the same text. The others have one entry per instant too.
       spec_key = row.trigger_kwargs;
       auto it = cache->specs.find(spec_key);
       if (it != cache->specs.end() && it->second.now_used) {
-        const auto t = row.trigger_time.time_since_epoch().count();
-        spec_key.push_back('\0');
-        spec_key.append(reinterpret_cast<const char*>(&t), sizeof t);
+        add_time(spec_key);
         it = cache->specs.find(spec_key);
       }
       if (it != cache->specs.end()) cached = &it->second;
@@ -367,9 +370,7 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
         if (ctx.now_used && spec_key.size() == row.trigger_kwargs.size()) {
           // First seen: mark the text as time-dependent, and keep this parse under text and time.
           cache->specs.emplace(spec_key, LoadCache::Spec{{}, std::nullopt, true});
-          const auto t = row.trigger_time.time_since_epoch().count();
-          spec_key.push_back('\0');
-          spec_key.append(reinterpret_cast<const char*>(&t), sizeof t);
+          add_time(spec_key);
         }
         cache->specs.emplace(std::move(spec_key), LoadCache::Spec{def.spec, problem, ctx.now_used});
       }

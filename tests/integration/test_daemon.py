@@ -1,6 +1,7 @@
 """`rowsched run` end to end: jobs are managed only by writing rows of job_info with SQL, as a user
 would, and everything asserted is what a user can SELECT (job_info's state columns, job_run)."""
 
+import datetime
 import json
 import signal
 
@@ -25,6 +26,24 @@ def test_jobs_present_before_start_are_loaded_and_scheduled(migrated_db, start_d
     insert_job(migrated_db, "early", kwargs={"trigger": "interval", "minutes": 5})
     start_daemon(migrated_db)
     assert wait_until(lambda: state_is(migrated_db, "early", "scheduled"))
+
+
+def test_rows_with_the_same_trigger_kwargs_loaded_at_start_each_keep_their_own_anchor(migrated_db, start_daemon):
+    # The start-up load shares one parse between rows with the same trigger_kwargs, except where the
+    # schedule depends on when the row was written: an interval without start_date starts then.
+    kwargs = {"trigger": "interval", "hours": 1}
+    for i in range(3):
+        insert_job(migrated_db, "anchored-%d" % i, kwargs=kwargs)
+    insert_job(migrated_db, "cron-a", kwargs={"trigger": "cron", "minute": "*/5"})
+    insert_job(migrated_db, "cron-b", kwargs={"trigger": "cron", "minute": "*/5"})
+    start_daemon(migrated_db)
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_info WHERE next_run_time IS NULL") == 0)
+    rows = sql(migrated_db, "SELECT job_id, next_run_time, active_time FROM job_info WHERE job_id LIKE 'anchored-%' ORDER BY job_id")
+    assert len({r[2] for r in rows}) == 3  # three different instants, so three different schedules
+    for job_id, next_run_time, active_time in rows:
+        assert next_run_time == active_time + datetime.timedelta(hours=1), job_id
+    a, b = (job(migrated_db, j)["next_run_time"] for j in ("cron-a", "cron-b"))
+    assert a == b and a.minute % 5 == 0 and a.second == 0
 
 
 def test_an_interval_job_fires_every_second_and_each_fire_is_in_job_run(migrated_db, start_daemon):
