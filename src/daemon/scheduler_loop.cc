@@ -249,6 +249,10 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
   const bool skip_unchanged = writer_->queued() == 0;
   // Many rows at once (a bulk INSERT or UPDATE): share parses between them as a full load does.
   if (rows.size() >= 100) load_cache_ = std::make_unique<LoadCache>();
+  struct DropCache {
+    std::unique_ptr<LoadCache>& cache;
+    ~DropCache() { cache.reset(); }
+  } drop_cache{load_cache_};
   const bool log_each = spdlog::should_log(spdlog::level::info);
   std::unordered_set<std::string_view> present;
   present.reserve(rows.size());
@@ -267,7 +271,6 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
                    std::string_view(k.state),
                    schedule_.next_fire(row.job_id) ? ", next run " + format_rfc3339(*schedule_.next_fire(row.job_id)) : "");
   }
-  load_cache_.reset();
   for (const auto& id : job_ids) {
     if (present.count(id) == 0 && known_.count(id) != 0) {
       forget(id);

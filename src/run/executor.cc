@@ -70,9 +70,10 @@ void Executor::work(std::string dsn) {
       queue_.pop_front();
       ++running_;
     }
-    // Claimed ahead of its instant (at most a few tens of milliseconds): start it on time.
-    for (Duration left = req.not_before - clock_(); left > Duration::zero(); left = req.not_before - clock_())
-      std::this_thread::sleep_for(std::min<Duration>(left, std::chrono::milliseconds(50)));
+    // Claimed ahead of its instant (by at most 100 ms): start it on time. One bounded sleep, so that
+    // a wall clock stepped back meanwhile cannot hold the run (or this thread) for long.
+    if (const Duration left = req.not_before - clock_(); left > Duration::zero())
+      std::this_thread::sleep_for(std::min<Duration>(left, kMaxStartWait));
     RunResult result = execute(req, ctx);
     on_done_(std::move(result));
     {

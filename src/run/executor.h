@@ -43,6 +43,8 @@ class Executor {
 
   // Longest output and error kept per run (bytes); the rest is cut with a note.
   static constexpr size_t kMaxCapture = 64 * 1024;
+  // Longest a run claimed ahead waits for its RunRequest::not_before.
+  static constexpr Duration kMaxStartWait = std::chrono::seconds(1);
 
  private:
   void work(std::string dsn);
