@@ -166,6 +166,8 @@ Metrics::Metrics()
       executor_queue_depth(registry.gauge("rowsched_executor_queue_depth", "Runs queued or running in the executor pool")),
       write_queue_depth(registry.gauge("rowsched_write_queue_depth",
                                        "Run outcomes and job_info write-backs queued for the writer's connection")),
+      claim_lead_seconds(registry.gauge("rowsched_claim_lead_seconds",
+                                        "How far ahead of their instant fires are claimed now (1.5 x the recent longest claim)")),
       up(registry.gauge("rowsched_up", "1 while the rowsched process runs")) {
   for (const char* state : {"scheduled", "paused", "finished", "invalid"}) jobs(state);
   for (const char* outcome : {"run", "missed", "skipped"}) fires(outcome);

@@ -138,6 +138,7 @@ struct Metrics {
   Counter& claim_conflicts;
   Gauge& executor_queue_depth;
   Gauge& write_queue_depth;
+  Gauge& claim_lead_seconds;
   Gauge& up;
 };
 

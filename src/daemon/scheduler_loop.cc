@@ -477,6 +477,7 @@ void SchedulerLoop::fire_due() {
   // The claim's cost sets how far ahead the next fires are claimed.
   claim_cost_ = std::max(now() - t, claim_cost_ * 15 / 16);
   lead_ = std::clamp(claim_cost_ * 3 / 2, kMinLead, kMaxLead);
+  metrics_.claim_lead_seconds.set(std::chrono::duration<double>(lead_).count());
   metrics_.claim_conflicts.inc(static_cast<double>(requests.size() - claims.size()));
   for (const auto& c : claims) {
     metrics_.fires(c.status == "running" ? "run" : c.status).inc();

@@ -178,6 +178,7 @@ def test_metrics_are_served_in_prometheus_text_format_and_count_what_happened(mi
     assert sample(after, "rowsched_notifications_total") >= 4
     assert sample(after, "rowsched_reloads_total") == 1
     assert sample(after, "rowsched_claim_conflicts_total") == 0  # the only instance wins every claim
+    assert 0.005 <= sample(after, "rowsched_claim_lead_seconds") <= 0.1  # fires were claimed ahead, within bounds
     assert sample(after, "rowsched_build_info", version=sample_label(after, "rowsched_build_info", "version")) == 1
 
     for histogram in ("rowsched_fire_lateness_seconds", "rowsched_change_pickup_seconds"):

@@ -75,7 +75,7 @@ TEST_CASE("rowsched's metrics exist from the start, at zero, so rates and alerts
                            "rowsched_fires_total{outcome=\"missed\"} 0", "rowsched_runs_total{status=\"failed\"} 0",
                            "rowsched_fire_lateness_seconds_count 0", "rowsched_change_pickup_seconds_bucket{le=\"+Inf\"} 0",
                            "rowsched_notifications_total 0", "rowsched_reloads_total 0", "rowsched_reconnects_total 0",
-                           "rowsched_claim_conflicts_total 0", "rowsched_executor_queue_depth 0", "rowsched_write_queue_depth 0", "rowsched_up 1"})
+                           "rowsched_claim_conflicts_total 0", "rowsched_executor_queue_depth 0", "rowsched_write_queue_depth 0", "rowsched_claim_lead_seconds 0", "rowsched_up 1"})
     CHECK(contains(text, std::string(line) + "\n"));
   CHECK(contains(text, "rowsched_build_info{version=\"" ROWSCHED_VERSION "\"} 1\n"));
 }
