@@ -209,6 +209,23 @@ std::optional<TimePoint> Schedule::next_wakeup() {
   return retry;
 }
 
+size_t Schedule::count_due(TimePoint t, size_t limit) const {
+  size_t n = 0;
+  for (auto it = retries_.begin(); it != retries_.end() && it->first <= t && n < limit; ++it) ++n;
+  // In a min-heap every entry due by `t` has only such ancestors: walk down from the root.
+  const auto& v = heap_.entries();
+  std::vector<size_t> todo;
+  if (!v.empty() && v[0].at <= t) todo.push_back(0);
+  while (!todo.empty() && n < limit) {
+    const size_t i = todo.back();
+    todo.pop_back();
+    if (live(v[i])) ++n;
+    for (const size_t child : {2 * i + 1, 2 * i + 2})
+      if (child < v.size() && v[child].at <= t) todo.push_back(child);
+  }
+  return n;
+}
+
 std::optional<TimePoint> Schedule::next_fire(const std::string& job_id) const {
   const uint32_t slot = find(job_id);
   if (slot == kNoSlot) return std::nullopt;

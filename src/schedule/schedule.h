@@ -88,6 +88,9 @@ class Schedule {
 
   // When the next fire is due, if any job is scheduled.
   std::optional<TimePoint> next_wakeup();
+  // How many jobs and retries have a fire due at or before `t` (counting stops at `limit`): the size
+  // of the next claim when `t` is the next wake-up.
+  size_t count_due(TimePoint t, size_t limit) const;
 
   // The job's next fire (jittered), or nullopt if unknown or finished.
   std::optional<TimePoint> next_fire(const std::string& job_id) const;
@@ -145,7 +148,11 @@ class Schedule {
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> index_;
   size_t size_ = 0;
-  std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> heap_;
+  // A min-heap whose entries can also be walked (count_due).
+  struct Heap : std::priority_queue<HeapEntry, std::vector<HeapEntry>, std::greater<>> {
+    const std::vector<HeapEntry>& entries() const { return c; }
+  };
+  Heap heap_;
   struct Retry {
     std::string job_id;
     TimePoint scheduled_for;

@@ -69,6 +69,23 @@ TEST_CASE("Taking fires ahead returns those due within the horizon, with their o
   CHECK(s.next_fire("a") == t0 + 40s);
 }
 
+TEST_CASE("count_due counts the live fires due by an instant, which is the size of the next claim") {
+  Schedule s(1s);
+  const TimePoint t0 = at("2024-05-01T10:00:01Z");
+  const TimePoint burst = at("2024-05-01T10:00:10Z");
+  for (int i = 0; i < 50; ++i) s.upsert(job("burst-" + std::to_string(i), R"({"trigger":"cron","second":"*/10"})", t0));
+  for (int i = 0; i < 7; ++i) s.upsert(job("later-" + std::to_string(i), R"({"trigger":"interval","seconds":15})", t0));
+  s.upsert(job("gone", R"({"trigger":"cron","second":"*/10"})", t0));
+  s.remove("gone");  // its heap entry stays behind, dead: not counted
+  CHECK(s.next_wakeup() == burst);
+  CHECK(s.count_due(burst - 1us, 1000) == 0);
+  CHECK(s.count_due(burst, 1000) == 50);
+  CHECK(s.count_due(t0 + 15s, 1000) == 57);
+  CHECK(s.count_due(t0 + 15s, 20) == 20);
+  CHECK(s.take_due(burst).size() == 50);
+  CHECK(s.count_due(t0 + 15s, 1000) == 7);
+}
+
 TEST_CASE("After a fire the job advances to its next fire") {
   Schedule s(1s);
   const TimePoint t0 = at("2024-05-01T10:00:00Z");
