@@ -97,18 +97,21 @@ int SchedulerLoop::run() {
       }
       const TimePoint t = now();
       Duration timeout = milliseconds(1000);
+      const auto wake_by = [&](TimePoint at) { timeout = std::min(timeout, std::max(Duration::zero(), at - t)); };
       horizon_ = lead_;
       if (auto wake = schedule_.next_wakeup()) {
         // Many fires due at one instant take longer to claim than the recent claims did: start earlier.
-        const auto burst = static_cast<int64_t>(schedule_.count_due(*wake, 100000));
+        // Counting stops where the lead would reach kMaxLead anyway.
+        const auto enough = static_cast<size_t>(kMaxLead / std::max(Duration{1}, per_fire_claim_ * 3 / 2)) + 1;
+        const auto burst = static_cast<int64_t>(schedule_.count_due(*wake, enough));
         if (burst > 1) horizon_ = std::clamp(std::max(lead_, per_fire_claim_ * burst * 3 / 2), kMinLead, kMaxLead);
-        timeout = std::min(timeout, std::max(Duration::zero(), *wake - horizon_ - t));
+        wake_by(*wake - horizon_);
       }
-      timeout = std::min(timeout, std::max(Duration::zero(), next_resync_ - t));
-      timeout = std::min(timeout, std::max(Duration::zero(), next_heartbeat_ - t));
+      wake_by(next_resync_);
+      wake_by(next_heartbeat_);
       // Pruning keeps its own interval: tied to other wake-ups it would run just after each fire,
       // before the writer has recorded that fire's end, and leave one run too many in the history.
-      timeout = std::min(timeout, std::max(Duration::zero(), next_prune_ - t));
+      wake_by(next_prune_);
       // Notifications libpq read while our last statements ran sit in its buffer, not on the socket:
       // take them before waiting, or they would wait for the next timeout.
       const bool changed = apply_notifications();
@@ -211,8 +214,19 @@ struct SchedulerLoop::LoadCache {
   };
   // By trigger_kwargs; where the parse depended on trigger_time, by trigger_kwargs '\0' trigger_time.
   std::unordered_map<std::string, Spec> specs;
-  // A full load: the schedule was cleared, no row has to be removed from it first.
-  bool schedule_cleared = false;
+
+  // Holds a cache in `slot` for the lifetime of the scope, however the scope is left.
+  struct Scope {
+    Scope(std::unique_ptr<LoadCache>& slot, bool active) : slot_(slot) {
+      if (active) slot_ = std::make_unique<LoadCache>();
+    }
+    ~Scope() { slot_.reset(); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    std::unique_ptr<LoadCache>& slot_;
+  };
 };
 
 void SchedulerLoop::full_reload() {
@@ -222,20 +236,15 @@ void SchedulerLoop::full_reload() {
   // A write-back of the previous connection's state still queued may differ from the row: then
   // every row is written as before.
   const bool skip_unchanged = writer_->queued() == 0;
-  load_cache_ = std::make_unique<LoadCache>();
-  load_cache_->schedule_cleared = true;
   size_t n = 0;
-  try {
+  {
+    const LoadCache::Scope cache(load_cache_, true);
     n = store_.load_all([&](store::JobRow&& row) { apply_row(row, skip_unchanged); },
                         [&](size_t estimate) {
                           known_.reserve(estimate);
                           schedule_.reserve(estimate);
                         });
-  } catch (...) {
-    load_cache_.reset();
-    throw;
   }
-  load_cache_.reset();
   metrics_.reloads.inc();
   count_jobs_by_state();
   std::array<int, std::size(JobState::kNames)> by_state{};
@@ -254,11 +263,7 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
   const auto rows = store_.load(job_ids);
   const bool skip_unchanged = writer_->queued() == 0;
   // Many rows at once (a bulk INSERT or UPDATE): share parses between them as a full load does.
-  if (rows.size() >= 100) load_cache_ = std::make_unique<LoadCache>();
-  struct DropCache {
-    std::unique_ptr<LoadCache>& cache;
-    ~DropCache() { cache.reset(); }
-  } drop_cache{load_cache_};
+  const LoadCache::Scope cache(load_cache_, rows.size() >= 100);
   const bool log_each = spdlog::should_log(spdlog::level::info);
   std::unordered_set<std::string_view> present;
   present.reserve(rows.size());
@@ -317,7 +322,9 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
   k.version_hash = row.version_hash;
   k.func = Shared<std::string>(shared_value<std::string>(cache ? &cache->strings : nullptr, row.func, [&] { return row.func; }));
   k.owner = Shared<std::string>(shared_value<std::string>(cache ? &cache->strings : nullptr, row.owner, [&] { return row.owner; }));
-  if (!cache || !cache->schedule_cleared) schedule_.remove(row.job_id);
+  // The schedule holds only jobs known_ holds: only a job seen before can have an entry to drop.
+  const auto [known, added] = known_.try_emplace(row.job_id);
+  if (!added) schedule_.remove(row.job_id);
 
   // func_args parsed and checked once per distinct (func, func_args).
   LoadCache::Args args;
@@ -409,8 +416,8 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
   // would skip it too, so it is not queued.
   const bool unchanged = skip_unchanged && row.state == std::string_view(k.state) && row.is_running == scheduled &&
                          row.next_run_time == next && (!(k.state == "invalid") || row.last_error == k.error);
-  const auto it = known_.insert_or_assign(row.job_id, std::move(k)).first;
-  if (!unchanged) write_back(row.job_id, it->second, next);
+  known->second = std::move(k);
+  if (!unchanged) write_back(row.job_id, known->second, next);
 }
 
 void SchedulerLoop::write_back(const std::string& job_id) {

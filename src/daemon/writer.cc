@@ -142,7 +142,9 @@ void Writer::work() {
         // queue and its statements held back to the system rather than keep it as free heap.
         written_since_trim = 0;
         lock.unlock();
-        runs.clear(), runs.shrink_to_fit(), updates.clear(), updates.shrink_to_fit(), newest.clear(), newest.shrink_to_fit();
+        runs = {};
+        updates = {};
+        newest = {};
         malloc_trim(0);
         lock.lock();
       }

@@ -72,7 +72,8 @@ std::unique_ptr<Trigger> parse_interval(KwargsReader& r, Zone zone, const ParseC
 
 std::unique_ptr<Trigger> parse_date(KwargsReader& r, Zone zone, const ParseContext& ctx) {
   // As APScheduler: no run_date means "run once, now".
-  return std::make_unique<DateTrigger>([&] { auto d = r.take_timestamp("run_date", zone); return d ? *d : ctx.anchor(); }(), zone);
+  const auto run_date = r.take_timestamp("run_date", zone);
+  return std::make_unique<DateTrigger>(run_date ? *run_date : ctx.anchor(), zone);
 }
 
 std::unique_ptr<Trigger> parse_calendar_interval(KwargsReader& r, Zone zone, const ParseContext& ctx) {
