@@ -1,0 +1,1 @@
+"""Integrations of the rowsched worker with application frameworks (``rowsched.contrib.django``)."""
