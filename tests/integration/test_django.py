@@ -199,6 +199,28 @@ def test_a_job_added_in_the_admin_is_stored_with_its_json_fields(dj, admin_clien
          {"trigger": "interval", "minutes": 10}, "pending")]
 
 
+def test_a_job_added_in_the_admin_with_empty_arguments_and_options_gets_the_tables_defaults(dj, admin_client):
+    r = admin_client.post("/admin/rowsched/jobinfo/add/", {
+        "job_id": "once", "func": "scheduler_jobs.tasks:test", "func_args": "", "trigger_kwargs": "", "owner": ""})
+    assert r.status_code == 302, r.content.decode()[-2000:]
+    assert sql(dj, "SELECT func_args, trigger_kwargs FROM job_info WHERE job_id = 'once'") == [([], {})]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("trigger_kwargs", {"trigger": "cron", "minuts": 5},
+     'job_info.trigger_kwargs: unknown key &quot;minuts&quot; for trigger &quot;cron&quot;; allowed: '),
+    ("trigger_kwargs", ["cron"], "must be a JSON object"),
+    ("func_args", {"to": "a@example.com"}, "must be a JSON array of positional arguments"),
+])
+def test_the_admin_add_form_shows_what_is_wrong_with_a_job_and_stores_nothing(dj, admin_client, field, value, message):
+    data = {"job_id": "bad", "func": "scheduler_jobs.tasks:test", "func_args": "[]", "trigger_kwargs": "{}", "owner": ""}
+    data[field] = json.dumps(value)
+    r = admin_client.post("/admin/rowsched/jobinfo/add/", data)
+    assert r.status_code == 200  # the form again, not a server error
+    assert message in r.content.decode()
+    assert sql_value(dj, "SELECT count(*) FROM job_info") == 0
+
+
 def test_the_admin_changelist_shows_the_seeds_columns_rowscheds_state_and_last_error(dj, admin_client):
     add_job(dj, "broken", func="scheduler_jobs.tasks:nope")
     add_job(dj, "fine")

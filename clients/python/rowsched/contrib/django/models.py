@@ -8,12 +8,16 @@ Writing contract: a user writes the definition columns (``USER_FIELDS``); rowsch
 ``JobInfo.save()`` of an existing row therefore updates only the definition columns, so a stale
 instance never writes an old ``state`` or ``run_count`` over the one rowsched wrote since it was read.
 An insert lets the table's trigger stamp ``owner`` (when empty), the times, ``state`` and ``version``,
-and then reads those back into the instance.
+and then reads those back into the instance. ``clean()`` (run by the admin's forms) asks the table's own
+check, ``job_info_trigger_kwargs_problem``, so a form shows rowsched's message on the field instead of
+failing on save.
 """
 
+import json
 import uuid
 
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connections, models, router, transaction
 
 # The columns a user writes; every other column of job_info is rowsched's (sql/001_schema.sql).
 USER_FIELDS = ("func", "func_args", "trigger_kwargs", "is_paused", "run_right_now", "description", "owner")
@@ -81,7 +85,40 @@ class JobInfo(models.Model):
     def __str__(self):
         return self.job_id
 
+    def clean_fields(self, exclude=None):
+        self._empty_json_as_default()
+        super().clean_fields(exclude)
+
+    def clean(self):
+        if not isinstance(self.func_args, list):
+            raise ValidationError({"func_args": "must be a JSON array of positional arguments, e.g. "
+                                                '["a@example.com", 3]'})
+        if not isinstance(self.trigger_kwargs, dict):
+            raise ValidationError({"trigger_kwargs": 'must be a JSON object, e.g. {"trigger": "cron", "hour": 9}'})
+        problem = self._trigger_kwargs_problem()
+        if problem:
+            raise ValidationError({"trigger_kwargs": problem})
+
+    def _trigger_kwargs_problem(self):
+        """rowsched's own message for trigger_kwargs, or None. None too when the database cannot say
+        (an older schema): the insert's trigger then still refuses a bad row."""
+        connection = connections[router.db_for_write(type(self))]
+        try:
+            with transaction.atomic(using=connection.alias), connection.cursor() as cur:
+                cur.execute("SELECT job_info_trigger_kwargs_problem(%s::jsonb)", [json.dumps(self.trigger_kwargs)])
+                return cur.fetchone()[0]
+        except DatabaseError:
+            return None
+
+    def _empty_json_as_default(self):
+        # An emptied form field arrives as None; the columns are NOT NULL with these defaults.
+        if self.func_args is None:
+            self.func_args = []
+        if self.trigger_kwargs is None:
+            self.trigger_kwargs = {}
+
     def save(self, *args, **kwargs):
+        self._empty_json_as_default()
         inserting = self._state.adding
         if not inserting and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
             kwargs["update_fields"] = USER_FIELDS
