@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include "store/connect.h"
+#include "store/table_shape.h"
 
 namespace rowsched::store {
 
@@ -15,6 +16,12 @@ std::vector<std::string> apply_migrations(const std::string& dsn, const std::str
   pqxx::connection& conn = *connection;
   const std::string s = conn.quote_name(schema);
   std::vector<std::string> applied;
+  {
+    // Before anything is created: a foreign job_info would otherwise fail half-way with a server
+    // message (`column old.version does not exist`) that does not say what to do.
+    pqxx::read_transaction tx(conn);
+    if (auto problem = foreign_table_problem(tx, schema)) throw std::runtime_error(*problem);
+  }
   for (const Migration& m : embedded_migrations()) {
     pqxx::work tx(conn);
     // One lock per schema name: concurrent `migrate` runs serialise, then see each other's work.
