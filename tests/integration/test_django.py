@@ -74,6 +74,7 @@ def django_migrate(request, pg, _migrated_templates):
     name = create_database(pg, template=_migrated_templates(_migrate_methods(request.config)[0], "public"))
     dsn = pg.dsn(name)
     sql(dsn, f"ALTER TABLE job_run {WORKER_RUN_COLUMNS}")
+    saved_environ = dict(os.environ)  # restored afterwards: later test modules' subprocesses inherit it
     os.environ.update({k: v for k, v in django_env(dsn).items() if k.startswith(("ROWSCHED_DJANGO_", "DJANGO_"))})
     sys.path.insert(0, str(PROJECT))
     import django
@@ -88,6 +89,8 @@ def django_migrate(request, pg, _migrated_templates):
     yield dsn, out.getvalue(), before, rowsched_objects(dsn)
     from django.db import connections
     connections.close_all()
+    os.environ.clear()
+    os.environ.update(saved_environ)
     if pg.is_running():
         drop_database(pg, name)
 
