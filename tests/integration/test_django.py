@@ -284,7 +284,7 @@ def test_a_jobs_admin_page_lists_its_recent_runs_and_links_to_all_of_them(dj, ad
 
 def test_rowsched_worker_help_lists_its_options(dj):
     out = manage(dj, "rowsched_worker", "--help").stdout
-    for option in ("--queue NAME", "--concurrency N", "--dsn", "--database ALIAS", "--shutdown-timeout"):
+    for option in ("--queue NAME", "--concurrency N", "--dsn", "--database ALIAS", "--schema S", "--shutdown-timeout"):
         assert option in out
 
 
@@ -312,18 +312,20 @@ def test_rowsched_worker_hands_the_settings_database_queues_and_concurrency_to_t
     calls = []
 
     class Worker:
-        def __init__(self, dsn, queues, concurrency, shutdown_timeout):
-            calls.append({"dsn": dsn, "queues": queues, "concurrency": concurrency, "shutdown_timeout": shutdown_timeout})
+        def __init__(self, dsn, queues, concurrency, shutdown_timeout, schema="public"):
+            calls.append({"dsn": dsn, "queues": queues, "concurrency": concurrency, "shutdown_timeout": shutdown_timeout,
+                          "schema": schema})
 
         def run(self):
             calls[-1]["ran"] = True
 
     monkeypatch.setitem(sys.modules, "rowsched.worker", types.SimpleNamespace(Worker=Worker))
     call_command("rowsched_worker", "--queue", "mail", "--queue", "reports", "--concurrency", "3")
-    call_command("rowsched_worker")
+    call_command("rowsched_worker", "--schema", "jobs")
     first, second = calls
     assert first["queues"] == ["mail", "reports"] and first["concurrency"] == 3 and first["ran"]
     assert second["queues"] == ["default"] and second["concurrency"] == 1 and second["shutdown_timeout"] == 30.0
+    assert first["schema"] == "public" and second["schema"] == "jobs"
     with closing(psycopg2.connect(first["dsn"])) as conn, conn.cursor() as cur:
         cur.execute("SELECT current_database()")
         assert cur.fetchone()[0] == psycopg2.extensions.parse_dsn(dj)["dbname"]

@@ -28,10 +28,12 @@ class Command(BaseCommand):
                             "(default: built from DATABASES[--database])")
         parser.add_argument("--database", default="default", metavar="ALIAS",
                             help="the DATABASES entry to connect to (default: default)")
+        parser.add_argument("--schema", metavar="S",
+                            help="rowsched's schema, when `rowsched migrate --schema S` put it elsewhere than public")
         parser.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
                             help="on SIGTERM, how long the runs in progress may take to finish (default 30)")
 
-    def handle(self, *args, queues, concurrency, dsn, database, shutdown_timeout, **options):
+    def handle(self, *args, queues, concurrency, dsn, database, schema, shutdown_timeout, **options):
         if concurrency < 1:
             raise CommandError(f"--concurrency {concurrency}: must be an integer >= 1")
         queues = queues or ["default"]
@@ -51,4 +53,5 @@ class Command(BaseCommand):
                                "(pip install ./clients/python) and python3-psycopg2") from None
         logger.info("rowsched_worker on %s, queues %s, concurrency %d", redacted(dsn), ", ".join(queues),
                     concurrency)
-        Worker(dsn, queues=queues, concurrency=concurrency, shutdown_timeout=shutdown_timeout).run()
+        extra = {"schema": schema} if schema else {}
+        Worker(dsn, queues=queues, concurrency=concurrency, shutdown_timeout=shutdown_timeout, **extra).run()
