@@ -476,6 +476,11 @@ def test_two_django_workers_take_each_queued_run_once_and_their_functions_write_
                 "'by-hand', 'queued', 'default' FROM job_info")
         done = "SELECT count(*) FROM job_run WHERE status IN ('succeeded', 'failed')"
         wait_until(lambda: sql_value(dj, done) == 8, timeout=30, what="all eight runs finished")
+        # Each run's thread closed its Django connection: no idle session per run is left behind (the
+        # workers' own sessions carry an application_name; this process's Django session is the one left).
+        idle_django_sessions = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND application_name = '' AND pid <> pg_backend_pid()")
+        wait_until(lambda: sql_value(dj, idle_django_sessions) <= 1, timeout=10, what="the runs' sessions closed")
     finally:
         for w in workers:
             w.terminate()

@@ -2,7 +2,8 @@
 named by job_info.func (``module:callable``) import with the project's settings and use its ORM.
 
 The worker connects to ``DATABASES['default']`` (``--database`` picks another entry, ``--dsn`` any
-libpq DSN or URL) and blocks until SIGTERM/SIGINT, finishing the runs in progress first.
+libpq DSN or URL) and blocks until SIGTERM/SIGINT, finishing the runs in progress first. Each call's
+Django connections are closed when it returns (rowsched.contrib.django.worker).
 """
 
 import logging
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from rowsched.contrib.django.dsn import dsn_from_database, redacted
+from rowsched.contrib.django.worker import django_worker_class
 
 logger = logging.getLogger("rowsched.worker")
 
@@ -45,9 +47,8 @@ class Command(BaseCommand):
                 dsn = dsn_from_database(settings.DATABASES[database])
             except ValueError as e:
                 raise CommandError(str(e)) from None
-        # Imported here so that the app (models, admin) loads without the worker's driver.
         try:
-            from rowsched.worker import Worker
+            Worker = django_worker_class()
         except ImportError as e:
             raise CommandError(f"cannot import rowsched.worker ({e}); install rowsched's Python client "
                                "(pip install ./clients/python) and python3-psycopg2") from None
