@@ -430,6 +430,17 @@ def test_rowsched_migrate_refuses_a_job_info_of_another_shape_and_says_what_to_d
     assert sql_value(db, "SELECT count(*) FROM job_info") == 0
 
 
+def test_rowsched_migrate_refuses_a_job_run_of_another_shape(db, rowsched_bin):
+    if not rowsched_bin:
+        pytest.skip("the rowsched binary is not built")
+    sql(db, "CREATE TABLE job_run (id serial PRIMARY KEY, job_id text, status text)")
+    proc = subprocess.run([rowsched_bin, "migrate", "--dsn", db], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert ("schema public already has a table job_run that rowsched did not create (it lacks the columns "
+            "run_id, scheduled_for, instance, attempt, started_at, finished_at, output, error)") in proc.stderr + proc.stdout
+    assert sql_value(db, "SELECT to_regclass('job_info')") is None  # nothing was created
+
+
 def test_rowsched_migrate_into_another_schema_beside_a_foreign_job_info_works(db, rowsched_bin):
     if not rowsched_bin:
         pytest.skip("the rowsched binary is not built")
