@@ -94,7 +94,6 @@ class JobRunAdmin(admin.ModelAdmin):
                     "started_at", "finished_at", "short_error")
     list_filter = ("status", "queue", "kind")
     search_fields = ("job_id",)
-    date_hierarchy = None
 
     @admin.display(description="error")
     def short_error(self, run):

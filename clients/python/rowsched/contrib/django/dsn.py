@@ -5,6 +5,8 @@ Pure (no Django import), so it is testable alone. Keys: NAME, USER, PASSWORD, HO
 as libpq requires, so a password with spaces or quotes survives. ``redacted`` is the form to log.
 """
 
+import re
+
 # OPTIONS keys Django's PostgreSQL backend accepts that are not libpq connection keywords.
 _NOT_LIBPQ = {"isolation_level", "server_side_binding", "cursor_factory", "pool", "assume_role"}
 
@@ -34,6 +36,5 @@ def dsn_from_database(database):
 
 def redacted(dsn):
     """The DSN with its password (keyword form or URL form) replaced by ***, for logs."""
-    import re
     dsn = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
