@@ -48,7 +48,7 @@ std::vector<PgCronImportResult> import_pg_cron(const std::string& dsn, const std
   pqxx::connection& conn = *connection;
   pqxx::work tx(conn);
   const auto where = tx.exec1("SELECT current_database(), current_setting('port')::int, "
-                              "to_regclass('cron.job') IS NOT NULL, to_regclass($1) IS NOT NULL, "
+                              "to_regclass('cron.job') IS NOT NULL, "
                               "current_setting('cron.timezone', true)");
   const std::string database = where[0].as<std::string>();
   const int port = where[1].as<int>();
@@ -60,10 +60,10 @@ std::vector<PgCronImportResult> import_pg_cron(const std::string& dsn, const std
   if (!tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", job_info)[0].as<bool>())
     throw std::runtime_error("database \"" + database + "\" has no table " + job_info +
                              "; run `rowsched migrate` with the same --dsn and --schema first");
-  // pg_cron runs every job in cron.timezone (GMT unless set); the copies keep that time zone.
-  const std::optional<std::string> pg_cron_zone =
-      where[4].is_null() || where[4].as<std::string>().empty() ? std::nullopt
-                                                               : std::optional<std::string>(where[4].as<std::string>());
+  // pg_cron runs every job in cron.timezone (1.5+; GMT by default, and always GMT before 1.5): the
+  // copies keep that time zone rather than taking the daemon's --timezone.
+  const std::string pg_cron_zone =
+      where[3].is_null() || where[3].as<std::string>().empty() ? "GMT" : where[3].as<std::string>();
 
   std::vector<PgCronImportResult> results;
   for (PgCronJob& job : read_jobs(tx)) {
@@ -86,8 +86,9 @@ std::vector<PgCronImportResult> import_pg_cron(const std::string& dsn, const std
       not_copied("its schedule cannot be read by rowsched: " + *problem);
     } else {
       try {
-        pqxx::subtransaction sub(tx, "pg_cron_job");
-        const auto existing = sub.exec_params("SELECT description FROM " + job_info + " WHERE job_id = $1", result.job_id);
+        // A savepoint by hand: a failed statement must leave the outer transaction usable.
+        tx.exec("SAVEPOINT pg_cron_job");
+        const auto existing = tx.exec_params("SELECT description FROM " + job_info + " WHERE job_id = $1", result.job_id);
         if (!existing.empty()) {
           if (existing[0][0].as<std::string>("").starts_with(marker_prefix(j.jobid))) {
             result.outcome = PgCronImportResult::Outcome::kAlreadyCopied;
@@ -97,8 +98,8 @@ std::vector<PgCronImportResult> import_pg_cron(const std::string& dsn, const std
           }
         } else {
           nlohmann::json kwargs = {{"crontab", j.schedule}};
-          if (pg_cron_zone) kwargs["timezone"] = *pg_cron_zone;
-          sub.exec_params("INSERT INTO " + job_info +
+          kwargs["timezone"] = pg_cron_zone;
+          tx.exec_params("INSERT INTO " + job_info +
                               " (job_id, func, func_args, trigger_kwargs, is_paused, owner, description) "
                               "VALUES ($1, 'sql', $2::jsonb, $3::jsonb, $4, $5, $6)",
                           result.job_id, nlohmann::json::array({j.command}).dump(), kwargs.dump(), !j.active, j.username,
@@ -106,13 +107,16 @@ std::vector<PgCronImportResult> import_pg_cron(const std::string& dsn, const std
           result.outcome = PgCronImportResult::Outcome::kCopied;
         }
         if (unschedule && result.outcome != PgCronImportResult::Outcome::kNotCopied) {
-          sub.exec_params("SELECT cron.unschedule($1::bigint)", j.jobid);
+          tx.exec_params("SELECT cron.unschedule($1::bigint)", j.jobid);
           result.unscheduled = true;
         }
-        sub.commit();
+        tx.exec("RELEASE SAVEPOINT pg_cron_job");
       } catch (const pqxx::sql_error& e) {
+        tx.exec("ROLLBACK TO SAVEPOINT pg_cron_job");
+        // The server's message without "ERROR:  " and the PL/pgSQL context lines.
         std::string message = e.what();
-        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+        message = message.substr(0, message.find('\n'));
+        if (message.starts_with("ERROR:  ")) message = message.substr(8);
         not_copied(message);
         result.unscheduled = false;
       }
