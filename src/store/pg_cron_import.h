@@ -1,6 +1,6 @@
 // Copying pg_cron's jobs (cron.job) into rowsched's job_info, for `rowsched import-pg-cron`
 // (docs/pg-cron.md, "Importing"). Each cron.job row becomes an ordinary job_info row: func 'sql',
-// func_args [command], trigger_kwargs {"crontab": schedule, "timezone": cron.timezone}, owner =
+// func_args [command], trigger_kwargs {"crontab": schedule, "timezone": cron.timezone or GMT}, owner =
 // username, is_paused = NOT active, job_id = jobname (or "pg_cron-<jobid>" for an unnamed job), and a
 // description naming the pg_cron job, which is how a second run recognises what it copied before.
 //
