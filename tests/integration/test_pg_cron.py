@@ -174,6 +174,14 @@ def test_schedule_creates_an_ordinary_sql_job_owned_by_the_caller_and_upserts_by
         (["VACUUM ANALYZE"], {"crontab": "0 11 * * *", "timezone": "Europe/Berlin"})]
 
 
+def test_schedule_with_a_null_argument_says_so(migrated_db):
+    for call, name in [("SELECT schedule('j', NULL, 'SELECT 1')", "schedule(job_name, schedule, command)"),
+                       ("SELECT schedule(NULL::text, 'SELECT 1')", "schedule(schedule, command)")]:
+        with pytest.raises(psycopg2.Error) as e:
+            sql(migrated_db, call)
+        assert e.value.pgerror.splitlines()[0] == f"ERROR:  {name}: none of the arguments may be null"
+
+
 def test_schedule_without_a_name_returns_a_new_job_id_each_time(migrated_db):
     first = sql_value(migrated_db, "SELECT schedule('30 3 * * 6', $$DELETE FROM events$$)")
     second = sql_value(migrated_db, "SELECT schedule('30 3 * * 6', $$DELETE FROM events$$)")
@@ -246,7 +254,13 @@ def test_rowsched_refuses_the_cron_schema_where_pg_cron_is_installed(cron_pg, ro
 def test_a_run_records_its_command_and_shows_in_job_run_details(migrated_db, start_daemon):
     sql(migrated_db, "SELECT schedule('every-second', '1 seconds', $$SELECT 'tick'$$)")
     sql(migrated_db, "SELECT schedule('failing', '1 seconds', 'SELECT 1/0')")
+    sql(migrated_db, "SELECT schedule('bad', '0 0 $ *', 'SELECT 1')")  # accepted here, refused by the daemon
     start_daemon(migrated_db)
+    assert wait_until(lambda: sql(migrated_db, "SELECT last_error FROM job_info WHERE job_id = 'bad' "
+                                               "AND state = 'invalid'"), what="bad to be invalid")[0][0] == (
+        'trigger_kwargs.crontab: "0 0 $ *" has 4 fields; expected 5 (minute hour day-of-month month day-of-week), '
+        '6 (second first), a macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly) or '
+        '"N seconds" (1-59)')
     wait_until(lambda: sql(migrated_db, "SELECT 1 FROM job_run_details WHERE jobid = 'every-second' AND "
                                         "status = 'succeeded'") and
                sql(migrated_db, "SELECT 1 FROM job_run_details WHERE jobid = 'failing' AND status = 'failed'"),
@@ -334,15 +348,23 @@ def test_import_reports_a_taken_job_id_and_a_missing_role_and_copies_the_rest(cr
     gone = sql_value(dsn, "SELECT cron.schedule_in_database('gone', '0 0 * * *', 'SELECT 1', 'postgres', %s)", (carol,))
     sql(dsn, f"DROP ROLE {carol}")
     fine = sql_value(dsn, "SELECT cron.schedule('fine', '0 0 * * *', 'SELECT 1')")
+    reboot = sql_value(dsn, "SELECT cron.schedule('at-start', '@reboot', 'SELECT 1')")
+    remote = sql_value(dsn, "SELECT cron.schedule('remote', '0 0 * * *', 'SELECT 1')")
+    sql(dsn, "UPDATE cron.job SET nodename = 'db2.example.com', nodeport = 5433 WHERE jobid = %s", (remote,))
     code, out, _ = import_pg_cron(rowsched_bin, dsn, schema, "--unschedule")
     assert code == 3, out
     lines = out.splitlines()
-    assert lines[-1] == "1 copied, 0 already copied, 2 not copied, 1 unscheduled in pg_cron", out
+    assert lines[-1] == "1 copied, 0 already copied, 4 not copied, 1 unscheduled in pg_cron", out
+    assert (f'not copied:     pg_cron job {reboot} "at-start" of user "postgres" (@reboot): its schedule cannot be '
+            f'read by rowsched: trigger_kwargs.crontab: "@reboot" is not supported: rowsched does not run jobs when a '
+            f'server starts; allowed macros: @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly') in lines
+    assert (f'not copied:     pg_cron job {remote} "remote" of user "postgres" (0 0 * * *): it runs on another server '
+            f'(db2.example.com:5433); rowsched runs jobs on the server of its job_info table') in lines
     assert (f'not copied:     pg_cron job {taken} "taken" of user "postgres" (0 0 * * *): job_id "taken" is already '
             f'taken by another job_info row; rename one of the two and import again') in lines
     assert (f'not copied:     pg_cron job {gone} "gone" of user "{carol}" (0 0 * * *): job_info.owner: role '
             f'"{carol}" does not exist') in lines
-    assert sql(dsn, "SELECT jobid FROM cron.job ORDER BY jobid") == [(taken,), (gone,)]
+    assert sql(dsn, "SELECT jobid FROM cron.job ORDER BY jobid") == [(taken,), (gone,), (reboot,), (remote,)]
     assert sql_value(dsn, f"SELECT func_args FROM {schema}.job_info WHERE job_id = 'taken'") == ["SELECT 0"]
     assert fine
 
