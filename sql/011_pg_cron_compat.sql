@@ -24,10 +24,10 @@ $check$;
 -- in by the claim from the definition the fire was claimed under.
 ALTER TABLE job_run ADD COLUMN IF NOT EXISTS command text;
 
--- The text job_run.command records for a job's definition.
+-- The text job_run.command records for a job's definition. No SET clause (it uses only pg_catalog),
+-- so that the claim's statement inlines it.
 CREATE OR REPLACE FUNCTION rowsched_command_text(func text, func_args jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path FROM CURRENT
 AS $fn$
     SELECT CASE WHEN func = 'sql' AND jsonb_typeof(func_args -> 0) = 'string' THEN func_args ->> 0
                 ELSE func || ' ' || func_args::text END
