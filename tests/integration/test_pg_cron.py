@@ -83,7 +83,7 @@ def rowsched_next(rowsched_bin, kwargs, start, count):
 # pg_cron's README: its cron syntax examples and the schedules of its cron.schedule examples.
 README_SCHEDULES = ["* * * * *", "*/5 * * * *", "0 * * * *", "0 0 * * *", "0 0 * * 1-5", "0 1 * * 0",
                     "0 13 2 6 *", "30 3 * * 6", "0 10 * * *", "0 12 $ * *", "@hourly", "@daily", "@weekly",
-                    "@monthly", "0 0 $ * 1", "15 4 1,15 * sun"]
+                    "@monthly", "@yearly", "@annually", "@midnight", "0 0 $ * 1", "15 4 1,15 * sun"]
 # pg_cron 1.4 (what Debian ships for PostgreSQL 15) predates `$` (1.6) and `N seconds` (1.5).
 PG_CRON_14_REJECTS = {"0 12 $ * *", "0 0 $ * 1"}
 
