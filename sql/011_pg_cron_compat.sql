@@ -169,8 +169,9 @@ END
 $fn$;
 
 -- cron.job_run_details' columns over job_run, so that queries written for pg_cron work with the schema
--- changed. status speaks pg_cron's vocabulary (running, succeeded, failed; every other rowsched
--- outcome is failed, with rowsched's own status first in return_message and in rowsched_status).
+-- changed. status speaks pg_cron's vocabulary (starting for a worker run still queued, running,
+-- succeeded, failed; every other rowsched outcome is failed, with rowsched's own status first in
+-- return_message and in rowsched_status).
 -- job_pid is null: the run's session is not recorded. A view runs with its owner's rights (as
 -- job_status: grant SELECT only to roles that may see every run).
 CREATE OR REPLACE VIEW job_run_details AS
@@ -180,9 +181,10 @@ SELECT r.job_id                                              AS jobid,
        current_database()::text                              AS database,
        j.owner::text                                         AS username,
        r.command                                             AS command,
-       CASE WHEN r.status IN ('running', 'succeeded') THEN r.status ELSE 'failed' END AS status,
+       CASE WHEN r.status IN ('running', 'succeeded') THEN r.status
+            WHEN r.status = 'queued' THEN 'starting' ELSE 'failed' END AS status,
        CASE WHEN r.status = 'succeeded' THEN r.output
-            WHEN r.status IN ('running', 'failed') THEN r.error
+            WHEN r.status IN ('running', 'failed', 'queued') THEN r.error
             ELSE r.status || coalesce(': ' || r.error, '') END AS return_message,
        r.started_at                                          AS start_time,
        r.finished_at                                         AS end_time,

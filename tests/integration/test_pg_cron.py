@@ -276,6 +276,22 @@ def test_a_run_records_its_command_and_shows_in_job_run_details(migrated_db, sta
     assert sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE command IS NULL") == 0
 
 
+def test_job_run_details_speaks_pg_cron_statuses_and_keeps_rowsched_s(migrated_db):
+    sql(migrated_db, "SELECT schedule('j', '* * * * *', 'SELECT 1')")
+    sql(migrated_db, """INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at, finished_at, output,
+                                             error, command)
+                        VALUES ('j', '2030-01-01T00:00:00Z', 'i', 'succeeded', now(), now(), 'SELECT 1', NULL, 'SELECT 1'),
+                               ('j', '2030-01-01T00:01:00Z', 'i', 'timeout', now(), now(), NULL, 'ran 5 s', 'SELECT 1'),
+                               ('j', '2030-01-01T00:02:00Z', 'i', 'skipped', now(), now(), NULL, NULL, 'SELECT 1'),
+                               ('j', '2030-01-01T00:03:00Z', 'i', 'failed', now(), now(), NULL, 'boom', 'SELECT 1')""")
+    assert sql(migrated_db, "SELECT status, return_message, rowsched_status FROM job_run_details ORDER BY runid") == [
+        ("succeeded", "SELECT 1", "succeeded"), ("failed", "timeout: ran 5 s", "timeout"),
+        ("failed", "skipped", "skipped"), ("failed", "boom", "failed")]
+    sql(migrated_db, "SELECT unschedule('j')")
+    # The history outlives the job; who owned it is then unknown.
+    assert sql(migrated_db, "SELECT DISTINCT jobid, username FROM job_run_details") == [("j", None)]
+
+
 # --- import-pg-cron ------------------------------------------------------------------------------------------
 
 
