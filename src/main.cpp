@@ -1,5 +1,4 @@
-// The command line: `rowsched migrate`, `rowsched run`, `rowsched status`, `rowsched next` and
-// `rowsched import-pg-cron` (daemon/import_pg_cron.h). Parses
+// The command line: `rowsched migrate`, `rowsched run`, `rowsched status`, `rowsched next`. Parses
 // arguments (for migrate, run and status also ROWSCHED_* environment variables and --config, see
 // daemon/config.h), then hands over to src/daemon (migrate, run, status) or to src/trigger (next).
 // Exit codes: 0 success, 1 runtime failure (database unreachable, ...), 2 invalid input.
