@@ -10,6 +10,7 @@
 
 #include "daemon/commands.h"
 #include "daemon/config.h"
+#include "daemon/import_pg_cron.h"
 #include "trigger/jitter.h"
 #include "trigger/trigger_kwargs.h"
 
@@ -95,6 +96,12 @@ int main(int argc, char** argv) {
     rowsched::daemon::bind_environment(*cmd);
   }
 
+  rowsched::daemon::Options import_opt;
+  bool import_unschedule = false;
+  auto* import_pg_cron = app.add_subcommand("import-pg-cron", "Copy pg_cron's jobs (cron.job) into job_info (docs/pg-cron.md)");
+  add_db_options(import_pg_cron, import_opt);
+  import_pg_cron->add_flag("--unschedule", import_unschedule, "Remove each job copied from pg_cron (cron.unschedule)");
+
   auto* next = app.add_subcommand("next", "Print the next fire times of a trigger_kwargs object, one per line (RFC 3339 UTC)");
   std::string from_text, zone_name = "UTC", kwargs_json;
   int count = 10;
@@ -122,6 +129,7 @@ int main(int argc, char** argv) {
   if (*migrate) return rowsched::daemon::migrate(migrate_opt);
   if (*run) return rowsched::daemon::run(run_opt);
   if (*status) return rowsched::daemon::status(status_opt);
+  if (*import_pg_cron) return rowsched::daemon::import_pg_cron(import_opt, import_unschedule);
 
   if (batch) return run_next_batch();
   if (kwargs_json.empty()) {

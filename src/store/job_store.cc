@@ -387,7 +387,7 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
         "   WHEN coalesce(running.n, 0) + c.own + count(*) FILTER (WHERE c.status = 'running') "
         "        OVER (PARTITION BY c.job_id ORDER BY c.ord) > c.max_instances THEN 'skipped' "
         "   ELSE 'running' END AS final FROM c LEFT JOIN running USING (job_id)) "
-        "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at, error) "
+        "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at, error, command) "
         // A fire claimed ahead of its instant is not started before it: started_at is never earlier
         // (the writer records the real start).
         "SELECT job_id, scheduled_for, attempt, kind, " + tx.quote(instance_) + ", final, "
@@ -395,7 +395,9 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
         "  CASE WHEN final <> 'running' THEN now() END, "
         "  CASE WHEN final = 'skipped' AND status = 'running' "
         "       THEN format('not run: max_instances (%s) runs of this job were already running', max_instances) "
-        "       ELSE note END "
+        "       ELSE note END, "
+        // The command text that runs (sql/011_pg_cron_compat.sql), from the row the fire is claimed under.
+        "  (SELECT " + table("rowsched_command_text") + "(j.func, j.func_args) FROM " + table("job_info") + " j WHERE j.job_id = decided.job_id) "
         "FROM decided ORDER BY ord "
         "ON CONFLICT DO NOTHING "
         "RETURNING run_id, job_id, " + micros("scheduled_for") + ", attempt, status");

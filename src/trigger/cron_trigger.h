@@ -37,7 +37,8 @@ struct CronBounds {
 std::unique_ptr<Trigger> make_cron_trigger(const CronFields& fields, const CronBounds& bounds);
 
 // Builds a trigger from a crontab string (5 fields, or 6 with seconds first, or @yearly @annually
-// @monthly @weekly @daily @midnight @hourly). Throws TriggerError naming `trigger_kwargs.crontab`.
+// @monthly @weekly @daily @midnight @hourly, and pg_cron's `$` day of month and `N seconds`; see
+// crontab.cc). Throws TriggerError naming `trigger_kwargs.crontab`.
 std::unique_ptr<Trigger> make_crontab_trigger(const std::string& crontab, const CronBounds& bounds);
 
 }  // namespace rowsched

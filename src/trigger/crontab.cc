@@ -3,6 +3,13 @@
 // day rule of Vixie cron: when the day-of-month or the day-of-week field starts with `*`, a day must
 // match both (the `*` one allows every day it lists); when neither does, a day matches when either
 // matches. Unlike croniter, `*/2` counts as starting with `*`.
+//
+// pg_cron's additions are read as pg_cron reads them (docs/pg-cron.md): `$` as the whole day-of-month
+// field is the last day of the month, and `N seconds` / `N second` (N = 1..59, pg_cron 1.5+) is every
+// N seconds of elapsed time. pg_cron anchors that interval at whenever its scheduler happened to start;
+// rowsched anchors it at start_date, else at the Unix epoch, so that every instance computes the same
+// fire instants (a fire's identity is its instant). `@reboot` / `@restart` have no meaning for a
+// scheduler that is not part of the server and are rejected with that reason.
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -12,6 +19,7 @@
 
 #include "trigger/cron_expression.h"
 #include "trigger/cron_trigger.h"
+#include "trigger/interval_trigger.h"
 #include "trigger/pattern_trigger.h"
 
 namespace rowsched {
@@ -29,6 +37,7 @@ constexpr std::array<Macro, 7> kMacros = {{{"@yearly", "0 0 1 1 *"},
                                            {"@midnight", "0 0 * * *"},
                                            {"@hourly", "0 * * * *"}}};
 constexpr std::string_view kMacroList = "@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly";
+constexpr int kMaxIntervalSeconds = 59;  // pg_cron's '[1-59] seconds'
 
 constexpr std::array<std::string_view, 12> kMonthNames = {"jan", "feb", "mar", "apr", "may", "jun",
                                                           "jul", "aug", "sep", "oct", "nov", "dec"};
@@ -107,6 +116,7 @@ class CrontabParser {
     std::string allowed = "*, */n, a, a-b, a-b/n, a/n, lists with commas";
     if (spec_->names == kMonthNames.data()) allowed += ", names jan..dec";
     if (spec_->names == kWeekdayNames.data()) allowed += ", names sun..sat (0 and 7 are Sunday)";
+    if (spec_ == &kDayOfMonth) allowed += ", $ alone (the last day of the month)";
     fail_item("is not valid; allowed: " + allowed);
   }
 
@@ -158,6 +168,38 @@ class CrontabParser {
   std::string_view field_, item_;
 };
 
+// pg_cron's interval form: the seconds of `N seconds` or `N second` (any case, any spacing), or
+// nullopt when `line` is not of that form. The range is checked by the caller, for its message.
+std::optional<long long> interval_seconds(std::string_view line) {
+  const std::vector<std::string_view> words = split_fields(line);
+  if (words.size() != 2) return std::nullopt;
+  const std::string unit = lowercase(words[1]);
+  if (unit != "second" && unit != "seconds") return std::nullopt;
+  if (words[0].find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  long long n = 0;
+  for (char c : words[0]) n = std::min(n * 10 + (c - '0'), 1'000'000'000LL);
+  return n;
+}
+
+// An IntervalTrigger that describes itself by the crontab text it was written as.
+class CrontabIntervalTrigger final : public Trigger {
+ public:
+  CrontabIntervalTrigger(std::string description, Duration interval, const CronBounds& bounds)
+      : description_(std::move(description)),
+        interval_(interval, bounds.start_date.value_or(TimePoint{}), bounds.end_date, bounds.zone, bounds.jitter),
+        zone_name_(bounds.zone ? bounds.zone->name() : "UTC") {}
+  std::optional<TimePoint> next_fire_time(std::optional<TimePoint> previous, TimePoint now) const override {
+    return interval_.next_fire_time(previous, now);
+  }
+  Duration jitter() const override { return interval_.jitter(); }
+  std::string describe() const override { return description_ + " in " + zone_name_; }
+
+ private:
+  std::string description_;
+  IntervalTrigger interval_;
+  std::string zone_name_;
+};
+
 // Vixie weekdays (bit 0 and bit 7 = Sunday) as CronPattern weekdays (bit 0 = Monday).
 uint8_t monday_first(uint64_t sunday_first) {
   uint8_t out = static_cast<uint8_t>((sunday_first >> 1) & 0x3F);
@@ -171,8 +213,18 @@ std::unique_ptr<Trigger> make_crontab_trigger(const std::string& crontab, const 
   const std::string_view whole = trim(crontab);
   CrontabParser parser(whole);
   std::string_view line = whole;
+  const std::string description = "crontab['" + std::string(whole) + "']";
+  if (const auto seconds = interval_seconds(line)) {
+    if (*seconds < 1 || *seconds > kMaxIntervalSeconds)
+      parser.fail("is out of range for pg_cron's interval form; allowed: 1 to " + std::to_string(kMaxIntervalSeconds) +
+                  " seconds (for longer intervals use a cron line or trigger \"interval\")");
+    return std::make_unique<CrontabIntervalTrigger>(description, std::chrono::seconds(*seconds), bounds);
+  }
   if (line.starts_with('@')) {
     const std::string name = lowercase(line);
+    if (name == "@reboot" || name == "@restart")
+      parser.fail("is not supported: rowsched does not run jobs when a server starts; allowed macros: " +
+                  std::string(kMacroList));
     const auto macro = std::find_if(kMacros.begin(), kMacros.end(), [&](const Macro& m) { return m.name == name; });
     if (macro == kMacros.end()) parser.fail("is not a supported macro; allowed: " + std::string(kMacroList));
     line = macro->expansion;
@@ -181,15 +233,19 @@ std::unique_ptr<Trigger> make_crontab_trigger(const std::string& crontab, const 
   const std::vector<std::string_view> fields = split_fields(line);
   if (fields.size() != 5 && fields.size() != 6)
     parser.fail("has " + std::to_string(fields.size()) +
-                " fields; expected 5 (minute hour day-of-month month day-of-week), 6 (second first) or a macro (" +
-                std::string(kMacroList) + ")");
+                " fields; expected 5 (minute hour day-of-month month day-of-week), 6 (second first), a macro (" +
+                std::string(kMacroList) + ") or \"N seconds\" (1-59)");
   const size_t m = fields.size() == 6 ? 1 : 0;
 
   CronPattern pattern;
   pattern.seconds = m == 1 ? parser.parse_field(kSecond, fields[0]) : 1;
   pattern.minutes = parser.parse_field(kMinute, fields[m]);
   pattern.hours = static_cast<uint32_t>(parser.parse_field(kHour, fields[m + 1]));
-  pattern.days = static_cast<uint32_t>(parser.parse_field(kDayOfMonth, fields[m + 2]));
+  // pg_cron: `$` alone in day-of-month is the month's last day (not combinable with other values).
+  if (fields[m + 2] == "$")
+    pattern.month_days.push_back(MonthDay{MonthDay::Kind::kLastDay});
+  else
+    pattern.days = static_cast<uint32_t>(parser.parse_field(kDayOfMonth, fields[m + 2]));
   pattern.months = static_cast<uint16_t>(parser.parse_field(kMonth, fields[m + 3]));
   pattern.weekdays = monday_first(parser.parse_field(kDayOfWeek, fields[m + 4]));
   pattern.weeks = ((uint64_t{1} << 54) - 1) & ~uint64_t{1};
@@ -197,7 +253,7 @@ std::unique_ptr<Trigger> make_crontab_trigger(const std::string& crontab, const 
   pattern.follows_clock = is_wildcard_expression(fields[m + 1]);
 
   if (!pattern.can_match()) parser.fail("can never fire (no such day)");
-  return make_pattern_trigger(std::move(pattern), bounds, "crontab['" + std::string(whole) + "']");
+  return make_pattern_trigger(std::move(pattern), bounds, description);
 }
 
 }  // namespace rowsched

@@ -547,6 +547,11 @@ class Gen:
         {"crontab": "@hourly"}, {"crontab": "@WEEKLY"}, {"crontab": "0 9-17/2 * * MON-FRI"},
         {"crontab": "5/15 * * * *"}, {"crontab": "0 0 * jan-mar,oct *"}, {"crontab": " 0 0 * * * "},
         {"crontab": "0\t0\t*\t*\t*"},
+        # pg_cron's documented examples (README): croniter reads `$` as `L`, and `N seconds` for N
+        # dividing a minute as `*/N` seconds (other N have no reference and are unit-tested instead).
+        {"crontab": "0 12 $ * *"}, {"crontab": "10 seconds"}, {"crontab": "30 seconds"}, {"crontab": "5 seconds"},
+        {"crontab": "0 0 * * 1-5"}, {"crontab": "0 1 * * 0"}, {"crontab": "0 13 2 6 *"}, {"crontab": "30 3 * * 6"},
+        {"crontab": "0 10 * * *"}, {"crontab": "* * * * *"},
         {"trigger": "interval", "seconds": 1, "start_date": "2024-01-01 00:00:00.5"},
         {"trigger": "interval", "weeks": 520, "start_date": "2001-01-01"},
         {"trigger": "interval", "seconds": 7, "start_date": "1999-12-31 23:59:59.999999"},
@@ -774,8 +779,13 @@ def reference_crontab(kw, default_zone, frm, vixie=False, fix_dow7=False, **fix)
     if not isinstance(expr, str):
         raise ValueError("crontab must be a string")
     parts = expr.split()
-    if len(parts) == 6:  # rowsched: seconds first; croniter: seconds last
+    seconds = re.fullmatch(r"\s*(\d+)\s+seconds?\s*", expr, re.I)
+    if seconds and 60 % int(seconds.group(1)) == 0:  # pg_cron's interval form
+        parts = ["*", "*", "*", "*", "*", "*/" + seconds.group(1)]
+    elif len(parts) == 6:  # rowsched: seconds first; croniter: seconds last
         parts = parts[1:] + parts[:1]
+    if len(parts) in (5, 6) and parts[2] == "$":  # pg_cron's last day of the month
+        parts[2] = "L"
     cexpr = " ".join(parts) if len(parts) in (5, 6) else expr
     if fix_dow7 and len(parts) == 6:
         parts[4] = dow7_to_0(parts[4])

@@ -111,15 +111,74 @@ TEST_CASE("a value out of range names the crontab, the field and the range") {
 TEST_CASE("a wrong number of fields says what is expected") {
   CHECK(crontab_error("* * *") ==
         "trigger_kwargs.crontab: \"* * *\" has 3 fields; expected 5 (minute hour day-of-month month day-of-week), 6 "
-        "(second first) or a macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)");
+        "(second first), a macro (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly) or \"N seconds\" "
+        "(1-59)");
   CHECK(crontab_error("").starts_with("trigger_kwargs.crontab: \"\" has 0 fields; expected 5"));
   CHECK(crontab_error("* * * * * * *").starts_with("trigger_kwargs.crontab: \"* * * * * * *\" has 7 fields"));
 }
 
 TEST_CASE("an unknown macro lists the supported ones") {
-  CHECK(crontab_error("@reboot") ==
-        "trigger_kwargs.crontab: \"@reboot\" is not a supported macro; allowed: @yearly, @annually, @monthly, "
+  CHECK(crontab_error("@fortnightly") ==
+        "trigger_kwargs.crontab: \"@fortnightly\" is not a supported macro; allowed: @yearly, @annually, @monthly, "
         "@weekly, @daily, @midnight, @hourly");
+}
+
+TEST_CASE("pg_cron's @reboot is rejected with the reason, since rowsched is not part of the server") {
+  CHECK(crontab_error("@reboot") ==
+        "trigger_kwargs.crontab: \"@reboot\" is not supported: rowsched does not run jobs when a server starts; "
+        "allowed macros: @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly");
+  CHECK(crontab_error("@Restart").starts_with("trigger_kwargs.crontab: \"@Restart\" is not supported"));
+}
+
+TEST_CASE("pg_cron's $ in day of month is the last day of every month") {
+  CHECK(fires(*crontab("0 12 $ * *"), at("2024-01-15T00:00:00Z"), 4) ==
+        Fires{"2024-01-31T12:00:00Z", "2024-02-29T12:00:00Z", "2024-03-31T12:00:00Z", "2024-04-30T12:00:00Z"});
+  CHECK(fires(*crontab("30 23 $ feb *"), at("2023-01-01T00:00:00Z"), 2) ==
+        Fires{"2023-02-28T23:30:00Z", "2024-02-29T23:30:00Z"});
+  CHECK(crontab("0 0 $ * *")->describe() == "crontab['0 0 $ * *'] in UTC");
+}
+
+TEST_CASE("with $ and a restricted day of week, either one matching is enough, as in pg_cron") {
+  // pg_cron sets neither DOM_STAR nor DOW_STAR here, so it ORs the two: Mondays and the last day.
+  CHECK(fires(*crontab("0 0 $ * mon"), at("2024-01-23T00:00:01Z"), 3) ==
+        Fires{"2024-01-29T00:00:00Z", "2024-01-31T00:00:00Z", "2024-02-05T00:00:00Z"});
+}
+
+TEST_CASE("$ must stand alone in day of month and the error says so") {
+  CHECK(crontab_error("0 0 1,$ * *") ==
+        "trigger_kwargs.crontab: \"0 0 1,$ * *\" day-of-month field \"1,$\": \"$\" is not valid; allowed: *, */n, a, "
+        "a-b, a-b/n, a/n, lists with commas, $ alone (the last day of the month)");
+  CHECK(crontab_error("$ * * * *").starts_with("trigger_kwargs.crontab: \"$ * * * *\" minute field \"$\" is not valid"));
+}
+
+TEST_CASE("pg_cron's 'N seconds' fires every N seconds of elapsed time, counted from the Unix epoch") {
+  CHECK(fires(*crontab("30 seconds"), at("2024-01-01T00:00:10Z"), 3) ==
+        Fires{"2024-01-01T00:00:30Z", "2024-01-01T00:01:00Z", "2024-01-01T00:01:30Z"});
+  // 7 does not divide a minute: still every 7 s (pg_cron's meaning), not :00 :07 ... :56 :00.
+  // 2024-01-01T00:00:00Z is 1704067200 s after the epoch, 1704067200 mod 7 = 3.
+  CHECK(fires(*crontab("7 seconds"), at("2024-01-01T00:00:00Z"), 3) ==
+        Fires{"2024-01-01T00:00:04Z", "2024-01-01T00:00:11Z", "2024-01-01T00:00:18Z"});
+  CHECK(fires(*crontab(" 1  SECOND "), at("2024-01-01T00:00:00.5Z"), 2) ==
+        Fires{"2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z"});
+  CHECK(crontab("59 seconds")->describe() == "crontab['59 seconds'] in UTC");
+}
+
+TEST_CASE("'N seconds' counts from start_date when the row gives one") {
+  CronBounds bounds = in("UTC");
+  bounds.start_date = at("2024-01-01T00:00:05Z");
+  CHECK(fires(*make_crontab_trigger("20 seconds", bounds), at("2024-01-01T00:00:06Z"), 2) ==
+        Fires{"2024-01-01T00:00:25Z", "2024-01-01T00:00:45Z"});
+}
+
+TEST_CASE("'N seconds' outside 1-59 is an error naming pg_cron's range") {
+  const std::string expected_tail =
+      " is out of range for pg_cron's interval form; allowed: 1 to 59 seconds (for longer intervals use a cron line "
+      "or trigger \"interval\")";
+  CHECK(crontab_error("0 seconds") == "trigger_kwargs.crontab: \"0 seconds\"" + expected_tail);
+  CHECK(crontab_error("60 seconds") == "trigger_kwargs.crontab: \"60 seconds\"" + expected_tail);
+  CHECK(crontab_error("99999999999999999999 seconds").ends_with(expected_tail));
+  CHECK(crontab_error("5 minutes").starts_with("trigger_kwargs.crontab: \"5 minutes\" has 2 fields"));
+  CHECK(crontab_error("-5 seconds").starts_with("trigger_kwargs.crontab: \"-5 seconds\" has 2 fields"));
 }
 
 TEST_CASE("steps of 0, reversed ranges and unknown forms are errors") {
@@ -131,7 +190,7 @@ TEST_CASE("steps of 0, reversed ranges and unknown forms are errors") {
   CHECK(crontab_error("0 0 * * sat-mon").ends_with("is a reversed range; write the smaller value first"));
   CHECK(crontab_error("0 0 L * *") ==
         "trigger_kwargs.crontab: \"0 0 L * *\" day-of-month field \"L\" is not valid; allowed: *, */n, a, a-b, "
-        "a-b/n, a/n, lists with commas");
+        "a-b/n, a/n, lists with commas, $ alone (the last day of the month)");
   CHECK(crontab_error("0 0 * * fo") ==
         "trigger_kwargs.crontab: \"0 0 * * fo\" day-of-week field \"fo\" is not valid; allowed: *, */n, a, a-b, "
         "a-b/n, a/n, lists with commas, names sun..sat (0 and 7 are Sunday)");
