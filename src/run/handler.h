@@ -46,16 +46,15 @@ struct RunOutcome {
   std::string error;
 };
 
-// Resources of one executor thread, created lazily.
+// Resources of one executor thread: the owner sessions (shared by all threads, thread-safe).
 class WorkerContext {
  public:
-  explicit WorkerContext(std::string dsn);
+  explicit WorkerContext(store::SqlSession& sql);
   ~WorkerContext();
   store::SqlSession& sql();
 
  private:
-  std::string dsn_;
-  std::unique_ptr<store::SqlSession> sql_;
+  store::SqlSession& sql_;
 };
 
 class Handler {

@@ -1,0 +1,206 @@
+"""A job runs as its owner and nothing more (docs/security.md). The daemon is logged in as the
+cluster's superuser, as most installs do; every hostile row is written by an unprivileged role, and
+each test asserts what that role is afterwards (attributes, memberships) and who the statement ran as
+(current_user and session_user)."""
+
+import datetime
+
+import pytest
+
+from conftest import dsn_with, quote_ident, sql, sql_value
+from daemon import insert_job, runs, start_daemon, wait_until  # noqa: F401 (fixture)
+
+
+def role_snapshot(dsn, role):
+    """What a role can do: its attributes and the roles it is a member of."""
+    return sql(dsn, "SELECT rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls, "
+                    "rolinherit, ARRAY(SELECT roleid::regrole::text FROM pg_auth_members WHERE member = r.oid ORDER BY 1) "
+                    "FROM pg_roles r WHERE rolname = %s", (role,))
+
+
+@pytest.fixture
+def owners(migrated_db, make_role):
+    """Two unprivileged roles, alice and bob, that may write job_info, and a table `seen` any run may
+    write to: (label, current_user, session_user, backend pid, note)."""
+    alice, bob = make_role("alice"), make_role("bob")
+    sql(migrated_db, "CREATE TABLE seen (label text, cu name, su name, pid int, note text); "
+                     "GRANT SELECT, INSERT ON seen TO PUBLIC")
+    for role in (alice, bob):
+        sql(migrated_db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON job_info TO {quote_ident(role)}")
+    return alice, bob
+
+
+def record(label, note="NULL"):
+    """SQL that writes who runs it into `seen`."""
+    return f"INSERT INTO public.seen SELECT '{label}', current_user, session_user, pg_backend_pid(), {note}"
+
+
+def seen(dsn, label):
+    rows = sql(dsn, "SELECT cu, su, pid, note FROM seen WHERE label = %s", (label,))
+    return rows[0] if rows else None
+
+
+# Ways a statement could try to become the daemon's login role again, and what each must end in:
+# "ran" (it ran, still as the owner) or the start of the error the run fails with.
+ESCAPES = {
+    "set_config in a DO block": ("DO $$ BEGIN PERFORM set_config('role', 'none', true); END $$", "ran"),
+    "set_config for the session": ("SELECT set_config('role', 'none', false)", "ran"),
+    "a function calling set_config": (
+        "CREATE FUNCTION pg_temp.escape() RETURNS text LANGUAGE sql AS $f$ SELECT set_config('role', 'none', false) $f$; "
+        "SELECT pg_temp.escape()", "ran"),
+    "RESET ROLE": ("RESET ROLE", "ran"),
+    "SET ROLE NONE": ("SET ROLE NONE", "ran"),
+    "RESET SESSION AUTHORIZATION": ("RESET SESSION AUTHORIZATION", "ran"),
+    "SET SESSION AUTHORIZATION DEFAULT": ("SET SESSION AUTHORIZATION DEFAULT", "ran"),
+    "SET SESSION AUTHORIZATION to the daemon": ("SET SESSION AUTHORIZATION {daemon}", "permission denied"),
+    "SET ROLE to the daemon": ("SET ROLE {daemon}", "permission denied"),
+    "set_config of session_authorization": ("SELECT set_config('session_authorization', '{daemon_name}', false)",
+                                            "permission denied"),
+}
+
+
+def test_no_statement_of_an_unprivileged_owner_gets_back_to_the_daemons_role(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    daemon_role = sql_value(migrated_db, "SELECT session_user")
+    before = role_snapshot(migrated_db, alice)
+    start_daemon(migrated_db)
+    as_alice = dsn_with(migrated_db, user=alice)
+    for i, (name, (escape, _)) in enumerate(ESCAPES.items()):
+        # After the escape: record who we are, then try what only the daemon's role could do.
+        statement = (escape.format(daemon=quote_ident(daemon_role), daemon_name=daemon_role) + "; " + record(name) + "; "
+                     f"DO $$ BEGIN ALTER ROLE {quote_ident(alice)} SUPERUSER; "
+                     "EXCEPTION WHEN insufficient_privilege THEN NULL; END $$")
+        insert_job(as_alice, f"escape-{i}", func="sql", args=[statement], kwargs={"trigger": "date"})
+    for i, (name, (_, expected)) in enumerate(ESCAPES.items()):
+        run = wait_until(lambda: sql(migrated_db, "SELECT status, error FROM job_run WHERE job_id = %s "
+                                                  "AND status <> 'running'", (f"escape-{i}",)), what=name)[0]
+        if expected == "ran":
+            assert run[0] == "succeeded", (name, run)
+            assert seen(migrated_db, name)[:2] == (alice, alice), name
+        else:
+            assert run[0] == "failed" and run[1].startswith("ERROR:  " + expected), (name, run)
+            assert seen(migrated_db, name) is None, name
+    assert role_snapshot(migrated_db, alice) == before
+
+
+def test_the_rows_example_of_the_issue_does_not_make_its_writer_a_superuser(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    insert_job(dsn_with(migrated_db, user=alice), "x", func="sql", kwargs={"trigger": "date"},
+               args=["DO $$ BEGIN PERFORM set_config('role','none',true); "
+                     f"EXECUTE 'ALTER ROLE {quote_ident(alice)} SUPERUSER'; END $$"])
+    run = wait_until(lambda: runs(migrated_db, "x", "failed"))[0]
+    assert "must be superuser" in run[3] or "permission denied" in run[3], run
+    assert sql_value(migrated_db, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (alice,)) is False
+
+
+def test_nothing_a_run_sets_on_its_session_is_seen_by_the_next_run_of_the_same_or_another_owner(
+        migrated_db, start_daemon, owners):
+    alice, bob = owners
+    start_daemon(migrated_db, "--workers", "1")
+    as_alice, as_bob = dsn_with(migrated_db, user=alice), dsn_with(migrated_db, user=bob)
+    insert_job(as_alice, "leaver", func="sql", kwargs={"trigger": "date"}, args=[
+        "SELECT set_config('search_path', 'nowhere', false), set_config('rowsched.left', 'behind', false); "
+        "SET statement_timeout = 123456; SET ROLE NONE; CREATE TEMP TABLE left_behind (x int); PREPARE left_plan AS SELECT 1; "
+        "LISTEN left_channel; DECLARE left_cursor CURSOR WITH HOLD FOR SELECT 1; " + record("leaver")])
+    wait_until(lambda: runs(migrated_db, "leaver", "succeeded"), what="the leaving run")
+    state = ("concat_ws(',', current_setting('search_path'), coalesce(current_setting('rowsched.left', true), ''), "
+             "current_setting('statement_timeout'), to_regclass('pg_temp.left_behind') IS NULL, "
+             "(SELECT count(*) FROM pg_prepared_statements), (SELECT count(*) FROM pg_listening_channels()), "
+             "(SELECT count(*) FROM pg_cursors))")
+    insert_job(as_alice, "next-alice", func="sql", args=[record("next-alice", state)], kwargs={"trigger": "date"})
+    insert_job(as_bob, "next-bob", func="sql", args=[record("next-bob", state)], kwargs={"trigger": "date"})
+    wait_until(lambda: seen(migrated_db, "next-alice") and seen(migrated_db, "next-bob"), what="the next runs")
+    clean = '"$user", public,,0,t,0,0,0'
+    leaver, next_alice, next_bob = (seen(migrated_db, label) for label in ("leaver", "next-alice", "next-bob"))
+    assert next_alice[2] == leaver[2], "the same session was reused, so this test means something"
+    assert next_alice[3] == clean and next_alice[:2] == (alice, alice)
+    assert next_bob[3] == clean and next_bob[:2] == (bob, bob)
+
+
+def test_a_transaction_left_open_is_rolled_back_and_the_run_fails_saying_so(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db, "--workers", "1")
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "open", func="sql", args=["BEGIN; " + record("open")], kwargs={"trigger": "date"})
+    run = wait_until(lambda: runs(migrated_db, "open", "failed"), what="the failed run")[0]
+    assert "left a transaction open" in run[3] and "rolled it back" in run[3]
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM pg_stat_activity WHERE usename = %s "
+                                              "AND state LIKE 'idle in transaction%%'", (alice,)) == 0,
+               what="no session of the owner idle in a transaction")
+    assert seen(migrated_db, "open") is None
+    insert_job(as_alice, "after", func="sql", args=[record("after")], kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "after", "succeeded"), what="the next run")
+
+
+def test_a_session_advisory_lock_left_held_is_released_when_the_run_ends(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    insert_job(dsn_with(migrated_db, user=alice), "locker", func="sql", args=["SELECT pg_advisory_lock(4242)"],
+               kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "locker", "succeeded"), what="the locking run")
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                              "AND objid = 4242") == 0, what="the advisory lock released")
+
+
+def test_a_job_of_an_owner_that_cannot_log_in_fails_naming_the_role_and_runs_as_nobody_else(
+        migrated_db, start_daemon, owners):
+    alice, _ = owners
+    sql(migrated_db, f"ALTER ROLE {quote_ident(alice)} NOLOGIN")
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "nologin", func="sql", args=[record("nologin")], kwargs={"trigger": "interval", "seconds": 1},
+               owner=alice)
+    failed = wait_until(lambda: (lambda r: r if len(r) >= 2 else None)(runs(migrated_db, "nologin", "failed")),
+                        what="two failed runs")
+    for run in failed:
+        assert f'cannot log in as the job\'s owner role "{alice}"' in run[3], run
+        assert "not permitted to log in" in run[3] and "ALTER ROLE" in run[3] and "docs/security.md" in run[3]
+    assert seen(migrated_db, "nologin") is None
+    # A failed login is remembered for a few seconds: the fire a second later does not try again.
+    assert "remembered from a login attempt" in failed[1][3]
+
+
+def test_a_job_owned_by_a_dropped_role_fails_naming_the_role(migrated_db, start_daemon, make_role):
+    gone = make_role("gone")
+    start_daemon(migrated_db)
+    soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)).isoformat()
+    insert_job(migrated_db, "orphan", func="sql", args=["SELECT 1"], owner=gone, kwargs={"trigger": "date", "run_date": soon})
+    sql(migrated_db, f"DROP ROLE {quote_ident(gone)}")
+    run = wait_until(lambda: runs(migrated_db, "orphan", "failed"), what="the failed run")[0]
+    assert f'role "{gone}"' in run[3] and "does not exist" in run[3]
+
+
+def test_a_superuser_owned_job_written_by_a_superuser_runs_as_that_superuser(migrated_db, start_daemon):
+    su = sql_value(migrated_db, "SELECT session_user")
+    sql(migrated_db, "CREATE TABLE seen (label text, cu name, su name, pid int, note text)")
+    start_daemon(migrated_db)
+    insert_job(migrated_db, "admin", func="sql", args=[record("admin")], kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "admin", "succeeded"), what="the run")
+    assert seen(migrated_db, "admin")[:2] == (su, su)
+
+
+def test_a_statement_that_cannot_run_in_a_transaction_block_runs(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    sql(migrated_db, f"CREATE TABLE items (x int); ALTER TABLE items OWNER TO {quote_ident(alice)}; "
+                     f"GRANT CREATE ON SCHEMA public TO {quote_ident(alice)}")
+    start_daemon(migrated_db)
+    as_alice = dsn_with(migrated_db, user=alice)
+    sql(as_alice, "CREATE PROCEDURE fill() LANGUAGE plpgsql AS $$ BEGIN INSERT INTO items VALUES (1); COMMIT; "
+                  "INSERT INTO items VALUES (2); COMMIT; END $$")
+    insert_job(as_alice, "vacuum", func="sql", args=["VACUUM items"], kwargs={"trigger": "date"})
+    insert_job(as_alice, "index", func="sql", args=["CREATE INDEX CONCURRENTLY items_x ON items (x)"],
+               kwargs={"trigger": "date"})
+    insert_job(as_alice, "call", func="sql", args=["CALL fill()"], kwargs={"trigger": "date"})
+    for job_id in ("vacuum", "index", "call"):
+        assert wait_until(lambda: runs(migrated_db, job_id, "succeeded"), what=job_id)
+    assert sql_value(migrated_db, "SELECT count(*) FROM items") == 2
+    assert sql_value(migrated_db, "SELECT to_regclass('items_x') IS NOT NULL")
+
+
+def test_the_jobs_timeout_still_bounds_a_statement_outside_a_transaction(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    insert_job(dsn_with(migrated_db, user=alice), "slow", func="sql", args=["SELECT pg_sleep(30)"],
+               kwargs={"trigger": "date", "timeout": 0.2})
+    run = wait_until(lambda: runs(migrated_db, "slow", "timeout"), what="the timed-out run")[0]
+    assert "canceling statement due to statement timeout" in run[3]
