@@ -4,7 +4,10 @@ each test asserts what that role is afterwards (attributes, memberships) and who
 (current_user and session_user)."""
 
 import datetime
+import subprocess
 
+import psycopg2
+import psycopg2.errorcodes
 import pytest
 
 from conftest import dsn_with, quote_ident, sql, sql_value
@@ -28,6 +31,23 @@ def owners(migrated_db, make_role):
     for role in (alice, bob):
         sql(migrated_db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON job_info TO {quote_ident(role)}")
     return alice, bob
+
+
+@pytest.fixture
+def owners_in(make_role):
+    """owners_in(dsn, schema): alice and bob, who may write the job_info of `schema` in `dsn`, and a
+    table public.seen any run may write to."""
+
+    def make(dsn, schema):
+        alice, bob = make_role("alice"), make_role("bob")
+        sql(dsn, "CREATE TABLE public.seen (label text, cu name, su name, pid int, note text); "
+                 "GRANT SELECT, INSERT ON public.seen TO PUBLIC")
+        for role in (alice, bob):
+            sql(dsn, f"GRANT USAGE ON SCHEMA {schema} TO {quote_ident(role)}; "
+                     f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.job_info TO {quote_ident(role)}")
+        return alice, bob
+
+    return make
 
 
 def record(label, note="NULL"):
@@ -204,3 +224,86 @@ def test_the_jobs_timeout_still_bounds_a_statement_outside_a_transaction(migrate
                kwargs={"trigger": "date", "timeout": 0.2})
     run = wait_until(lambda: runs(migrated_db, "slow", "timeout"), what="the timed-out run")[0]
     assert "canceling statement due to statement timeout" in run[3]
+
+
+# --- Row-level security ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_teams(migrated_db, owners):
+    """alice's job and run, bob's job and run, written as each of them (runs by the superuser, as the
+    daemon would), and both allowed to read job_run and job_status."""
+    alice, bob = owners
+    for role in owners:
+        sql(migrated_db, f"GRANT SELECT ON job_run, job_status TO {quote_ident(role)}")
+        insert_job(dsn_with(migrated_db, user=role), f"{role}-job", func="sql", args=["SELECT 1"],
+                   kwargs={"trigger": "date", "run_date": "2999-01-01"})
+        sql(migrated_db, "INSERT INTO job_run (job_id, scheduled_for, instance, status, output) "
+                         "VALUES (%s, now(), 'test', 'succeeded', 'secret of ' || %s)", (f"{role}-job", role))
+    return alice, bob
+
+
+def seen_by(dsn, role):
+    as_role = dsn_with(dsn, user=role)
+    return {"jobs": [r[0] for r in sql(as_role, "SELECT job_id FROM job_info ORDER BY 1")],
+            "runs": [r[0] for r in sql(as_role, "SELECT job_id FROM job_run ORDER BY 1")],
+            "status": [r[0] for r in sql(as_role, "SELECT job_id FROM job_status ORDER BY 1")]}
+
+
+def test_a_role_sees_only_the_jobs_and_runs_of_owners_it_is_a_member_of(migrated_db, two_teams):
+    alice, bob = two_teams
+    assert seen_by(migrated_db, alice) == {"jobs": [f"{alice}-job"], "runs": [f"{alice}-job"], "status": [f"{alice}-job"]}
+    assert seen_by(migrated_db, bob) == {"jobs": [f"{bob}-job"], "runs": [f"{bob}-job"], "status": [f"{bob}-job"]}
+    sql(migrated_db, f"GRANT {quote_ident(bob)} TO {quote_ident(alice)}")  # alice joins bob's team
+    assert seen_by(migrated_db, alice)["jobs"] == sorted([f"{alice}-job", f"{bob}-job"])
+
+
+def test_members_of_rowsched_admin_and_roles_with_bypassrls_see_every_job(migrated_db, two_teams, make_role):
+    admin, auditor = make_role("admin"), make_role("auditor")
+    sql(migrated_db, f"GRANT rowsched_admin TO {quote_ident(admin)}; ALTER ROLE {quote_ident(auditor)} BYPASSRLS")
+    everything = sorted(f"{role}-job" for role in two_teams)
+    for role in (admin, auditor):
+        sql(migrated_db, f"GRANT SELECT ON job_info, job_run, job_status TO {quote_ident(role)}")
+        assert seen_by(migrated_db, role) == {"jobs": everything, "runs": everything, "status": everything}
+    assert sql_value(migrated_db, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'rowsched_admin'") is False
+
+
+def test_a_role_can_neither_change_nor_delete_another_roles_job(migrated_db, two_teams):
+    alice, bob = two_teams
+    as_alice = dsn_with(migrated_db, user=alice)
+    assert sql(as_alice, "UPDATE job_info SET is_paused = true WHERE job_id = %s RETURNING 1", (f"{bob}-job",)) == []
+    assert sql(as_alice, "DELETE FROM job_info WHERE job_id = %s RETURNING 1", (f"{bob}-job",)) == []
+    assert sql(as_alice, "DELETE FROM job_info RETURNING job_id") == [(f"{alice}-job",)]
+    assert sql_value(migrated_db, "SELECT is_paused FROM job_info WHERE job_id = %s", (f"{bob}-job",)) is False
+
+
+def test_a_role_that_sees_another_roles_job_may_not_delete_it_and_is_told_why(migrated_db, two_teams):
+    alice, bob = two_teams
+    sql(migrated_db, f"GRANT rowsched_admin TO {quote_ident(alice)}")
+    with pytest.raises(psycopg2.Error) as refused:
+        sql(dsn_with(migrated_db, user=alice), "DELETE FROM job_info WHERE job_id = %s", (f"{bob}-job",))
+    assert refused.value.pgcode == psycopg2.errorcodes.INSUFFICIENT_PRIVILEGE
+    assert refused.value.diag.message_primary == (
+        f'job_info: role "{alice}" is not a member of role "{bob}", the owner of job "{bob}-job"; '
+        "only a member of the owner role may delete a job")
+
+
+# --- The daemon without superuser ------------------------------------------------------------------
+
+
+def test_the_daemon_runs_as_a_plain_login_role_owning_the_schema(db, rowsched_bin, start_daemon, make_role, owners_in):
+    daemon_role = make_role("rowsched")
+    dbname = sql_value(db, "SELECT current_database()")
+    sql(db, f"GRANT CREATE ON DATABASE {quote_ident(dbname)} TO {quote_ident(daemon_role)}")  # for its schema
+    as_daemon = dsn_with(db, user=daemon_role)
+    subprocess.run([rowsched_bin, "migrate", "--dsn", as_daemon, "--schema", "jobs"], check=True, capture_output=True)
+    alice, bob = owners_in(db, "jobs")
+    start_daemon(dsn_with(as_daemon, options="-csearch_path=jobs"), "--schema", "jobs")
+    jobs_of = {}
+    for role in (alice, bob):
+        insert_job(dsn_with(db, user=role, options="-csearch_path=jobs"), f"{role}-job", func="sql",
+                   args=[record(role)], kwargs={"trigger": "date"})
+    for role in (alice, bob):
+        jobs_of[role] = wait_until(lambda: seen(db, role), what=f"the run of {role}'s job")
+        assert jobs_of[role][:2] == (role, role)
+    assert sql_value(db, "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = %s", (daemon_role,)) is False
