@@ -10,7 +10,7 @@ import psycopg2
 import psycopg2.errorcodes
 import pytest
 
-from conftest import dsn_with, quote_ident, sql, sql_value
+from conftest import dsn_with, migration_files, psql, quote_ident, sql, sql_value
 from daemon import insert_job, runs, start_daemon, wait_until  # noqa: F401 (fixture)
 
 
@@ -307,3 +307,48 @@ def test_the_daemon_runs_as_a_plain_login_role_owning_the_schema(db, rowsched_bi
         jobs_of[role] = wait_until(lambda: seen(db, role), what=f"the run of {role}'s job")
         assert jobs_of[role][:2] == (role, role)
     assert sql_value(db, "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = %s", (daemon_role,)) is False
+
+
+def test_a_superuser_jobs_set_session_authorization_does_not_reach_the_next_run(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    su = sql_value(migrated_db, "SELECT session_user")
+    start_daemon(migrated_db, "--workers", "1")
+    insert_job(migrated_db, "become-alice", func="sql", kwargs={"trigger": "date"},
+               args=[f"SET SESSION AUTHORIZATION {quote_ident(alice)}; " + record("become-alice")])
+    wait_until(lambda: runs(migrated_db, "become-alice", "succeeded"), what="the first run")
+    insert_job(migrated_db, "next-admin", func="sql", args=[record("next-admin")], kwargs={"trigger": "date"})
+    wait_until(lambda: seen(migrated_db, "next-admin"), what="the next run")
+    assert seen(migrated_db, "become-alice")[:2] == (alice, alice)
+    assert seen(migrated_db, "next-admin")[2] == seen(migrated_db, "become-alice")[2]  # the same session
+    assert seen(migrated_db, "next-admin")[:2] == (su, su)
+
+
+def test_a_copy_to_the_client_fails_saying_why_and_the_next_run_works(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db, "--workers", "1")
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "copy", func="sql", args=["COPY (SELECT 1) TO STDOUT"], kwargs={"trigger": "date"})
+    run = wait_until(lambda: runs(migrated_db, "copy", "failed"), what="the failed run")[0]
+    assert "a job has none" in run[3]
+    insert_job(as_alice, "after-copy", func="sql", args=[record("after-copy")], kwargs={"trigger": "date"})
+    wait_until(lambda: seen(migrated_db, "after-copy"), what="the next run")
+
+
+def test_a_migrating_role_that_cannot_create_roles_gets_a_warning_and_row_security_all_the_same(
+        db, pg, make_role):
+    migrator, alice = make_role("migrator"), make_role("alice")
+    dbname = sql_value(db, "SELECT current_database()")
+    sql(db, f"GRANT CREATE ON DATABASE {quote_ident(dbname)} TO {quote_ident(migrator)}")
+    # rowsched_admin is cluster-wide and made by earlier migrations: hide it for the time of the test.
+    sql(pg.dsn(), "ALTER ROLE rowsched_admin RENAME TO rowsched_admin_hidden")
+    try:
+        done = psql(dsn_with(db, user=migrator), "-c", "CREATE SCHEMA jobs", "-c", "SET search_path = jobs, pg_catalog",
+                    *[a for f in migration_files() for a in ("-f", str(f))])
+        assert 'may not create roles, so role rowsched_admin was not created' in done.stderr
+        assert sql_value(db, "SELECT count(*) FROM pg_roles WHERE rolname = 'rowsched_admin'") == 0
+    finally:
+        sql(pg.dsn(), "ALTER ROLE rowsched_admin_hidden RENAME TO rowsched_admin")
+    sql(db, f"INSERT INTO jobs.job_info (job_id, func, trigger_kwargs, owner) VALUES "
+            f"('theirs', 'log', '{{\"trigger\": \"date\"}}', '" + migrator + "')")
+    sql(db, f"GRANT USAGE ON SCHEMA jobs TO {quote_ident(alice)}; GRANT SELECT ON jobs.job_info TO {quote_ident(alice)}")
+    assert sql(dsn_with(db, user=alice), "SELECT job_id FROM jobs.job_info") == []
