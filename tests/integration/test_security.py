@@ -352,3 +352,29 @@ def test_a_migrating_role_that_cannot_create_roles_gets_a_warning_and_row_securi
             f"('theirs', 'log', '{{\"trigger\": \"date\"}}', '" + migrator + "')")
     sql(db, f"GRANT USAGE ON SCHEMA jobs TO {quote_ident(alice)}; GRANT SELECT ON jobs.job_info TO {quote_ident(alice)}")
     assert sql(dsn_with(db, user=alice), "SELECT job_id FROM jobs.job_info") == []
+
+
+def owner_sessions(dsn):
+    return sql_value(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rowsched job' "
+                          "AND datname = current_database()")
+
+
+def test_at_most_owner_connections_sessions_stay_open_idle(migrated_db, start_daemon, owners):
+    alice, bob = owners
+    start_daemon(migrated_db, "--workers", "1", "--owner-connections", "1")
+    for role in (alice, bob):
+        insert_job(dsn_with(migrated_db, user=role), f"{role}-run", func="sql", args=[record(role)],
+                   kwargs={"trigger": "date"})
+    wait_until(lambda: seen(migrated_db, alice) and seen(migrated_db, bob), what="both runs")
+    wait_until(lambda: owner_sessions(migrated_db) == 1, what="one idle owner session")
+
+
+def test_with_owner_connections_0_every_run_has_a_new_session(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db, "--workers", "1", "--owner-connections", "0")
+    as_alice = dsn_with(migrated_db, user=alice)
+    for label in ("first", "second"):
+        insert_job(as_alice, label, func="sql", args=[record(label)], kwargs={"trigger": "date"})
+        wait_until(lambda: seen(migrated_db, label), what=label)
+    assert seen(migrated_db, "first")[2] != seen(migrated_db, "second")[2]
+    wait_until(lambda: owner_sessions(migrated_db) == 0, what="no idle owner session")
