@@ -3,8 +3,8 @@
 // more, see run/plugin_loader.h); the registry also validates func_args when a row is loaded, so a
 // bad row is `invalid` before it ever fires.
 //
-// Thread safety: a Handler is shared by all executor threads; per-thread resources (database
-// sessions) live in the WorkerContext passed to run().
+// Thread safety: a Handler is shared by all executor threads; what a run needs beyond its request
+// (the sessions logged in as job owners) comes through the WorkerContext passed to run().
 #pragma once
 
 #include <map>
