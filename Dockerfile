@@ -24,7 +24,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DROWSCHED_WERROR=O
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpqxx-6.4 libspdlog1.10 libfmt9 libdate-tz3 libcurl4 libcpp-httplib0.11 tzdata ca-certificates \
+      libpqxx-6.4 libpq5 libspdlog1.10 libfmt9 libdate-tz3 libcurl4 libcpp-httplib0.11 tzdata ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin rowsched

@@ -614,7 +614,74 @@ def section_pgcron(ctx):
          [x for x in notes if x])
 
 
-SECTIONS = {"pickup": section_pickup, "lateness": section_lateness, "throughput": section_throughput,
+# --- section: sql jobs, before and after per-owner sessions -----------------------------------------
+
+INSERT_SQL_JOBS = """
+INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+SELECT 's' || i, 'sql',
+       jsonb_build_array('INSERT INTO bench_sql_fire VALUES (' || quote_literal('s' || i) || ', clock_timestamp())'),
+       CASE WHEN %(burst)s THEN jsonb_build_object('trigger', 'cron', 'second', '*/5')
+            ELSE jsonb_build_object('trigger', 'interval', 'seconds', 1,
+                                    'start_date', to_char(to_timestamp(%(t0)s::float8 + i / %(n)s::float8) AT TIME ZONE 'UTC',
+                                                          'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) END
+FROM generate_series(0, %(n)s - 1) AS i
+"""
+
+
+def sql_lateness(ctx, binary, n_jobs, burst, duration):
+    """Lateness of `sql` jobs where the work happens: each job INSERTs clock_timestamp() into
+    bench_sql_fire, and lateness = that stamp - the fire's scheduled_for. Staggered: n_jobs jobs at
+    1 Hz spread over the second; burst: n_jobs jobs due at the same instant every 5 s."""
+    ctx.reset()
+    sql(ctx.dsn, "CREATE TABLE IF NOT EXISTS bench_sql_fire (job_id text, at timestamptz); TRUNCATE bench_sql_fire")
+    t0 = time.time() + 2.0
+    sql(ctx.dsn, INSERT_SQL_JOBS, {"n": n_jobs, "t0": t0, "burst": burst})
+    saved, ctx.bin = ctx.bin, binary
+    try:
+        d = ctx.daemon(instance="sql-%d" % (ctx.seq + 1))
+    finally:
+        ctx.bin = saved
+    d.wait_ready(timeout=120)
+    ready = wait_scheduled(ctx, 120)
+    ws = math.ceil((ready + 1.0) / 5) * 5 if burst else max(t0, ready + 1.0)
+    we = ws + duration
+    sleep_until(we + 2.0)
+    d.stop()
+    late = [r[0] for r in sql(ctx.dsn, """
+        SELECT extract(epoch FROM f.at - r.scheduled_for)::float8 * 1000
+          FROM bench_sql_fire f
+          CROSS JOIN LATERAL (SELECT max(scheduled_for) AS scheduled_for FROM job_run
+                               WHERE job_id = f.job_id AND scheduled_for <= f.at) r
+         WHERE r.scheduled_for >= to_timestamp(%s) AND r.scheduled_for < to_timestamp(%s)""", (ws, we))]
+    expected = n_jobs * (math.ceil((we - ws) / 5) if burst else int(round(duration)))
+    res = {"jobs": n_jobs, "burst": burst, "window_s": duration, "lateness_ms": summarize(late),
+           "expected": expected, "missed": max(0, expected - len(late))}
+    log("sql lateness", binary, json.dumps(res))
+    return res
+
+
+def section_sql(ctx):
+    """1,000 sql jobs at 1 Hz (staggered) and 1,000 due at one instant, with the binary of --bin and,
+    when $ROWSCHED_BASELINE_BIN names one, with that binary too (before/after a change)."""
+    duration = 10.0 if ctx.quick else 20.0
+    binaries = [("this build", ctx.bin)]
+    if os.environ.get("ROWSCHED_BASELINE_BIN"):
+        binaries.insert(0, ("baseline", os.environ["ROWSCHED_BASELINE_BIN"]))
+    data, rows = [], []
+    for burst in (False, True):
+        for label, binary in binaries:
+            r = sql_lateness(ctx, binary, 1000, burst, duration)
+            data.append(dict(r, binary=label))
+            rows.append(["1,000 due at once every 5 s" if burst else "1,000 at 1 Hz, staggered", label] + lat_cells(r))
+    text = table(["load", "rowsched", "p50 ms", "p99 ms", "max ms", "missed"], rows)
+    notes = ["sql jobs whose statement is `INSERT INTO bench_sql_fire VALUES ('<job>', clock_timestamp())`, owned by "
+             "the daemon's own login role, 4 workers (the default), no timeout; lateness = the INSERT's "
+             "clock_timestamp() - job_run.scheduled_for, over %.0f s of fires. baseline = $ROWSCHED_BASELINE_BIN "
+             "(%s)." % (duration, os.environ.get("ROWSCHED_BASELINE_BIN", "not given"))]
+    emit(ctx, "sql", "sql jobs: fire lateness where the statement runs", text, data, notes)
+
+
+SECTIONS = {"pickup": section_pickup, "sql": section_sql, "lateness": section_lateness, "throughput": section_throughput,
             "bulk": section_bulk, "startup": section_startup, "instances": section_instances,
             "pgcron": section_pgcron}
 

@@ -41,6 +41,10 @@ void add_run_options(CLI::App& cmd, Options& opt) {
       ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
   cmd.add_option("--workers", opt.workers, "Executor threads (jobs that can run at the same time)")
       ->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd.add_option("--owner-connections", opt.owner_connections,
+                 "Idle sessions logged in as job owners (for sql and notify jobs) kept open for reuse, over all "
+                 "owners; 0 opens a new session for every run (docs/security.md)")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
   cmd.add_option("--heartbeat-interval", opt.heartbeat_interval, "Seconds between heartbeats in scheduler_instance")
       ->capture_default_str()->check(CLI::Range(0.05, 3600.0));
   cmd.add_option("--lost-after", opt.lost_after,

@@ -64,7 +64,8 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
           const uint64_t one = 1;
           [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
         }
-      });
+      },
+      static_cast<size_t>(options.owner_connections));
 }
 
 SchedulerLoop::~SchedulerLoop() {

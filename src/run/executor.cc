@@ -13,9 +13,13 @@ std::string truncate_capture(std::string text, size_t limit) {
   return text + "\n[... " + std::to_string(dropped) + " more bytes not kept]";
 }
 
-Executor::Executor(int threads, std::string dsn, const HandlerRegistry& handlers, Clock clock, OnDone on_done)
-    : handlers_(handlers), clock_(std::move(clock)), on_done_(std::move(on_done)) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this, dsn] { work(dsn); });
+Executor::Executor(int threads, std::string dsn, const HandlerRegistry& handlers, Clock clock, OnDone on_done,
+                   size_t owner_connections)
+    : handlers_(handlers),
+      clock_(std::move(clock)),
+      sql_(std::move(dsn), store::SqlSession::Limits{.max_idle = owner_connections}, clock_),
+      on_done_(std::move(on_done)) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
 Executor::~Executor() {
@@ -58,8 +62,8 @@ std::vector<RunRequest> Executor::drain_queue() {
   return out;
 }
 
-void Executor::work(std::string dsn) {
-  WorkerContext ctx(std::move(dsn));
+void Executor::work() {
+  WorkerContext ctx(sql_);
   for (;;) {
     RunRequest req;
     {

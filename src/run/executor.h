@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "run/handler.h"
+#include "store/sql_session.h"
 
 namespace rowsched::run {
 
@@ -28,8 +29,10 @@ class Executor {
   using Clock = std::function<TimePoint()>;
   using OnDone = std::function<void(RunResult)>;
 
-  // Starts `threads` workers, each with its own WorkerContext on `dsn`.
-  Executor(int threads, std::string dsn, const HandlerRegistry& handlers, Clock clock, OnDone on_done);
+  // Starts `threads` workers sharing the owner sessions of `dsn` (store/sql_session.h), of which at
+  // most `owner_connections` stay open idle.
+  Executor(int threads, std::string dsn, const HandlerRegistry& handlers, Clock clock, OnDone on_done,
+           size_t owner_connections = store::SqlSession::Limits{}.max_idle);
   // Stops taking work and joins the threads (after their current runs).
   ~Executor();
 
@@ -47,11 +50,12 @@ class Executor {
   static constexpr Duration kMaxStartWait = std::chrono::seconds(1);
 
  private:
-  void work(std::string dsn);
+  void work();
   RunResult execute(const RunRequest& req, WorkerContext& ctx);
 
   const HandlerRegistry& handlers_;
   Clock clock_;
+  store::SqlSession sql_;
   OnDone on_done_;
   mutable std::mutex mu_;
   std::condition_variable cv_, idle_cv_;

@@ -3,8 +3,8 @@
 // more, see run/plugin_loader.h); the registry also validates func_args when a row is loaded, so a
 // bad row is `invalid` before it ever fires.
 //
-// Thread safety: a Handler is shared by all executor threads; per-thread resources (database
-// sessions) live in the WorkerContext passed to run().
+// Thread safety: a Handler is shared by all executor threads; what a run needs beyond its request
+// (the sessions logged in as job owners) comes through the WorkerContext passed to run().
 #pragma once
 
 #include <map>
@@ -46,16 +46,15 @@ struct RunOutcome {
   std::string error;
 };
 
-// Resources of one executor thread, created lazily.
+// Resources of one executor thread: the owner sessions (shared by all threads, thread-safe).
 class WorkerContext {
  public:
-  explicit WorkerContext(std::string dsn);
+  explicit WorkerContext(store::SqlSession& sql);
   ~WorkerContext();
   store::SqlSession& sql();
 
  private:
-  std::string dsn_;
-  std::unique_ptr<store::SqlSession> sql_;
+  store::SqlSession& sql_;
 };
 
 class Handler {

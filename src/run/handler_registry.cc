@@ -4,13 +4,10 @@
 
 namespace rowsched::run {
 
-WorkerContext::WorkerContext(std::string dsn) : dsn_(std::move(dsn)) {}
+WorkerContext::WorkerContext(store::SqlSession& sql) : sql_(sql) {}
 WorkerContext::~WorkerContext() = default;
 
-store::SqlSession& WorkerContext::sql() {
-  if (!sql_) sql_ = std::make_unique<store::SqlSession>(dsn_);
-  return *sql_;
-}
+store::SqlSession& WorkerContext::sql() { return sql_; }
 
 void HandlerRegistry::add(const std::string& name, std::shared_ptr<const Handler> handler) {
   handlers_[name] = std::move(handler);

@@ -1,82 +1,126 @@
 #include "store/sql_session.h"
 
-#include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
+#include <list>
+#include <map>
+#include <mutex>
 
-#include "store/connect.h"
+#include "store/owner_conninfo.h"
 
 namespace rowsched::store {
 
 struct SqlSession::Impl {
-  std::string dsn;
-  std::unique_ptr<pqxx::connection> conn;
+  struct Idle {
+    std::string owner;
+    std::unique_ptr<OwnerSession> session;
+    TimePoint since;
+  };
+  struct LoginFailure {
+    TimePoint at, until;
+    std::string message;
+  };
 
-  pqxx::connection& connection() {
-    if (!conn || !conn->is_open()) {
-      conn = open_connection(dsn, "rowsched executor");
+  std::string dsn;
+  Limits limits;
+  Clock clock;
+  std::mutex mu;
+  std::list<Idle> idle;  // most recently used first
+  std::map<std::string, LoginFailure> failures;
+
+  // Moves the sessions idle longer than the timeout, and the least recently used beyond the bound,
+  // into `closing` (closed by the caller, outside the lock). Requires `mu` held.
+  void trim(TimePoint now, std::vector<std::unique_ptr<OwnerSession>>& closing) {
+    for (auto it = idle.begin(); it != idle.end();) {
+      if (now - it->since >= limits.idle_timeout) {
+        closing.push_back(std::move(it->session));
+        it = idle.erase(it);
+      } else {
+        ++it;
+      }
     }
-    return *conn;
+    while (idle.size() > limits.max_idle) {
+      closing.push_back(std::move(idle.back().session));
+      idle.pop_back();
+    }
   }
 
-  // Runs `body` in a transaction as `owner`; drops the connection on any failure so the next run
-  // starts from a clean session.
-  template <typename F>
-  auto as_role(const std::string& owner, std::optional<Duration> timeout, F&& body) {
-    try {
-      pqxx::work tx(connection());
-      tx.exec("SET LOCAL ROLE " + tx.quote_name(owner));
-      if (timeout) {
-        const auto ms = std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*timeout).count());
-        tx.exec("SET LOCAL statement_timeout = " + std::to_string(ms));
+  std::unique_ptr<OwnerSession> acquire(const std::string& owner) {
+    for (;;) {
+      std::unique_ptr<OwnerSession> found;
+      std::vector<std::unique_ptr<OwnerSession>> closing;
+      {
+        std::lock_guard lock(mu);
+        const TimePoint now = clock();
+        trim(now, closing);
+        if (auto f = failures.find(owner); f != failures.end()) {
+          if (now < f->second.until) {
+            const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - f->second.at).count();
+            throw OwnerLoginError(f->second.message + " (remembered from a login attempt " + std::to_string(ago) +
+                                  " ms ago: the role's runs fail without asking the server again for " +
+                                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.login_backoff).count()) +
+                                  " s)");
+          }
+          failures.erase(f);
+        }
+        for (auto it = idle.begin(); it != idle.end(); ++it) {
+          if (it->owner == owner) {
+            found = std::move(it->session);
+            idle.erase(it);
+            break;
+          }
+        }
       }
-      auto out = body(tx);
-      tx.commit();
+      if (!found) break;
+      if (found->usable()) return found;  // else its reset failed: close it, look again
+    }
+    try {
+      return std::make_unique<OwnerSession>(owner, owner_conninfo(dsn, owner, "rowsched job"));
+    } catch (const OwnerLoginError& e) {
+      std::lock_guard lock(mu);
+      const TimePoint now = clock();
+      failures[owner] = LoginFailure{now, now + limits.login_backoff, e.what()};
+      throw;
+    }
+  }
+
+  void release(const std::string& owner, std::unique_ptr<OwnerSession> session) {
+    session->start_reset();
+    if (session->broken()) return;
+    std::vector<std::unique_ptr<OwnerSession>> closing;
+    std::lock_guard lock(mu);
+    const TimePoint now = clock();
+    idle.push_front(Idle{owner, std::move(session), now});
+    trim(now, closing);
+  }
+
+  template <typename F>
+  auto with_session(const std::string& owner, F&& body) {
+    std::unique_ptr<OwnerSession> session = acquire(owner);
+    try {
+      auto out = body(*session);
+      release(owner, std::move(session));
       return out;
-    } catch (const pqxx::sql_error& e) {
-      const bool cancelled = e.sqlstate() == "57014";
-      if (!conn || !conn->is_open()) conn.reset();
-      if (cancelled) throw StatementTimeout("cancelled by the job's timeout: " + std::string(e.what()));
-      throw std::runtime_error(e.what());
-    } catch (const pqxx::broken_connection& e) {
-      conn.reset();
-      throw std::runtime_error(std::string("connection lost: ") + e.what());
+    } catch (...) {
+      release(owner, std::move(session));
+      throw;
     }
   }
 };
 
-SqlSession::SqlSession(std::string dsn) : impl_(std::make_unique<Impl>()) { impl_->dsn = std::move(dsn); }
+SqlSession::SqlSession(std::string dsn, Limits limits, Clock clock) : impl_(std::make_unique<Impl>()) {
+  impl_->dsn = std::move(dsn);
+  impl_->limits = limits;
+  impl_->clock = std::move(clock);
+}
+
 SqlSession::~SqlSession() = default;
 
 std::string SqlSession::execute_as(const std::string& owner, const std::string& statement,
                                    const std::vector<std::optional<std::string>>& params, std::optional<Duration> timeout) {
-  return impl_->as_role(owner, timeout, [&](pqxx::work& tx) {
-    std::vector<const char*> values;
-    values.reserve(params.size());
-    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    const pqxx::result r = tx.exec_params(statement, pqxx::prepare::make_dynamic_params(values));
-    nlohmann::json summary;
-    if (r.columns() > 0) {
-      summary["rows"] = r.size();
-      nlohmann::json first = nlohmann::json::array();
-      for (size_t i = 0; i < r.size() && i < 10; ++i) {
-        nlohmann::json row = nlohmann::json::object();
-        for (pqxx::row::size_type c = 0; c < r.columns(); ++c)
-          row[r.column_name(c)] = r[i][c].is_null() ? nlohmann::json(nullptr) : nlohmann::json(r[i][c].c_str());
-        first.push_back(std::move(row));
-      }
-      summary["first_rows"] = std::move(first);
-    } else {
-      summary["affected_rows"] = r.affected_rows();
-    }
-    return summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  });
+  return impl_->with_session(owner, [&](OwnerSession& s) { return s.run(statement, params, timeout); });
 }
 
 void SqlSession::notify_as(const std::string& owner, const std::string& channel, const std::string& payload) {
-  impl_->as_role(owner, std::nullopt, [&](pqxx::work& tx) {
-    tx.exec_params("SELECT pg_notify($1, $2)", channel, payload);
-    return 0;
-  });
+  impl_->with_session(owner, [&](OwnerSession& s) { return s.run("SELECT pg_notify($1, $2)", {channel, payload}, std::nullopt); });
 }
 
 }  // namespace rowsched::store

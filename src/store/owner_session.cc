@@ -1,0 +1,177 @@
+#include "store/owner_session.h"
+
+#include <libpq-fe.h>
+
+#include <nlohmann/json.hpp>
+
+namespace rowsched::store {
+
+namespace {
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Notices (RAISE NOTICE, "there is no transaction in progress") are the job's business, not the log's.
+void ignore_notice(void*, const char*) {}
+
+// Everything DISCARD ALL does, in statements allowed inside the implicit transaction of one simple
+// query (DISCARD ALL itself refuses to run there). SET SESSION AUTHORIZATION DEFAULT only matters to
+// a superuser owner, the one role that can change it.
+constexpr const char* kReset =
+    "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; DEALLOCATE ALL; UNLISTEN *; "
+    "SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD SEQUENCES; DISCARD TEMP";
+
+std::string summary_of(const PGresult* r) {
+  nlohmann::json summary;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+    const int rows = PQntuples(r), columns = PQnfields(r);
+    summary["rows"] = rows;
+    nlohmann::json first = nlohmann::json::array();
+    for (int i = 0; i < rows && i < 10; ++i) {
+      nlohmann::json row = nlohmann::json::object();
+      for (int c = 0; c < columns; ++c)
+        row[PQfname(r, c)] = PQgetisnull(r, i, c) ? nlohmann::json(nullptr) : nlohmann::json(PQgetvalue(r, i, c));
+      first.push_back(std::move(row));
+    }
+    summary["first_rows"] = std::move(first);
+  } else {
+    const char* n = PQcmdTuples(const_cast<PGresult*>(r));
+    summary["affected_rows"] = (n && *n) ? std::stoll(n) : 0;
+  }
+  return summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+OwnerSession::OwnerSession(const std::string& owner, const std::string& conninfo) : owner_(owner) {
+  conn_ = PQconnectdb(conninfo.c_str());
+  if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+    const std::string why = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
+    throw OwnerLoginError(
+        "cannot log in as the job's owner role \"" + owner + "\": " + why +
+        ". A job runs in a session logged in as its owner: the role must exist and have LOGIN "
+        "(ALTER ROLE \"" + owner + "\" LOGIN), pg_hba.conf must admit it from the daemon's host, and the daemon "
+        "must have its credentials (a line in the daemon's passfile, ~/.pgpass or PGPASSFILE, a client "
+        "certificate, or peer/trust on a local socket); see docs/security.md");
+  }
+  PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
+}
+
+OwnerSession::~OwnerSession() {
+  if (conn_) PQfinish(conn_);
+}
+
+void OwnerSession::exec_command(const std::string& command) {
+  Result r(PQexec(conn_, command.c_str()));
+  if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    broken_ = true;
+    throw std::runtime_error(trimmed(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_)));
+  }
+}
+
+std::string OwnerSession::run(const std::string& statement, const std::vector<std::optional<std::string>>& params,
+                              std::optional<Duration> timeout) {
+  if (!usable()) throw std::runtime_error("the session of role \"" + owner_ + "\" is not usable");
+  if (timeout) {
+    const auto ms = std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*timeout).count());
+    exec_command("SET statement_timeout = " + std::to_string(ms));
+  }
+  int sent;
+  if (params.empty()) {
+    sent = PQsendQuery(conn_, statement.c_str());
+  } else {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    sent = PQsendQueryParams(conn_, statement.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                             nullptr, nullptr, 0);
+  }
+  if (!sent) {
+    broken_ = true;
+    throw std::runtime_error("connection lost: " + trimmed(PQerrorMessage(conn_)));
+  }
+  std::string output = R"({"affected_rows":0})";
+  std::optional<std::string> error;
+  bool cancelled = false;
+  while (Result r{PQgetResult(conn_)}) {
+    switch (PQresultStatus(r.get())) {
+      case PGRES_TUPLES_OK:
+      case PGRES_COMMAND_OK:
+        output = summary_of(r.get());
+        break;
+      case PGRES_COPY_IN:
+      case PGRES_COPY_OUT:
+      case PGRES_COPY_BOTH:
+        // No client is there to feed or read the copy: close the session rather than unwind it.
+        broken_ = true;
+        throw std::runtime_error("COPY ... FROM STDIN / TO STDOUT needs a client; a job has none "
+                                 "(copy from or to a server file or a program instead, or use INSERT ... SELECT)");
+      case PGRES_EMPTY_QUERY:
+        break;
+      default:
+        if (!error) {
+          const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+          cancelled = state && std::string(state) == "57014";
+          error = trimmed(PQresultErrorMessage(r.get()));
+        }
+    }
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    broken_ = true;
+    throw std::runtime_error("connection lost: " + trimmed(PQerrorMessage(conn_)));
+  }
+  if (error) {
+    if (cancelled) throw StatementTimeout("cancelled by the job's timeout: " + *error);
+    throw std::runtime_error(*error);
+  }
+  if (PQtransactionStatus(conn_) != PQTRANS_IDLE)
+    throw std::runtime_error("the statement left a transaction open (BEGIN without COMMIT); rowsched rolled it back. "
+                             "End the transaction in the statement, or leave BEGIN out");
+  return output;
+}
+
+void OwnerSession::start_reset() {
+  if (broken_ || PQstatus(conn_) != CONNECTION_OK) {
+    broken_ = true;
+    return;
+  }
+  const PGTransactionStatusType tx = PQtransactionStatus(conn_);
+  if (tx == PQTRANS_ACTIVE || tx == PQTRANS_UNKNOWN) {
+    broken_ = true;
+    return;
+  }
+  const std::string reset = std::string(tx == PQTRANS_IDLE ? "" : "ROLLBACK; ") + kReset;
+  if (!PQsendQuery(conn_, reset.c_str())) {
+    broken_ = true;
+    return;
+  }
+  reset_pending_ = true;
+}
+
+void OwnerSession::finish_reset() {
+  reset_pending_ = false;
+  while (Result r{PQgetResult(conn_)}) {
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) broken_ = true;
+  }
+  // LISTENs are gone; drop whatever notifications arrived before the UNLISTEN.
+  while (PGnotify* n = PQnotifies(conn_)) PQfreemem(n);
+}
+
+bool OwnerSession::usable() {
+  if (reset_pending_) finish_reset();
+  return !broken_ && PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+bool OwnerSession::broken() const { return broken_; }
+
+}  // namespace rowsched::store

@@ -1,0 +1,74 @@
+// One PostgreSQL session logged in as a job's owner role (libpq directly: the statement must go over
+// the simple query protocol, outside any transaction block, which libpqxx's transactions do not do).
+//
+// A run is one round trip for the statement plus, when the job has a timeout, one for
+// `SET statement_timeout`. Nothing a run sets survives it: after each run the session is reset
+// (roll back an open transaction, SET SESSION AUTHORIZATION DEFAULT, RESET ROLE, RESET ALL, CLOSE ALL,
+// DEALLOCATE ALL, UNLISTEN *, pg_advisory_unlock_all(), DISCARD PLANS/SEQUENCES/TEMP: DISCARD ALL
+// itself cannot run in the one multi-statement query used here). The reset is sent as soon as the
+// run ends and its answer read at the next run, so it costs the next run no round trip of its own.
+//
+// Thread safety: none; a session is used by one executor thread at a time (see sql_session.h).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "trigger/time.h"
+
+typedef struct pg_conn PGconn;
+
+namespace rowsched::store {
+
+// The owner role cannot log in (NOLOGIN, dropped, no pg_hba.conf entry or credentials). The message
+// names the role and says what to configure.
+class OwnerLoginError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A statement cancelled by the job's timeout (SQLSTATE 57014).
+class StatementTimeout : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class OwnerSession {
+ public:
+  // Logs in with `conninfo` (owner_conninfo.h) as `owner`. Throws OwnerLoginError.
+  OwnerSession(const std::string& owner, const std::string& conninfo);
+  ~OwnerSession();
+  OwnerSession(const OwnerSession&) = delete;
+  OwnerSession& operator=(const OwnerSession&) = delete;
+
+  // Runs `statement`: without `params` over the simple query protocol in autocommit (as pg_cron does:
+  // VACUUM, CREATE INDEX CONCURRENTLY and CALL of a procedure that COMMITs work; several statements
+  // separated by `;` run as one implicit transaction); with `params` (bound to $1.., nullopt binds
+  // NULL) as one extended-protocol statement. Returns the summary for job_run.output: the affected row
+  // count, or for a query its row count and first rows as JSON. Throws std::runtime_error with the
+  // server's message, StatementTimeout when cancelled by `timeout`.
+  std::string run(const std::string& statement, const std::vector<std::optional<std::string>>& params,
+                  std::optional<Duration> timeout);
+
+  // Sends the reset without waiting for its answer; the next run (or usable()) reads it. Marks the
+  // session broken when it cannot be sent.
+  void start_reset();
+  // True once the connection broke or a COPY was left half-way: close the session.
+  bool broken() const;
+  // False when the connection broke or its reset failed: the session must be closed, not reused.
+  bool usable();
+
+ private:
+  void finish_reset();
+  void exec_command(const std::string& command);
+
+  PGconn* conn_ = nullptr;
+  std::string owner_;
+  bool reset_pending_ = false;
+  bool broken_ = false;
+};
+
+}  // namespace rowsched::store
