@@ -172,8 +172,8 @@ $fn$;
 -- changed. status speaks pg_cron's vocabulary (starting for a worker run still queued, running,
 -- succeeded, failed; every other rowsched outcome is failed, with rowsched's own status first in
 -- return_message and in rowsched_status).
--- job_pid is null: the run's session is not recorded. A view runs with its owner's rights (as
--- job_status: grant SELECT only to roles that may see every run).
+-- job_pid is null: the run's session is not recorded. A view runs with its owner's rights, past
+-- job_run's row-level security, so it filters by the reader as job_status does (008_row_security.sql).
 CREATE OR REPLACE VIEW job_run_details AS
 SELECT r.job_id                                              AS jobid,
        r.run_id                                              AS runid,
@@ -190,4 +190,5 @@ SELECT r.job_id                                              AS jobid,
        r.finished_at                                         AS end_time,
        r.status                                              AS rowsched_status
   FROM job_run r
-  LEFT JOIN job_info j ON j.job_id = r.job_id;
+  LEFT JOIN job_info j ON j.job_id = r.job_id
+ WHERE rowsched_sees_jobs_of(j.owner);
