@@ -138,7 +138,8 @@ int run(const Options& opt) {
   }
   std::unique_ptr<WebServer> web_server;
   if (!opt.web.addr.empty()) {
-    WebServerConfig web{*parse_web_address(opt.web.addr), store::resolve_dsn(opt.dsn), opt.schema, std::nullopt,
+    const ListenAddress web_address = *parse_web_address(opt.web.addr);
+    WebServerConfig web{web_address, store::resolve_dsn(opt.dsn), opt.schema, std::nullopt,
                         opt.web.hide_args, *find_zone(opt.timezone)};
     try {
       if (!opt.web.token_file.empty()) web.token = read_web_token(opt.web.token_file);
@@ -154,7 +155,7 @@ int run(const Options& opt) {
       spdlog::error("{}", e.what());
       return 1;
     }
-    spdlog::info("serving the web page on {}{}{}", opt.web.addr, opt.web.token_file.empty() ? "" : " (token required)",
+    spdlog::info("serving the web page on http://{}:{}/{}{}", web_address.host, web_address.port, opt.web.token_file.empty() ? "" : " (token required)",
                  opt.web.hide_args ? " (func_args hidden)" : "");
   }
   std::unique_ptr<SchedulerLoop> loop;

@@ -55,8 +55,8 @@ std::optional<TimePoint> time_param(const WebParams& params, const std::string& 
   return t;
 }
 
-store::JobFilter job_filter(const WebParams& params) {
-  store::JobFilter filter;
+JobFilter job_filter(const WebParams& params) {
+  JobFilter filter;
   filter.state = param(params, "state");
   if (filter.state && std::find(kStates.begin(), kStates.end(), *filter.state) == kStates.end())
     throw BadParameter("state: \"" + *filter.state + "\" is not a job state; allowed: pending, scheduled, paused, finished, invalid");
@@ -121,8 +121,24 @@ WebAnswer answering(F&& f) {
 
 }  // namespace
 
-WebApi::WebApi(Zone default_zone, bool hide_args, std::function<TimePoint()> clock)
-    : default_zone_(default_zone), hide_args_(hide_args), clock_(std::move(clock)) {}
+WebApi::WebApi(Zone default_zone, bool hide_args, std::function<TimePoint()> clock, JobIndexCache& index)
+    : default_zone_(default_zone), hide_args_(hide_args), clock_(std::move(clock)), index_(&index) {}
+
+std::vector<store::WebJob> WebApi::page_of_jobs(store::WebReader& reader, const JobFilter& filter, int64_t& total,
+                                                TimePoint& as_of) const {
+  const auto index = index_->get(reader);
+  const auto page = index->page(filter);
+  total = page.total;
+  as_of = index->taken_at();
+  auto jobs = reader.jobs_by_id(page.job_ids);
+  // The snapshot chose the page; within it the order is the rows' own, read just now.
+  std::sort(jobs.begin(), jobs.end(), [](const store::WebJob& a, const store::WebJob& b) {
+    if (a.next_run_time.has_value() != b.next_run_time.has_value()) return a.next_run_time.has_value();
+    if (a.next_run_time && *a.next_run_time != *b.next_run_time) return *a.next_run_time < *b.next_run_time;
+    return a.job_id < b.job_id;
+  });
+  return jobs;
+}
 
 json WebApi::job_json(const store::WebJob& job) const {
   json kwargs = json::parse(job.trigger_kwargs, nullptr, false);
@@ -137,7 +153,7 @@ json WebApi::job_json(const store::WebJob& job) const {
           {"description", text_json(job.description)},
           {"schedule",
            {{"as_written", kwargs},
-            {"words", schedule_in_words(kwargs)},
+            {"words", parsed.spec ? schedule_in_words(kwargs) : std::string()},  // no words for what does not run
             {"trigger", parsed.spec ? json(parsed.spec->trigger->describe()) : json(nullptr)}}},
           {"state", job.state},
           {"is_paused", job.is_paused},
@@ -155,11 +171,13 @@ json WebApi::job_json(const store::WebJob& job) const {
 WebAnswer WebApi::jobs(store::WebReader& reader, const WebParams& params) const {
   return answering([&]() -> WebAnswer {
     const auto filter = job_filter(params);
-    const auto page = reader.jobs(filter);
+    int64_t total = 0;
+    TimePoint as_of{};
     json list = json::array();
-    for (const auto& job : page.jobs) list.push_back(job_json(job));
+    for (const auto& job : page_of_jobs(reader, filter, total, as_of)) list.push_back(job_json(job));
     return {200, {{"now", format_rfc3339(clock_())},
-                  {"total", page.total},
+                  {"as_of", format_rfc3339(as_of)},
+                  {"total", total},
                   {"limit", filter.limit},
                   {"offset", filter.offset},
                   {"jobs", std::move(list)}}};
@@ -215,9 +233,11 @@ WebAnswer WebApi::timeline(store::WebReader& reader, const WebParams& params) co
     const TimePoint to = time_param(params, "to").value_or(now + std::chrono::hours(1));
     if (!(from < to)) throw BadParameter("from must be before to");
     if (to - from > kMaxTimelineWindow) throw BadParameter("from..to spans more than 7 days; allowed: up to 7 days");
-    const auto page = reader.jobs(job_filter(params));
+    int64_t total = 0;
+    TimePoint as_of{};
+    const auto jobs = page_of_jobs(reader, job_filter(params), total, as_of);
     std::vector<std::string> ids;
-    for (const auto& job : page.jobs) ids.push_back(job.job_id);
+    for (const auto& job : jobs) ids.push_back(job.job_id);
     json marks = json::array();
     const auto past = reader.runs_between(ids, from, std::min(to, now), kMaxTimelineRuns);
     for (const auto& run : past) {
@@ -231,7 +251,7 @@ WebAnswer WebApi::timeline(store::WebReader& reader, const WebParams& params) co
     }
     bool truncated = past.size() == static_cast<size_t>(kMaxTimelineRuns);
     if (to > now) {
-      for (const auto& job : page.jobs) {
+      for (const auto& job : jobs) {
         if (!fires(job)) continue;
         const auto parsed = parse_schedule(job, default_zone_);
         if (!parsed.spec) continue;

@@ -6,6 +6,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
@@ -56,6 +60,10 @@ std::optional<std::string> presented_token(const httplib::Request& req) {
   return std::nullopt;
 }
 
+// The page's threads yield the CPU to the scheduler's: on a busy machine a burst of requests then
+// delays a page, not a fire. A thread may always lower its own priority; the call is idempotent.
+void yield_to_the_scheduler() { setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10); }
+
 }  // namespace
 
 bool tokens_equal(std::string_view presented, std::string_view expected) {
@@ -71,11 +79,13 @@ bool tokens_equal(std::string_view presented, std::string_view expected) {
 
 WebServer::WebServer(WebServerConfig config, std::function<TimePoint()> clock)
     : config_(std::move(config)),
-      api_(config_.default_zone, config_.hide_args, std::move(clock)),
+      job_index_(clock),
+      api_(config_.default_zone, config_.hide_args, clock, job_index_),
       server_(std::make_unique<httplib::Server>()) {
   server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };  // httplib owns and deletes it
 
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    yield_to_the_scheduler();
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:");
     res.set_header("Referrer-Policy", "no-referrer");
@@ -147,6 +157,19 @@ WebServer::WebServer(WebServerConfig config, std::function<TimePoint()> clock)
     server_->listen_after_bind();
     finished_ = true;
   });
+  index_refresher_ = std::thread([this] {
+    yield_to_the_scheduler();
+    std::unique_ptr<store::WebReader> reader;
+    while (job_index_.wait_until_wanted()) {
+      try {
+        if (!reader) reader = std::make_unique<store::WebReader>(config_.dsn, config_.schema);
+        job_index_.refresh(*reader);
+      } catch (const std::exception& e) {
+        reader.reset();  // the next request that finds the snapshot old asks again
+        spdlog::warn("web page: cannot refresh the jobs list: {}", e.what());
+      }
+    }
+  });
 }
 
 WebServer::~WebServer() {
@@ -154,6 +177,8 @@ WebServer::~WebServer() {
   while (!finished_ && !server_->is_running()) std::this_thread::yield();
   server_->stop();
   if (thread_.joinable()) thread_.join();
+  job_index_.stop();
+  if (index_refresher_.joinable()) index_refresher_.join();
 }
 
 std::unique_ptr<store::WebReader> WebServer::take_idle_reader() {

@@ -21,6 +21,7 @@
 
 #include "daemon/metrics_server.h"
 #include "daemon/web_api.h"
+#include "daemon/web_job_index.h"
 
 namespace httplib {
 class Server;
@@ -59,12 +60,14 @@ class WebServer {
   void drop_idle_readers();
 
   WebServerConfig config_;
+  JobIndexCache job_index_;
   WebApi api_;
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<store::WebReader>> idle_readers_;
   std::unique_ptr<httplib::Server> server_;
   std::atomic<bool> finished_{false};
   std::thread thread_;
+  std::thread index_refresher_;  // reads new JobIndex snapshots in the background, on its own connection
 };
 
 }  // namespace rowsched::daemon

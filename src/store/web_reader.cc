@@ -28,16 +28,6 @@ std::optional<std::string> optional_text(const pqxx::field& f) {
 
 std::string text_of(const pqxx::field& f) { return std::string(f.c_str(), f.size()); }
 
-// A user's text as a literal ILIKE pattern: its own % _ and \ match themselves.
-std::string contains_pattern(const std::string& text) {
-  std::string out = "%";
-  for (char c : text) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "%";
-}
-
 const std::string kJobColumns =
     "job_id, owner::text AS owner, func, func_args::text AS func_args, trigger_kwargs::text AS trigger_kwargs, "
     "description, is_paused, state, " + micros("next_run_time") + " AS next_run_time, " + micros("last_run_time") +
@@ -131,22 +121,30 @@ WebReader::WebReader(const std::string& dsn, const std::string& schema) : sessio
 
 WebReader::~WebReader() = default;
 
-JobPage WebReader::jobs(const JobFilter& filter) {
+std::vector<JobIndexRow> WebReader::job_index() {
   return guarded([&] {
     pqxx::read_transaction tx(*session_->connection);
-    const std::string where =
-        " WHERE ($1::text IS NULL OR state = $1) AND ($2 = '' OR job_id ILIKE $3 OR owner::text ILIKE $3 "
-        "OR func ILIKE $3 OR description ILIKE $3)";
-    const std::optional<std::string>& state = filter.state;
-    const std::string pattern = contains_pattern(filter.text);
-    JobPage page;
-    page.total = tx.exec_params1("SELECT count(*) FROM " + job_info_ + where, state, filter.text, pattern)[0].as<int64_t>();
-    const auto rows = tx.exec_params("SELECT " + kJobColumns + " FROM " + job_info_ + where +
-                                         " ORDER BY next_run_time NULLS LAST, job_id LIMIT $4 OFFSET $5",
-                                     state, filter.text, pattern, filter.limit, filter.offset);
-    page.jobs.reserve(rows.size());
-    for (const auto& r : rows) page.jobs.push_back(job_of(r));
-    return page;
+    const auto rows = tx.exec("SELECT job_id, state, " + micros("next_run_time") + " AS next_run_time, "
+                              "concat_ws(E'\\n', job_id, owner::text, func, description) AS text FROM " + job_info_);
+    std::vector<JobIndexRow> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows)
+      out.push_back({text_of(r["job_id"]), text_of(r["state"]), optional_time(r["next_run_time"]), text_of(r["text"])});
+    return out;
+  });
+}
+
+std::vector<WebJob> WebReader::jobs_by_id(const std::vector<std::string>& job_ids) {
+  if (job_ids.empty()) return {};
+  return guarded([&] {
+    pqxx::read_transaction tx(*session_->connection);
+    const auto rows = tx.exec_params("SELECT " + kJobColumns + " FROM " + job_info_ +
+                                         " WHERE job_id IN (SELECT jsonb_array_elements_text($1::jsonb))",
+                                     nlohmann::json(job_ids).dump());
+    std::vector<WebJob> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows) out.push_back(job_of(r));
+    return out;
   });
 }
 

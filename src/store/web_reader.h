@@ -1,7 +1,7 @@
-// The read-only queries behind the web page and its JSON endpoints (docs/web.md): a page of jobs
-// filtered and sorted by next run, one job with its recent runs, runs in a window, the live instances.
-// Every query names its columns, reads on one short read-only transaction and is bounded (LIMIT, an
-// index on job_run), so a table of 100,000 jobs answers in milliseconds.
+// The read-only queries behind the web page and its JSON endpoints (docs/web.md): the narrow index
+// of every job that the jobs list is sorted and filtered from, jobs by id, runs, the live instances.
+// Every query names its columns and reads on one short read-only transaction; all but job_index()
+// are bounded (LIMIT, an index), so with 100,000 jobs they answer in milliseconds.
 //
 // Thread safety: none; one WebReader per connection, used by one request at a time (the web server
 // keeps a small pool). Never the scheduler loop's connection. Methods throw ConnectionLost
@@ -63,16 +63,12 @@ struct WebInstance {
   TimePoint now{};  // the server's clock when read: heartbeat age = now - heartbeat_at
 };
 
-struct JobFilter {
-  std::optional<std::string> state;  // one of pending, scheduled, paused, finished, invalid
-  std::string text;                  // case-insensitive substring of job_id, owner, func or description
-  int limit = 50;
-  int64_t offset = 0;
-};
-
-struct JobPage {
-  int64_t total = 0;  // rows matching the filter
-  std::vector<WebJob> jobs;  // by next_run_time (none last), then job_id
+// What sorting and filtering the jobs list need of one job_info row.
+struct JobIndexRow {
+  std::string job_id;
+  std::string state;
+  std::optional<TimePoint> next_run_time;
+  std::string text;  // job_id, owner, func and description, separated by new lines
 };
 
 class WebReader {
@@ -83,7 +79,10 @@ class WebReader {
   WebReader(const WebReader&) = delete;
   WebReader& operator=(const WebReader&) = delete;
 
-  JobPage jobs(const JobFilter& filter);
+  // Every job, narrowly: one sequential read of job_info.
+  std::vector<JobIndexRow> job_index();
+  // The rows of `job_ids` that still exist, in no particular order.
+  std::vector<WebJob> jobs_by_id(const std::vector<std::string>& job_ids);
   std::optional<WebJob> job(const std::string& job_id);
   // The newest runs first: of `job_id` when given, scheduled at or after `since` when given.
   std::vector<WebRun> runs(const std::optional<std::string>& job_id, std::optional<TimePoint> since, int limit);

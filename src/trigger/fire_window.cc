@@ -9,6 +9,8 @@ FireWindow fires_between(const JobSpec& spec, std::string_view job_id, TimePoint
   std::optional<TimePoint> nominal = spec.options.next_run_time && *spec.options.next_run_time >= now
                                          ? spec.options.next_run_time
                                          : spec.trigger->next_fire_time(std::nullopt, now);
+  // A date trigger answers its run_date even when it has passed: that fire is history, not upcoming.
+  while (nominal && *nominal < now) nominal = spec.trigger->next_fire_time(*nominal, now);
   while (nominal && *nominal <= to) {
     if (window.fires.size() == max_fires) {
       window.truncated = true;

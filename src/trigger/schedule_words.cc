@@ -76,6 +76,10 @@ std::string cron_words(const CronFields& f) {
 std::string apscheduler_cron_words(const json& kwargs) {
   if (field(kwargs, "year") || field(kwargs, "week")) return "";
   constexpr std::array<const char*, 6> keys = {"month", "day", "day_of_week", "hour", "minute", "second"};
+  for (const char* key : keys) {
+    const auto it = kwargs.find(key);
+    if (it != kwargs.end() && !it->is_null() && !field(kwargs, key)) return "";  // neither text nor a whole number
+  }
   std::array<std::string, 6> values;
   bool more_significant_given = false;
   for (size_t i = 0; i < keys.size(); ++i) {

@@ -111,7 +111,7 @@ def test_the_jobs_endpoint_lists_every_job_with_its_state_schedule_and_counts_so
     assert jobs["quarter"]["schedule"]["words"] == "every 15 minutes"
     assert jobs["fails"]["failure_count"] >= 2 and jobs["fails"]["last_status"] == "failed"
     assert "division by zero" in jobs["fails"]["last_error"]
-    assert "61" in jobs["broken"]["last_error"]
+    assert "61" in jobs["broken"]["last_error"] and jobs["broken"]["schedule"]["words"] == ""
     assert jobs["tick"]["run_count"] >= 2 and jobs["tick"]["description"] == "says tick"
     assert jobs["quarter"]["func_args"] == ["secret-password"]
     # Sorted by next run; jobs that will not run (no next_run_time) last.
@@ -166,9 +166,9 @@ def test_runs_are_listed_newest_first_by_job_and_since(world):
     all_runs = ok(world.port, "/api/runs?job=tick")["runs"]
     assert all_runs and {r["job_id"] for r in all_runs} == {"tick"}
     assert [r["run_id"] for r in all_runs] == sorted((r["run_id"] for r in all_runs), reverse=True)
-    since = utc_now() - timedelta(minutes=20)
+    since = utc_now() - timedelta(minutes=37)
     recent = ok(world.port, "/api/runs?job=quarter&since=" + urllib.parse.quote(iso(since)))["runs"]
-    assert sorted(r["status"] for r in recent) == ["lost", "missed", "skipped"]  # 35, 30, 25 minutes ago are older
+    assert sorted(r["status"] for r in recent) == ["lost", "missed", "skipped"]  # 35, 30 and 25 minutes ago; the older ones not
     assert ok(world.port, "/api/runs?limit=1")["runs"][0]["run_id"] == max(
         r[0] for r in sql(world.dsn, "SELECT max(run_id) FROM job_run"))
 
@@ -189,7 +189,7 @@ def test_the_timeline_has_a_mark_per_fire_in_the_window_past_from_job_run_and_up
     recorded = {r[0] for r in sql(world.dsn, "SELECT run_id FROM job_run WHERE attempt = 1 AND scheduled_for "
                                              "BETWEEN %s AND %s", (start, now - timedelta(seconds=1)))}
     drawn = {m["run_id"] for m in marks if m["status"] != "upcoming"}
-    assert recorded <= drawn and len(recorded) >= 10
+    assert recorded <= drawn and len(recorded) >= len(PAST_OUTCOMES) + 2
     quarter = {m["status"]: m for m in marks if m["job_id"] == "quarter"}
     assert set(PAST_OUTCOMES) | {"upcoming"} == set(quarter)
     assert quarter["failed"]["error"] == "it was failed" and abs(quarter["failed"]["lateness_seconds"] - 0.04) < 1e-6
@@ -267,14 +267,14 @@ def test_the_page_reconnects_after_its_connection_broke_and_answers_503_while_th
     assert sql_value(migrated_db, terminate_web_sessions) >= 1
     assert ok(port, "/api/jobs")["total"] == 0  # a new connection, silently
     database = sql_value(migrated_db, "SELECT current_database()")
-    sql(migrated_db, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+    maintenance = migrated_db.replace(f"dbname={database}", "dbname=postgres")
+    sql(maintenance, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
     try:
-        sql_value(migrated_db, terminate_web_sessions)
+        sql_value(maintenance, terminate_web_sessions.replace("WHERE", f"WHERE datname = '{database}' AND"))
         status, body = get(port, "/api/jobs")
         assert status == 503 and body["error"].startswith("database unavailable")
     finally:
-        sql(migrated_db.replace(f"dbname={database}", "dbname=postgres"),
-            f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        sql(maintenance, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
     assert ok(port, "/api/jobs")["total"] == 0
     # The scheduler's own connection was never the web page's: the daemon still runs its jobs.
     insert_job(migrated_db, "after", args=["after"], kwargs={"trigger": "interval", "seconds": 1})
@@ -317,12 +317,13 @@ class Dom(HTMLParser):
         return [e for e in self.elements if name in e[1].get("class", "").split()]
 
 
-def chromium(url, tmp_path, *args):
-    """Runs headless chromium on `url` with a fresh profile; returns its stdout."""
+def chromium(url, tmp_path, *args, budget_ms=5000):
+    """Runs headless chromium on `url` with a fresh profile; returns its stdout. The page's timers run
+    on virtual time: `budget_ms` of it pass before the DOM is dumped or the picture taken."""
     profile = tempfile.mkdtemp(dir=tmp_path, prefix="chromium-")
     argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=5000",
+            "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
             "--window-size=1400,1100", *args, url]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -379,7 +380,7 @@ def test_in_a_browser_a_jobs_page_shows_its_failed_runs_with_their_error_and_its
 @needs_chromium
 def test_a_screenshot_of_the_page_is_made_for_the_docs(world, tmp_path):
     target = tmp_path / "web-page.png"
-    chromium(f"http://127.0.0.1:{world.port}/", tmp_path, f"--screenshot={target}")
+    chromium(f"http://127.0.0.1:{world.port}/", tmp_path, f"--screenshot={target}", budget_ms=1500)
     assert target.stat().st_size > 10_000
     if os.environ.get("ROWSCHED_UPDATE_SCREENSHOT"):
         shutil.copy(target, REPO / "docs" / "web-page.png")
@@ -397,9 +398,9 @@ def timed_get(port, path):
 
 def test_with_100000_jobs_every_request_stays_under_100_ms_and_no_fire_is_late(migrated_db, start_daemon):
     sql(migrated_db, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs, description) "
-                     "SELECT 'bulk-' || i, 'log', '[\"x\"]', jsonb_build_object('trigger', 'cron', 'minute', i % 60), "
+                     "SELECT 'bulk-' || i, 'log', '[\"x\"]', jsonb_build_object('trigger', 'interval', 'days', 1), "
                      "'bulk job number ' || i FROM generate_series(1, 100000) i")
-    insert_job(migrated_db, "tick", args=["tick"], kwargs={"trigger": "interval", "seconds": 0.2})
+    insert_job(migrated_db, "tick", args=["tick"], kwargs={"trigger": "interval", "seconds": 0.5})
     port = free_port()
     start_daemon(migrated_db, "--web-addr", str(port), "--workers", "2")
     wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_info WHERE next_run_time IS NULL") == 0,
@@ -408,21 +409,36 @@ def test_with_100000_jobs_every_request_stays_under_100_ms_and_no_fire_is_late(m
              "/api/jobs/bulk-4242", "/api/timeline", "/api/runs?job=tick", "/api/instances"]
     for path in paths:
         timed_get(port, path)  # warm the connections and PostgreSQL's caches
+    def lateness_of_tick(since, until):
+        return [float(r[0]) for r in sql(migrated_db, "SELECT extract(epoch from started_at - scheduled_for) FROM job_run "
+                                                      "WHERE job_id = 'tick' AND scheduled_for BETWEEN %s AND %s",
+                                         (since, until))]
+
+    quiet_start = datetime.now(timezone.utc)
+    wait_until(lambda: datetime.now(timezone.utc) - quiet_start > timedelta(seconds=3), what="3 quiet seconds",
+               interval=0.1)
+    quiet = lateness_of_tick(quiet_start, datetime.now(timezone.utc))
+    # Round after round for 5 s, so that the jobs list is re-read in the background meanwhile.
     started = datetime.now(timezone.utc)
-    figures = {}
-    for path in paths:
-        times = sorted(timed_get(port, path)[0] for _ in range(7))
-        figures[path] = (times[len(times) // 2], times[-1])
+    times = {path: [] for path in paths}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for path in paths:
+            times[path].append(timed_get(port, path)[0])
     finished = datetime.now(timezone.utc)
-    for path, (median, worst) in figures.items():
-        print(f"{path}: median {median:.1f} ms, max {worst:.1f} ms")
-    assert all(median < 100 for median, _ in figures.values()), figures
+    figures = {}
+    for path, t in times.items():
+        t.sort()
+        figures[path] = (t[len(t) // 2], t[int(len(t) * 0.95)], t[-1])
+        print(f"{path}: {len(t)} requests, median {figures[path][0]:.1f} ms, p95 {figures[path][1]:.1f} ms, "
+              f"max {figures[path][2]:.1f} ms")
+    assert all(p95 < 100 for _, p95, _ in figures.values()), figures
     assert ok(port, "/api/jobs?q=number%2077777")["total"] == 1
     assert ok(port, "/api/jobs?state=scheduled&offset=99950")["total"] == 100001
-    # The fires of `tick` during those requests ran on time.
-    lateness = [r[0] for r in sql(migrated_db, "SELECT extract(epoch from started_at - scheduled_for) FROM job_run "
-                                               "WHERE job_id = 'tick' AND scheduled_for BETWEEN %s AND %s",
-                                  (started, finished))]
-    missed = sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE status IN ('missed', 'skipped')")
-    print(f"tick during the requests: {len(lateness)} runs, max lateness {max(lateness) * 1000:.1f} ms, missed {missed}")
-    assert lateness and missed == 0 and max(lateness) < 0.5
+    # The fires of `tick` during those requests ran on time, as they did before them.
+    lateness = lateness_of_tick(started, finished)
+    not_run = sql(migrated_db, "SELECT status, error FROM job_run WHERE status IN ('missed', 'skipped') "
+                               "AND scheduled_for BETWEEN %s AND %s", (quiet_start, finished))
+    print(f"tick without requests: {len(quiet)} runs, max lateness {max(quiet) * 1000:.1f} ms; "
+          f"during the requests: {len(lateness)} runs, max lateness {max(lateness) * 1000:.1f} ms; not run: {not_run}")
+    assert len(lateness) >= 8 and not not_run and max(lateness) < 0.5

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "daemon/web_job_index.h"
 #include "daemon/web_options.h"
 #include "daemon/web_server.h"
 #include "trigger/fire_window.h"
@@ -122,4 +123,29 @@ TEST_CASE("The token file is read without its surrounding white space and never 
   CHECK_THROWS_WITH(daemon::read_web_token(path), Catch::Contains("empty"));
   std::remove(path.c_str());
   CHECK_THROWS_WITH(daemon::read_web_token(path), Catch::Contains("cannot read"));
+}
+
+TEST_CASE("The jobs list is sorted by next run, jobs without one last, and paged with the matching total") {
+  const TimePoint t = at("2026-01-01T10:00:00Z");
+  daemon::JobIndex index({{"c", "scheduled", t + std::chrono::seconds(5), "c\nalice\nlog\nNightly Backup"},
+                          {"a", "paused", std::nullopt, "a\nbob\nsql\n"},
+                          {"b", "scheduled", t + std::chrono::seconds(1), "b\nalice\nsql\n"},
+                          {"d", "scheduled", t + std::chrono::seconds(1), "d\nbob\nlog\n"},
+                          {"e", "invalid", std::nullopt, "e\nbob\nlog\n"}},
+                         t);
+  auto ids = [&](daemon::JobFilter filter) {
+    const auto page = index.page(filter);
+    std::string out = std::to_string(page.total) + ":";
+    for (const auto& id : page.job_ids) out += id;
+    return out;
+  };
+  CHECK(ids({}) == "5:bdcae");
+  CHECK(ids({std::nullopt, "", 2, 0}) == "5:bd");
+  CHECK(ids({std::nullopt, "", 2, 4}) == "5:e");
+  CHECK(ids({std::nullopt, "", 2, 10}) == "5:");
+  CHECK(ids({std::string("scheduled"), "", 50, 0}) == "3:bdc");
+  CHECK(ids({std::nullopt, "BACKUP", 50, 0}) == "1:c");   // the description, in any case
+  CHECK(ids({std::nullopt, "alice", 50, 0}) == "2:bc");   // the owner
+  CHECK(ids({std::string("paused"), "sql", 50, 0}) == "1:a");
+  CHECK(ids({std::nullopt, "%", 50, 0}) == "0:");         // no wildcards
 }
