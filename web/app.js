@@ -8,14 +8,17 @@ const REFRESH_MS = 5000;
 const TOKEN = new URLSearchParams(location.search).get("token");
 const STATUSES = ["succeeded", "failed", "timeout", "lost", "missed", "skipped", "running", "upcoming"];
 let lastJobs = null;   // the last /api/jobs answer, for paging
-let serverSkewMs = 0;  // the daemon's clock minus this browser's, so "in 12 s" is the daemon's view
+// The daemon's clock minus this browser's, taken from the answer whose times are on screen, so that
+// "in 12 s" is the daemon's view of the data shown, however far the browser's clock is off.
+let serverSkewMs = 0;
+
+function synchronize(answer) { serverSkewMs = Date.parse(answer.now) - Date.now(); }
 
 async function api(path) {
   const headers = TOKEN ? { Authorization: "Bearer " + TOKEN } : {};
   const res = await fetch(path, { headers, cache: "no-store" });
   const body = await res.json().catch(() => ({ error: res.statusText }));
   if (!res.ok) throw new Error(body.error || res.statusText);
-  if (body.now) serverSkewMs = Date.parse(body.now) - Date.now();
   return body;
 }
 
@@ -108,6 +111,7 @@ function scheduleCell(job) {
 }
 
 function renderJobs(answer) {
+  synchronize(answer);
   lastJobs = answer;
   const body = document.querySelector("#jobs tbody");
   body.replaceChildren(...answer.jobs.map((j) => el("tr", { "data-job": j.job_id, "data-state": j.state },
@@ -145,7 +149,7 @@ function renderTimeline(answer) {
     "aria-label": "fires of the last hour and the next hour" });
   for (let t = Math.ceil(from / 900000) * 900000; t <= to; t += 900000) {
     chart.append(svg("line", { class: "grid", x1: x(t), x2: x(t), y1: top - 4, y2: height }));
-    chart.append(svg("text", { class: "tick", x: x(t) + 2, y: 12 }, new Date(t).toISOString().slice(11, 16)));
+    if (x(t) < width - 40) chart.append(svg("text", { class: "tick", x: x(t) + 2, y: 12 }, new Date(t).toISOString().slice(11, 16)));
   }
   const rowOf = new Map(jobs.map((id, i) => [id, i]));
   jobs.forEach((id, i) => {
@@ -169,6 +173,7 @@ function renderTimeline(answer) {
 }
 
 function renderJob(answer) {
+  synchronize(answer);
   const j = answer.job;
   document.getElementById("job-title").textContent = j.job_id;
   const rows = [
