@@ -68,7 +68,8 @@ def world(pg, rowsched_bin, _migrated_templates, tmp_path_factory):
     name = create_database(pg, template=_migrated_templates("rowsched" if rowsched_bin else "psql", "public"))
     dsn = pg.dsn(name)
     soon = iso(utc_now() + timedelta(seconds=1))
-    insert_job(dsn, "tick", args=["tick"], kwargs={"trigger": "interval", "seconds": 1}, description="says tick")
+    insert_job(dsn, "tick", args=["tick"], kwargs={"trigger": "interval", "seconds": 1},
+               description="says <b>tick</b>")  # markup from the database is text on the page
     insert_job(dsn, "fails", func="sql", args=["SELECT 1/0"], kwargs={"trigger": "interval", "seconds": 1})
     insert_job(dsn, "resting", kwargs={"trigger": "cron", "minute": "*/5"}, is_paused=True)
     insert_job(dsn, "broken", kwargs={"trigger": "cron", "minute": "61"})
@@ -112,7 +113,7 @@ def test_the_jobs_endpoint_lists_every_job_with_its_state_schedule_and_counts_so
     assert jobs["fails"]["failure_count"] >= 2 and jobs["fails"]["last_status"] == "failed"
     assert "division by zero" in jobs["fails"]["last_error"]
     assert "61" in jobs["broken"]["last_error"] and jobs["broken"]["schedule"]["words"] == ""
-    assert jobs["tick"]["run_count"] >= 2 and jobs["tick"]["description"] == "says tick"
+    assert jobs["tick"]["run_count"] >= 2 and jobs["tick"]["description"] == "says <b>tick</b>"
     assert jobs["quarter"]["func_args"] == ["secret-password"]
     # Sorted by next run; jobs that will not run (no next_run_time) last.
     times = [j["next_run_time"] for j in answer["jobs"]]
@@ -200,6 +201,16 @@ def test_the_timeline_has_a_mark_per_fire_in_the_window_past_from_job_run_and_up
     assert sum(1 for m in marks if m["job_id"] == "tick" and m["status"] == "upcoming") == 500
     assert answer["truncated"] is True
     assert ok(world.port, "/api/timeline?state=invalid")["marks"] == []
+
+
+def test_a_job_id_with_a_slash_and_spaces_has_its_own_address(migrated_db, start_daemon):
+    insert_job(migrated_db, "reports/daily report", kwargs={"trigger": "cron", "hour": 6})
+    port = free_port()
+    start_daemon(migrated_db, "--web-addr", str(port))
+    answer = ok(port, "/api/jobs/" + urllib.parse.quote("reports/daily report", safe=""))
+    assert answer["job"]["job_id"] == "reports/daily report"
+    assert answer["job"]["schedule"]["words"] == "every day at 06:00"
+    assert len(answer["next_fire_times"]) == 10 and all(t.endswith("T06:00:00Z") for t in answer["next_fire_times"])
 
 
 def test_the_page_and_its_files_are_served_from_the_binary(world):
@@ -357,6 +368,8 @@ def test_in_a_browser_the_jobs_table_lists_every_job_and_the_timeline_has_a_mark
                                     "BETWEEN now() - interval '59 minutes' AND now() - interval '10 seconds'")
     assert sum(1 for m in marks if m["data-status"] != "upcoming") >= recorded
     assert "0 of" not in [e[2] for e in dom.find("span", id="job-count")][0]
+    assert "says <b>tick</b>" in [e[2] for e in dom.find("div", **{"class": "muted"})]  # shown, not applied
+    assert not dom.find("b")
 
 
 @needs_chromium
