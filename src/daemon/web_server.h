@@ -6,7 +6,8 @@
 // `Authorization: Bearer TOKEN` or `?token=TOKEN`; it is compared in constant time and never logged.
 //
 // Thread safety: construct and destroy on one thread; requests are served concurrently, each with a
-// database connection of its own taken from a small pool.
+// database connection of its own taken from a small pool (at most two idle), and one more thread with
+// its own connection re-reads the jobs list snapshot (web_job_index.h) in the background.
 #pragma once
 
 #include <atomic>
