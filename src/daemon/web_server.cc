@@ -52,11 +52,26 @@ WebParams params_of(const httplib::Request& req) {
   return out;
 }
 
+constexpr std::string_view kTokenCookie = "rowsched_token";
+
+// The token of a request: from `Authorization: Bearer`, `?token=`, or the cookie set when the page
+// was opened with `?token=` (so that the browser's own requests for the page's files carry it).
 std::optional<std::string> presented_token(const httplib::Request& req) {
   const std::string header = req.get_header_value("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() > kBearer.size() && header.compare(0, kBearer.size(), kBearer) == 0) return header.substr(kBearer.size());
   if (req.has_param("token")) return req.get_param_value("token");
+  const std::string cookies = req.get_header_value("Cookie");
+  for (size_t start = 0; start < cookies.size();) {
+    size_t end = cookies.find(';', start);
+    if (end == std::string::npos) end = cookies.size();
+    std::string_view cookie(cookies.data() + start, end - start);
+    while (!cookie.empty() && cookie.front() == ' ') cookie.remove_prefix(1);
+    if (cookie.size() > kTokenCookie.size() && cookie.substr(0, kTokenCookie.size()) == kTokenCookie &&
+        cookie[kTokenCookie.size()] == '=')
+      return std::string(cookie.substr(kTokenCookie.size() + 1));
+    start = end + 1;
+  }
   return std::nullopt;
 }
 
@@ -91,7 +106,12 @@ WebServer::WebServer(WebServerConfig config, std::function<TimePoint()> clock)
     res.set_header("Referrer-Policy", "no-referrer");
     if (!config_.token) return httplib::Server::HandlerResponse::Unhandled;
     const auto token = presented_token(req);
-    if (token && tokens_equal(*token, *config_.token)) return httplib::Server::HandlerResponse::Unhandled;
+    if (token && tokens_equal(*token, *config_.token)) {
+      // HttpOnly: scripts never read it; SameSite=Strict: other sites' pages cannot send it.
+      if (req.has_param("token"))
+        res.set_header("Set-Cookie", std::string(kTokenCookie) + "=" + *token + "; Path=/; HttpOnly; SameSite=Strict");
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     res.status = 401;
     res.set_header("WWW-Authenticate", "Bearer realm=\"rowsched\"");
     res.set_content(token ? "wrong token\n" : "a token is required: open the page as /?token=TOKEN, or send Authorization: Bearer TOKEN\n",

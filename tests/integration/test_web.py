@@ -234,6 +234,16 @@ def test_with_a_token_file_every_request_needs_the_token_which_is_never_logged(m
         assert get(port, path, token="tok-9f3a2c7e5b")[0] == 200
     assert get(port, "/api/jobs?token=tok-9f3a2c7e5b")[0] == 200
     assert get(port, "/api/jobs?token=wrong")[0] == 401
+    # Opened with ?token=, the page gets a cookie, so the browser's requests for its files carry it.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token=tok-9f3a2c7e5b", timeout=10) as resp:
+        cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith("rowsched_token=tok-9f3a2c7e5b;") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    with_cookie = urllib.request.Request(f"http://127.0.0.1:{port}/app.js", headers={"Cookie": "a=b; " + cookie.split(";")[0]})
+    assert urllib.request.urlopen(with_cookie, timeout=10).status == 200
+    wrong_cookie = urllib.request.Request(f"http://127.0.0.1:{port}/app.js", headers={"Cookie": "rowsched_token=nope"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(wrong_cookie, timeout=10)
+    assert refused.value.code == 401
     d.stop()
     assert "tok-9f3a2c7e5b" not in d.log() and "token required" in d.log()
 
@@ -389,6 +399,18 @@ def test_in_a_browser_a_jobs_page_shows_its_failed_runs_with_their_error_and_its
     assert any("division by zero" in e[2] for e in dom.with_class("run-error"))
     assert len(dom.with_class("fire")) == 10
     assert "SELECT 1/0" in [e[2] for e in dom.with_class("func-args")][0]
+
+
+@needs_chromium
+def test_in_a_browser_the_page_opened_with_its_token_loads_its_files_and_data(migrated_db, start_daemon, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("tok-browser-1\n")
+    insert_job(migrated_db, "guarded", kwargs={"trigger": "cron", "hour": 6})
+    port = free_port()
+    start_daemon(migrated_db, "--web-addr", str(port), "--web-token-file", str(token_file))
+    dom = Dom(chromium(f"http://127.0.0.1:{port}/?token=tok-browser-1", tmp_path, "--dump-dom"))
+    assert dom.find("body", data_loaded="true")
+    assert [e[1]["data-job"] for e in dom.find("tr") if "data-job" in e[1]] == ["guarded"]
 
 
 @needs_chromium
