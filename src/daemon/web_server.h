@@ -3,7 +3,8 @@
 // database connections of its own — never the scheduler loop's — so a page can make no fire late.
 //
 // Read-only. With a token, every request (the page's files too) must carry it, as
-// `Authorization: Bearer TOKEN` or `?token=TOKEN`; it is compared in constant time and never logged.
+// `Authorization: Bearer TOKEN`, `?token=TOKEN` or the cookie set for a page opened with `?token=`;
+// it is compared in constant time and never logged.
 //
 // Thread safety: construct and destroy on one thread; requests are served concurrently, each with a
 // database connection of its own taken from a small pool (at most two idle), and one more thread with
