@@ -13,6 +13,7 @@
 #include "daemon/metrics_server.h"
 #include "daemon/scheduler_loop.h"
 #include "daemon/status_table.h"
+#include "daemon/web_server.h"
 #include "run/plugin_loader.h"
 #include "store/dsn.h"
 #include "store/migrations.h"
@@ -76,6 +77,7 @@ void add_run_options(CLI::App& cmd, Options& opt) {
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd.add_option("--plugin", opt.plugins, "A shared library registering more handlers (docs/handlers.md); repeatable")
       ->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_web_options(cmd, opt.web);
 }
 
 run::HandlerRegistry make_handler_registry(const Options& opt) {
@@ -137,6 +139,28 @@ int run(const Options& opt) {
       return 1;
     }
     spdlog::info("serving /metrics, /healthz and /readyz on {}", opt.metrics_addr);
+  }
+  std::unique_ptr<WebServer> web_server;
+  if (!opt.web.addr.empty()) {
+    const ListenAddress web_address = *parse_web_address(opt.web.addr);
+    WebServerConfig web{web_address, store::resolve_dsn(opt.dsn), opt.schema, std::nullopt,
+                        opt.web.hide_args, *find_zone(opt.timezone)};
+    try {
+      if (!opt.web.token_file.empty()) web.token = read_web_token(opt.web.token_file);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+    try {
+      web_server = std::make_unique<WebServer>(std::move(web), [] {
+        return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+      });
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    spdlog::info("serving the web page on http://{}:{}/{}{}", web_address.host, web_address.port, opt.web.token_file.empty() ? "" : " (token required)",
+                 opt.web.hide_args ? " (func_args hidden)" : "");
   }
   std::unique_ptr<SchedulerLoop> loop;
   try {

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "daemon/web_options.h"
 #include "run/handler.h"
 
 namespace rowsched::daemon {
@@ -31,6 +32,7 @@ struct Options {
   std::string config;                // --config FILE (docs/operations.md, "Configuration")
   run::HandlerConfig handlers;       // --allow-exec, --exec-cwd, --allow-http (docs/handlers.md)
   std::vector<std::string> plugins;  // --plugin: shared libraries registering more handlers
+  WebOptions web;                    // --web-addr, --web-token-file, --web-hide-args (docs/web.md)
 };
 
 // Registers --log-level and --log-format on `cmd` (run and migrate), storing into `opt`.
