@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <map>
 #include <thread>
@@ -17,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "store/dsn.h"
+#include "store/migrations.h"
 #include "trigger/trigger.h"
 
 namespace rowsched::daemon {
@@ -49,6 +51,7 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
   sigaddset(&set, SIGINT);
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) throw_on_apply_ = id;
   writer_ = std::make_unique<Writer>(dsn_, options.schema, instance_);
   executor_ = std::make_unique<run::Executor>(
       options.workers, dsn_, handlers_, [this] { return now(); },
@@ -85,6 +88,7 @@ int SchedulerLoop::run() {
       if (!store_.connected()) {
         connect_with_backoff();
         if (stopping_) break;
+        check_schema();
         if (!started_) {
           // Runs still 'running' under our name were left by an earlier process of the same name.
           if (const int64_t n = store_.mark_own_runs_lost(); n > 0)
@@ -94,6 +98,7 @@ int SchedulerLoop::run() {
         full_reload();
         heartbeat();  // registered before the first claim, so no survivor takes our runs for lost
         metrics_.readiness.set_ready();
+        backoff_.succeeded(now());
       }
       const TimePoint t = now();
       Duration timeout = milliseconds(1000);
@@ -116,6 +121,7 @@ int SchedulerLoop::run() {
       // take them before waiting, or they would wait for the next timeout.
       const bool changed = apply_notifications();
       if (!changed) wait_for_events(timeout);
+      else check_signal();  // a stream of notifications must not keep the signal unread
       if (stopping_) break;
       apply_notifications();
       fire_due();
@@ -126,15 +132,12 @@ int SchedulerLoop::run() {
       if (now() >= next_resync_) resync();
       if (now() >= next_prune_) prune_history();
     } catch (const store::ConnectionLost& e) {
-      spdlog::warn("database connection lost: {}; reconnecting", e.what());
-      metrics_.readiness.set_not_ready(std::string("database connection lost: ") + e.what());
-      store_.disconnect();
+      back_off_after(e, "database connection lost");
     } catch (const std::exception& e) {
       // A failing statement (not a lost connection): start over from a clean connection and a full
-      // reload rather than continue from a state we are unsure of.
-      spdlog::error("scheduler loop error: {}; reconnecting and reloading", e.what());
-      metrics_.readiness.set_not_ready(std::string("reconnecting after an error: ") + e.what());
-      store_.disconnect();
+      // reload rather than continue from a state we are unsure of; after a backoff, since whatever
+      // failed may fail again at once (a missing table or GRANT).
+      back_off_after(e, "scheduler loop error (reconnecting and reloading)");
     }
   }
   metrics_.readiness.set_not_ready("shutting down");
@@ -168,22 +171,48 @@ void SchedulerLoop::connect_with_backoff() {
       if (ever_connected_) metrics_.reconnects.inc();
       ever_connected_ = true;
       metrics_.readiness.set_not_ready("loading jobs");
-      if (reconnect_attempt_ > 0) spdlog::info("reconnected to the database after {} attempts", reconnect_attempt_);
-      reconnect_attempt_ = 0;
+      if (backoff_.failures() > 0) spdlog::info("reconnected to the database after {} failed attempts", backoff_.failures());
       return;
     } catch (const std::exception& e) {
-      // Exponential backoff with jitter: 100 ms doubling to 10 s, each wait 50-150% of that, so a
-      // fleet of instances does not reconnect in lockstep after a database restart.
-      const double base = std::min(10000.0, 100.0 * (1 << std::min(reconnect_attempt_, 7)));
-      const double wait = base * std::uniform_real_distribution<double>(0.5, 1.5)(rng_);
-      ++reconnect_attempt_;
-      metrics_.readiness.set_not_ready("cannot connect to the database (attempt " + std::to_string(reconnect_attempt_) +
-                                       "): " + e.what());
-      spdlog::warn("cannot connect to {} (attempt {}): {}; retrying in {:.0f} ms", store::redact_dsn(dsn_),
-                   reconnect_attempt_, e.what(), wait);
-      wait_for_events(std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(wait)));
+      back_off_after(e, "cannot connect to " + store::redact_dsn(dsn_.empty() ? "(libpq defaults)" : dsn_));
     }
   }
+}
+
+void SchedulerLoop::back_off_after(const std::exception& e, const std::string& context) {
+  const std::string fault = context + ": " + store::describe_fault(e, fault_context());
+  store_.disconnect();
+  metrics_.readiness.set_not_ready(fault);
+  const auto step = backoff_.failed(fault, now());
+  spdlog::warn("{}", step.log_line);
+  sleep_unless_signalled(step.wait);
+}
+
+void SchedulerLoop::sleep_unless_signalled(Duration d) {
+  const TimePoint until = now() + d;
+  // Run results waking the loop must not cut the wait short: wait again for the rest.
+  for (TimePoint t = now(); !stopping_ && t < until; t = now()) wait_for_events(until - t);
+}
+
+void SchedulerLoop::check_signal() {
+  signalfd_siginfo info;
+  if (read(signal_fd_, &info, sizeof info) == sizeof info) {
+    spdlog::info("received signal {}: shutting down", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    stopping_ = true;
+  }
+}
+
+store::FaultContext SchedulerLoop::fault_context() const { return {dsn_, options_.schema, store_.role()}; }
+
+void SchedulerLoop::check_schema() {
+  const auto applied = store_.applied_migrations();
+  // Files run by hand with psql are not recorded (docs/sql-contract.md): nothing to compare with.
+  if (!applied || applied->empty()) return;
+  const std::set<std::string> have(applied->begin(), applied->end());
+  std::vector<std::string> missing;
+  for (const auto& m : store::embedded_migrations())
+    if (have.count(m.name) == 0) missing.push_back(m.name);
+  if (!missing.empty()) throw store::SchemaNotCurrent(store::schema_not_current_message(missing, fault_context()));
 }
 
 SchedulerLoop::JobState& SchedulerLoop::JobState::operator=(std::string_view name) {
@@ -239,7 +268,7 @@ void SchedulerLoop::full_reload() {
   size_t n = 0;
   {
     const LoadCache::Scope cache(load_cache_, true);
-    n = store_.load_all([&](store::JobRow&& row) { apply_row(row, skip_unchanged); },
+    n = store_.load_all([&](store::JobRow&& row) { apply_row_or_mark_invalid(row, skip_unchanged); },
                         [&](size_t estimate) {
                           known_.reserve(estimate);
                           schedule_.reserve(estimate);
@@ -273,7 +302,7 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
     const bool is_new = old == known_.end();
     if (is_new || old->second.version != row.version)  // a change, not a repeated hint
       metrics_.change_pickup_seconds.observe(std::max(0.0, std::chrono::duration<double>(now() - row.update_time).count()));
-    apply_row(row, skip_unchanged);
+    apply_row_or_mark_invalid(row, skip_unchanged);
     const KnownJob& k = known_[row.job_id];
     if (k.state == "invalid")
       spdlog::warn("job {} {} (version {}): invalid: {}", row.job_id, is_new ? "added" : "changed", row.version, k.error.value_or(""));
@@ -325,6 +354,8 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
   // The schedule holds only jobs known_ holds: only a job seen before can have an entry to drop.
   const auto [known, added] = known_.try_emplace(row.job_id);
   if (!added) schedule_.remove(row.job_id);
+  if (throw_on_apply_ && row.job_id == *throw_on_apply_)
+    throw std::length_error("test hook ROWSCHED_TEST_THROW_ON_APPLY names this job");
 
   // func_args parsed and checked once per distinct (func, func_args).
   LoadCache::Args args;
@@ -418,6 +449,21 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
                          row.next_run_time == next && (!(k.state == "invalid") || row.last_error == k.error);
   known->second = std::move(k);
   if (!unchanged) write_back(row.job_id, known->second, next);
+}
+
+void SchedulerLoop::apply_row_or_mark_invalid(const store::JobRow& row, bool skip_unchanged) {
+  try {
+    apply_row(row, skip_unchanged);
+  } catch (const std::exception& e) {
+    schedule_.remove(row.job_id);
+    KnownJob k;
+    k.version = row.version;
+    k.version_hash = row.version_hash;
+    k.state = "invalid";
+    k.error = std::string("rowsched could not apply this row: ") + e.what();
+    const KnownJob& stored = known_[row.job_id] = std::move(k);
+    write_back(row.job_id, stored, std::nullopt);
+  }
 }
 
 void SchedulerLoop::write_back(const std::string& job_id) {
@@ -618,8 +664,10 @@ void SchedulerLoop::shutdown() {
   record_results();
   for (const auto& req : never_started)
     writer_->record({req.run_id, req.job_id, "failed", now(), now(), "", "rowsched shut down before this run started"});
-  // The outcomes and write-backs still queued: at least a few seconds for them, even past the deadline.
-  if (!writer_->flush(std::max(deadline, now() + std::chrono::seconds(5))))
+  // The outcomes and write-backs still queued: at least a few seconds for them, even past the deadline;
+  // but only one while the writer cannot reach the database (an outage must not hold up the exit).
+  const TimePoint flush_by = writer_->failing() ? now() + std::chrono::seconds(1) : std::max(deadline, now() + std::chrono::seconds(5));
+  if (!writer_->flush(flush_by))
     spdlog::warn("shutdown: {} run results and write-backs could not be written in time", writer_->queued());
   try {
     if (!store_.connected()) store_.connect();

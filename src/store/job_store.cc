@@ -578,4 +578,19 @@ void JobStore::clear_is_running_if_last(Duration alive) {
   });
 }
 
+std::optional<std::vector<std::string>> JobStore::applied_migrations() {
+  return guarded([&]() -> std::optional<std::vector<std::string>> {
+    std::vector<std::string> names;
+    try {
+      for (const auto& r : pqxx::nontransaction(*impl_->conn).exec("SELECT name FROM " + table("rowsched_migration")))
+        names.push_back(r[0].as<std::string>());
+    } catch (const pqxx::insufficient_privilege&) {
+      return std::nullopt;  // a role granted only what docs/sql-contract.md lists before this check existed
+    }
+    return names;
+  });
+}
+
+std::string JobStore::role() const { return impl_->conn ? impl_->conn->username() : ""; }
+
 }  // namespace rowsched::store

@@ -176,6 +176,12 @@ class JobStore {
   // restart resumes from); returns how many. Only one instance prunes at a time.
   int64_t prune_history(Duration max_age, int per_job, int batch);
 
+  // The names recorded in <schema>.rowsched_migration; nullopt when this role may not read it (throws
+  // a pqxx::sql_error 42P01 when the table does not exist: the schema was never migrated); and the
+  // role this connection is logged in as.
+  std::optional<std::vector<std::string>> applied_migrations();
+  std::string role() const;
+
   // The schema-qualified, quoted name of a table, e.g. "public"."job_info".
   std::string table(const char* name) const;
 

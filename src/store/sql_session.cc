@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 
 #include "store/connect.h"
+#include "store/pg_error.h"
 
 namespace rowsched::store {
 
@@ -36,7 +37,7 @@ struct SqlSession::Impl {
       const bool cancelled = e.sqlstate() == "57014";
       if (!conn || !conn->is_open()) conn.reset();
       if (cancelled) throw StatementTimeout("cancelled by the job's timeout: " + std::string(e.what()));
-      throw std::runtime_error(e.what());
+      throw std::runtime_error(format_pg_error(e));
     } catch (const pqxx::broken_connection& e) {
       conn.reset();
       throw std::runtime_error(std::string("connection lost: ") + e.what());
