@@ -13,7 +13,7 @@ import pytest
 
 from conftest import dsn_with, free_port, quote_ident, sql, sql_value
 from daemon import Daemon, insert_job, job, runs, start_daemon, state_is, wait_until  # noqa: F401 (fixture)
-from test_operations import http_get, run_cli
+from test_operations import binary, http_get, run_cli  # noqa: F401 (fixture)
 
 
 @pytest.fixture
