@@ -52,6 +52,7 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) throw_on_apply_ = id;
+  process_started_ = now();
   writer_ = std::make_unique<Writer>(dsn_, options.schema, instance_);
   executor_ = std::make_unique<run::Executor>(
       options.workers, dsn_, handlers_, [this] { return now(); },
@@ -432,6 +433,8 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
     k.max_instances = def.spec.options.max_instances;
     k.retries = def.spec.options.retries;
     k.retry_delay = def.spec.options.retry_delay;
+    if (const auto& g = def.spec.options.misfire_grace_time) k.misfire_grace = g->value_or(Duration::max());
+    else k.misfire_grace = seconds_option(options_.misfire_grace_time);
     def.job_id = row.job_id;
     def.version = row.version;
     def.defined_at = row.active_time;
@@ -523,7 +526,12 @@ void SchedulerLoop::fire_due() {
     start_at[{f.job_id, f.scheduled_for, f.attempt}] = f.fire_at;
     if (f.decision == schedule::FireDecision::missed) {
       c.status = "missed";
-      c.note = "missed: " + std::to_string((t - f.fire_at) / milliseconds(1)) + " ms late, more than its misfire_grace_time";
+      const auto known = known_.find(f.job_id);
+      c.note = fmt::format("missed: {:.1f} s late{}, misfire_grace_time is {:g} s",
+                           std::chrono::duration<double>(t - f.fire_at).count(),
+                           f.scheduled_for < process_started_ ? " at start-up" : "",
+                           known == known_.end() ? options_.misfire_grace_time
+                                                 : std::chrono::duration<double>(known->second.misfire_grace).count());
     } else if (f.decision == schedule::FireDecision::coalesced) {
       c.status = "skipped";
       c.note = "coalesced: a later fire of the same backlog ran instead";
@@ -540,12 +548,19 @@ void SchedulerLoop::fire_due() {
   lead_ = std::clamp(claim_cost_ * 3 / 2, kMinLead, kMaxLead);
   metrics_.claim_lead_seconds.set(std::chrono::duration<double>(lead_).count());
   metrics_.claim_conflicts.inc(static_cast<double>(requests.size() - claims.size()));
+  std::vector<store::FireOutcome> not_run;
+  std::map<std::pair<std::string_view, TimePoint>, std::string_view> missed_notes;
+  for (const auto& r : requests)
+    if (r.status == "missed") missed_notes.emplace(std::pair<std::string_view, TimePoint>{r.job_id, r.scheduled_for}, r.note);
   for (const auto& c : claims) {
     metrics_.fires(c.status == "running" ? "run" : c.status).inc();
     if (c.status != "running") {
+      std::optional<std::string> note;
+      if (c.status == "missed")
+        if (auto it = missed_notes.find({c.job_id, c.scheduled_for}); it != missed_notes.end()) note = std::string(it->second);
       spdlog::warn("job {}: fire for {} not run: {}", c.job_id, format_rfc3339(c.scheduled_for),
-                   c.status == "missed" ? "missed (later than its misfire_grace_time)"
-                                        : "skipped (coalesced, or max_instances already running)");
+                   c.status == "missed" ? note.value_or("missed") : "skipped (coalesced, or max_instances already running)");
+      not_run.push_back({c.job_id, c.status, std::move(note)});
       continue;
     }
     const auto it = known_.find(c.job_id);
@@ -561,6 +576,8 @@ void SchedulerLoop::fire_due() {
                    std::max(Duration::zero(), t - c.scheduled_for) / milliseconds(1));
     executor_->submit(std::move(req));
   }
+  // The rows say what happened to these fires (rare: no cost on the path of fires that run).
+  store_.record_fire_outcomes(not_run);
   bool finished_any = false;
   for (const auto& id : touched) {
     auto it = known_.find(id);

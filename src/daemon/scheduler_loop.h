@@ -83,6 +83,7 @@ class SchedulerLoop {
     int max_instances = 1;
     int retries = 0;
     Duration retry_delay{};
+    Duration misfire_grace{};           // Duration::max() when null (never missed)
     JobState state;                     // as written back: scheduled, paused, finished, invalid
     std::optional<std::string> error;   // why it is invalid
   };
@@ -169,6 +170,7 @@ class SchedulerLoop {
 
   TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{};
   int reconnect_attempt_ = 0;
+  TimePoint process_started_{};  // a fire due before this is missed "at start-up"
   // The one retry policy of the control connection and the loop's error path (backoff.h).
   Backoff backoff_;
   // How many job_run rows a pruning pass may delete: grows while passes delete all they may (a

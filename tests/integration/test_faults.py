@@ -195,3 +195,16 @@ def test_the_text_log_names_the_warn_level_as_the_option_does(db, daemons):
     wait_until(lambda: "rowsched migrate" in d.log(), what="a warning")
     assert re.search(r"^\S+ warn  ", d.log(), re.M), d.log()
     assert "warning" not in d.log()
+
+
+def test_a_run_once_job_missed_while_no_daemon_ran_says_so_in_its_row(migrated_db, start_daemon):
+    insert_job(migrated_db, "once", kwargs={"misfire_grace_time": 1})
+    inserted = sql_value(migrated_db, "SELECT now()")
+    wait_until(lambda: sql_value(migrated_db, "SELECT now() > %s + interval '2.5 seconds'", (inserted,)), timeout=10)
+    start_daemon(migrated_db)
+    j = wait_until(lambda: (lambda r: r if r and r["last_status"] == "missed" and r["state"] == "finished" else None)(
+        job(migrated_db, "once")), what="the missed fire in the row")
+    assert re.fullmatch(r"missed: \d+\.\d s late at start-up, misfire_grace_time is 1 s", j["last_error"]), j
+    assert j["run_count"] == 0
+    assert sql_value(migrated_db, "SELECT last_run_time FROM job_info WHERE job_id = 'once'") is None
+    assert [r[1] for r in runs(migrated_db, "once")] == ["missed"]
