@@ -612,9 +612,23 @@ void SchedulerLoop::heartbeat() {
 
 void SchedulerLoop::prune_history() {
   const auto max_age = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options_.history_max_age_days * 86400.0));
-  if (const int64_t n = store_.prune_history(max_age, options_.history_per_job, 1000); n > 0)
-    spdlog::info("pruned {} old job_run rows", n);
-  next_prune_ = now() + seconds_option(options_.prune_interval);
+  const TimePoint started = now();
+  const int64_t n = store_.prune_history(max_age, options_.history_per_job, static_cast<int>(prune_batch_));
+  const Duration took = now() - started;
+  // A pass that deleted all it was allowed to left rows behind: the next one comes sooner and larger,
+  // so that pruning keeps up with any insert rate; once it does, batches shrink back.
+  const bool behind = n >= prune_batch_;
+  metrics_.registry.counter("rowsched_history_pruned_rows_total", "job_run rows deleted by history pruning").inc(static_cast<double>(n));
+  metrics_.registry.gauge("rowsched_history_prune_behind", "1 when the last pruning pass deleted a full batch: more rows wait").set(behind ? 1.0 : 0.0);
+  metrics_.registry.gauge("rowsched_history_prune_batch_rows", "Rows the next pruning pass may delete").set(
+      static_cast<double>(behind ? std::min(prune_batch_ * 2, kMaxPruneBatch) : prune_batch_));
+  metrics_.registry.gauge("rowsched_history_prune_seconds", "How long the last pruning pass took").set(
+      std::chrono::duration<double>(took).count());
+  if (n > 0) spdlog::info("pruned {} old job_run rows in {} ms{}", n, took / milliseconds(1), behind ? "; more wait" : "");
+  if (behind) prune_batch_ = std::min(prune_batch_ * 2, kMaxPruneBatch);
+  else if (n < prune_batch_ / 4) prune_batch_ = std::max(prune_batch_ / 2, kMinPruneBatch);
+  next_prune_ = now() + (behind ? std::min(kPruneBehindInterval, seconds_option(options_.prune_interval))
+                                : seconds_option(options_.prune_interval));
 }
 
 void SchedulerLoop::record_results() {

@@ -175,7 +175,11 @@ class SchedulerLoop {
   Backoff backoff_;
   // How many job_run rows a pruning pass may delete: grows while passes delete all they may (a
   // backlog), shrinks back when they do not.
-  int64_t prune_batch_ = 1000;
+  int64_t prune_batch_ = kMinPruneBatch;
+  // Batches from 1,000 rows up to 20,000 (a pass holds the control connection: it must stay short),
+  // and passes every 0.5 s while behind: up to 40,000 rows a second.
+  static constexpr int64_t kMinPruneBatch = 1000, kMaxPruneBatch = 20000;
+  static constexpr Duration kPruneBehindInterval = std::chrono::milliseconds(500);
   // Test hook: applying this job_id's row throws ($ROWSCHED_TEST_THROW_ON_APPLY, read at start-up).
   std::optional<std::string> throw_on_apply_;
   bool ever_connected_ = false;

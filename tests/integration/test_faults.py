@@ -208,3 +208,27 @@ def test_a_run_once_job_missed_while_no_daemon_ran_says_so_in_its_row(migrated_d
     assert j["run_count"] == 0
     assert sql_value(migrated_db, "SELECT last_run_time FROM job_info WHERE job_id = 'once'") is None
     assert [r[1] for r in runs(migrated_db, "once")] == ["missed"]
+
+
+def test_history_stays_within_its_bounds_at_2000_fires_per_second_and_a_backlog_is_caught_up(migrated_db, start_daemon):
+    jobs, per_job, prune_interval = 2000, 5, 2
+    sql(migrated_db, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) SELECT 'load-' || i, 'log', "
+                     "'[\"x\"]', '{\"trigger\": \"interval\", \"seconds\": 1}' FROM generate_series(1, %s) i", (jobs,))
+    # The backlog an earlier daemon that could not keep up left behind (requested runs: no schedule resumes from them).
+    sql(migrated_db, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at, finished_at, kind) "
+                     "SELECT 'load-' || (i %% %s + 1), now() - i * interval '1 second', 'earlier', 'succeeded', "
+                     "now() - i * interval '1 second', now() - i * interval '1 second', 'run_now' "
+                     "FROM generate_series(1, 60000) i", (jobs,))
+    start_daemon(migrated_db, "--history-per-job", str(per_job), "--prune-interval", str(prune_interval),
+                 "--log-level", "warn")
+    started = sql_value(migrated_db, "SELECT now()")
+    # The bound, plus what one prune interval inserts, plus the fires of the current second still running.
+    bound = jobs * per_job + jobs * prune_interval + jobs
+    counts = []
+    for second in range(8, 15, 2):
+        wait_until(lambda: sql_value(migrated_db, "SELECT now() > %s + %s * interval '1 second'", (started, second)), timeout=30)
+        counts.append(sql_value(migrated_db, "SELECT count(*) FROM job_run"))
+    print("job_run rows at 8, 10, 12, 14 s:", counts, "bound", bound)
+    assert max(counts) <= bound, counts
+    fired = sql_value(migrated_db, "SELECT sum(run_count) FROM job_info")
+    assert fired >= jobs * 8, fired  # the fires went on meanwhile (about 14 each)
