@@ -19,6 +19,7 @@
 
 #include "store/dsn.h"
 #include "store/migrations.h"
+#include "store/pg_error.h"
 #include "trigger/trigger.h"
 
 namespace rowsched::daemon {
@@ -100,6 +101,8 @@ int SchedulerLoop::run() {
         heartbeat();  // registered before the first claim, so no survivor takes our runs for lost
         metrics_.readiness.set_ready();
         backoff_.succeeded(now());
+        if (failing_) spdlog::info("reconnected to the database and reloaded every job after {} failed attempts", backoff_.failures());
+        failing_ = false;
       }
       const TimePoint t = now();
       Duration timeout = milliseconds(1000);
@@ -172,7 +175,6 @@ void SchedulerLoop::connect_with_backoff() {
       if (ever_connected_) metrics_.reconnects.inc();
       ever_connected_ = true;
       metrics_.readiness.set_not_ready("loading jobs");
-      if (backoff_.failures() > 0) spdlog::info("reconnected to the database after {} failed attempts", backoff_.failures());
       return;
     } catch (const std::exception& e) {
       back_off_after(e, "cannot connect to " + store::redact_dsn(dsn_.empty() ? "(libpq defaults)" : dsn_));
@@ -185,6 +187,7 @@ void SchedulerLoop::back_off_after(const std::exception& e, const std::string& c
   store_.disconnect();
   metrics_.readiness.set_not_ready(fault);
   const auto step = backoff_.failed(fault, now());
+  failing_ = true;
   spdlog::warn("{}", step.log_line);
   sleep_unless_signalled(step.wait);
 }
@@ -705,7 +708,7 @@ void SchedulerLoop::shutdown() {
     store_.clear_is_running_if_last(std::chrono::seconds(5));
     store_.deregister();
   } catch (const std::exception& e) {
-    spdlog::warn("shutdown: could not record the final state: {}", e.what());
+    spdlog::warn("shutdown: could not record the final state: {}", store::format_pg_error(e));
   }
   if (!idle) {
     spdlog::warn("shutdown deadline passed with jobs still running; they stay 'running' in job_run");

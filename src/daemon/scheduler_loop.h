@@ -173,6 +173,7 @@ class SchedulerLoop {
   TimePoint process_started_{};  // a fire due before this is missed "at start-up"
   // The one retry policy of the control connection and the loop's error path (backoff.h).
   Backoff backoff_;
+  bool failing_ = false;  // the last attempt failed: the next full recovery is worth a log line
   // How many job_run rows a pruning pass may delete: grows while passes delete all they may (a
   // backlog), shrinks back when they do not.
   int64_t prune_batch_ = kMinPruneBatch;

@@ -20,6 +20,9 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 std::string assemble(std::string_view primary, std::string_view sqlstate, std::string_view detail, std::string_view hint,
                      std::string_view context) {
   std::string out(trim(primary));
+  // libpq puts the server's severity inside its own text ("... port 5432 failed: FATAL:  database ...").
+  for (std::string_view inner : {": FATAL:  ", ": ERROR:  "})
+    for (auto at = out.find(inner); at != std::string::npos; at = out.find(inner, at + 2)) out.replace(at, inner.size(), ": ");
   if (!sqlstate.empty()) out.append(" (SQLSTATE ").append(sqlstate).append(")");
   const auto add = [&](std::string_view label, std::string_view value) {
     if (!trim(value).empty()) out.append("; ").append(label).append(": ").append(trim(value));

@@ -37,3 +37,8 @@ TEST_CASE("a connection error without a severity prefix keeps its text on one li
         "connection to server at \"127.0.0.1\", port 1 failed: Connection refused Is the server running on that host "
         "and accepting TCP/IP connections?");
 }
+
+TEST_CASE("a severity libpq embeds inside its connection message is dropped too", "[pg_error]") {
+  CHECK(format_pg_error("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"nope\" does not exist\n", "") ==
+        "connection to server at \"127.0.0.1\", port 5432 failed: database \"nope\" does not exist");
+}
