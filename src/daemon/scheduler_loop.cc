@@ -29,6 +29,9 @@ using std::chrono::milliseconds;
 
 Duration seconds_option(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
 
+// Thrown out of a long full reload when SIGTERM/SIGINT arrives (not a std::exception: no fault).
+struct ShutdownDuringReload {};
+
 std::string host_name() {
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
@@ -135,6 +138,8 @@ int SchedulerLoop::run() {
       if (now() >= next_heartbeat_) heartbeat();
       if (now() >= next_resync_) resync();
       if (now() >= next_prune_) prune_history();
+    } catch (const ShutdownDuringReload&) {
+      break;
     } catch (const store::ConnectionLost& e) {
       back_off_after(e, "database connection lost");
     } catch (const std::exception& e) {
@@ -272,7 +277,12 @@ void SchedulerLoop::full_reload() {
   size_t n = 0;
   {
     const LoadCache::Scope cache(load_cache_, true);
-    n = store_.load_all([&](store::JobRow&& row) { apply_row_or_mark_invalid(row, skip_unchanged); },
+    size_t seen = 0;
+    n = store_.load_all([&](store::JobRow&& row) {
+                          apply_row_or_mark_invalid(row, skip_unchanged);
+                          // A large table takes seconds to load: a signal must not wait for the end.
+                          if (++seen % 4096 == 0 && (check_signal(), stopping_)) throw ShutdownDuringReload{};
+                        },
                         [&](size_t estimate) {
                           known_.reserve(estimate);
                           schedule_.reserve(estimate);

@@ -232,3 +232,12 @@ def test_history_stays_within_its_bounds_at_2000_fires_per_second_and_a_backlog_
     assert max(counts) <= bound, counts
     fired = sql_value(migrated_db, "SELECT sum(run_count) FROM job_info")
     assert fired >= jobs * 8, fired  # the fires went on meanwhile (about 14 each)
+
+
+def test_sigterm_while_a_large_table_loads_stops_the_daemon_within_2_s(migrated_db, daemons):
+    sql(migrated_db, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) SELECT 'big-' || i, 'log', "
+                     "'[\"x\"]', jsonb_build_object('trigger', 'interval', 'seconds', 3600 + i % 1000) "
+                     "FROM generate_series(1, 100000) i")
+    d = daemons(migrated_db)
+    wait_until(lambda: "starting: instance" in d.log(), what="the daemon starting to load")
+    stop_within(d, signal.SIGTERM)
