@@ -244,3 +244,11 @@ def test_sigterm_while_a_large_table_loads_stops_the_daemon_within_2_s(migrated_
     d = daemons(migrated_db)
     wait_until(lambda: "starting: instance" in d.log(), what="the daemon starting to load")
     stop_within(d, signal.SIGTERM)
+
+
+def test_sigterm_with_runs_in_flight_stops_the_daemon_within_2_s_once_they_end(migrated_db, start_daemon):
+    insert_job(migrated_db, "nap", func="sql", args=["SELECT pg_sleep(0.5)"], kwargs={"trigger": "interval", "seconds": 1})
+    d = start_daemon(migrated_db, "--shutdown-timeout", "1.5")
+    wait_until(lambda: runs(migrated_db, "nap", "running"), timeout=15, what="a run in flight")
+    stop_within(d, signal.SIGTERM)
+    assert runs(migrated_db, "nap", "running") == []  # it ended and was recorded before the exit
