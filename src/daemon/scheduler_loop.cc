@@ -199,8 +199,12 @@ void SchedulerLoop::back_off_after(const std::exception& e, const std::string& c
 
 void SchedulerLoop::sleep_unless_signalled(Duration d) {
   const TimePoint until = now() + d;
-  // Run results waking the loop must not cut the wait short: wait again for the rest.
-  for (TimePoint t = now(); !stopping_ && t < until; t = now()) wait_for_events(until - t);
+  // Run results waking the loop must not cut the wait short: they go to the writer (its own
+  // connection), and the wait goes on for the rest.
+  for (TimePoint t = now(); !stopping_ && t < until; t = now()) {
+    wait_for_events(until - t);
+    record_results();
+  }
 }
 
 void SchedulerLoop::check_signal() {
