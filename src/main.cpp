@@ -67,6 +67,7 @@ int run_next_batch() {
 int main(int argc, char** argv) {
   CLI::App app{"rowsched: a PostgreSQL table as a job scheduler"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "rowsched " ROWSCHED_VERSION);
 
   // One Options per command: CLI11 also reads the environment for commands that were not invoked,
   // so commands sharing one struct would overwrite a flag of the invoked one (ROWSCHED_TIMEZONE

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/liveness_line.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_server.h"
@@ -67,6 +68,9 @@ void add_run_options(CLI::App& cmd, Options& opt) {
                                                         : "\"" + v + "\" is not HOST:PORT (e.g. 127.0.0.1:9187, [::1]:9187, :9187)";
           },
           "HOST:PORT"));
+  cmd.add_option("--unhealthy-after", opt.unhealthy_after,
+                 "Seconds /readyz may stay not ready (a database fault) before /healthz answers 503")
+      ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
   cmd.add_option("--allow-exec", opt.handlers.allow_exec,
                  "Programs `exec` jobs may run: an absolute path or a glob over absolute paths ('/opt/jobs/bin/*'); "
                  "repeatable. None by default")
@@ -133,7 +137,8 @@ int run(const Options& opt) {
   std::unique_ptr<MetricsServer> metrics_server;
   if (!opt.metrics_addr.empty()) {
     try {
-      metrics_server = std::make_unique<MetricsServer>(*parse_listen_address(opt.metrics_addr), metrics);
+      metrics_server = std::make_unique<MetricsServer>(*parse_listen_address(opt.metrics_addr), metrics,
+                                                      std::chrono::duration<double>(opt.unhealthy_after));
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());
       return 1;
@@ -180,7 +185,10 @@ int status(const Options& opt) {
   }
   const std::string dsn = store::resolve_dsn(opt.dsn);
   try {
-    std::cout << format_status_table(store::load_job_status(dsn, opt.schema), *zone);
+    auto jobs = store::load_job_status(dsn, opt.schema);
+    const auto live = store::load_live_instances(dsn, opt.schema);
+    mark_not_firing(jobs, live);
+    std::cout << format_liveness_line(live) << "\n" << format_status_table(std::move(jobs), *zone);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "rowsched status: " << store::redact_dsn(dsn.empty() ? "(libpq defaults)" : dsn) << ": " << e.what() << "\n";

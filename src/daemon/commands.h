@@ -29,6 +29,7 @@ struct Options {
   std::string log_level = "info";
   std::string log_format = "text";   // text or json (one JSON object per line)
   std::string metrics_addr;          // HOST:PORT of /metrics, /healthz, /readyz; empty: no endpoint
+  double unhealthy_after = 60.0;     // seconds not ready after which /healthz answers 503
   std::string config;                // --config FILE (docs/operations.md, "Configuration")
   run::HandlerConfig handlers;       // --allow-exec, --exec-cwd, --allow-http (docs/handlers.md)
   std::vector<std::string> plugins;  // --plugin: shared libraries registering more handlers

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 namespace rowsched::daemon {
@@ -20,6 +21,16 @@ const char* level_name(spdlog::level::level_enum level) {
     default: return "off";
   }
 }
+// The level as --log-level names it ("warn", not spdlog's "warning"), padded to 5 characters.
+class LevelNameFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string name = level_name(msg.level);
+    if (name.size() < 5) name.resize(5, ' ');
+    dest.append(name.data(), name.data() + name.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LevelNameFlag>(); }
+};
 }  // namespace
 
 void JsonLineFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
@@ -40,7 +51,9 @@ void set_up_logging(const std::string& level, const std::string& format) {
     spdlog::set_default_logger(logger);
   } else {
     spdlog::set_default_logger(spdlog::stderr_color_mt("rowsched"));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ %v");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<LevelNameFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%*%$ %v");
+    spdlog::set_formatter(std::move(formatter));
   }
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::flush_on(spdlog::level::info);

@@ -139,11 +139,18 @@ std::string Registry::expose() const {
 void Readiness::set_ready() {
   std::lock_guard lock(mu_);
   reason_.reset();
+  since_.reset();
 }
 
 void Readiness::set_not_ready(std::string reason) {
   std::lock_guard lock(mu_);
   reason_ = std::move(reason);
+  if (!since_) since_ = std::chrono::system_clock::now();
+}
+
+std::optional<std::chrono::system_clock::time_point> Readiness::not_ready_since() const {
+  std::lock_guard lock(mu_);
+  return since_;
 }
 
 std::optional<std::string> Readiness::not_ready_reason() const {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -108,10 +109,14 @@ class Readiness {
   void set_not_ready(std::string reason);
   // nullopt when ready, else why not.
   std::optional<std::string> not_ready_reason() const;
+  // When the current not-ready period began (the process start, or the last time it was ready);
+  // nullopt when ready. /healthz turns unhealthy once this lies longer ago than --unhealthy-after.
+  std::optional<std::chrono::system_clock::time_point> not_ready_since() const;
 
  private:
   mutable std::mutex mu_;
   std::optional<std::string> reason_{"starting"};
+  std::optional<std::chrono::system_clock::time_point> since_{std::chrono::system_clock::now()};
 };
 
 // rowsched's instruments (docs/operations.md lists them with their meaning).

@@ -23,13 +23,27 @@ std::optional<ListenAddress> parse_listen_address(const std::string& text) {
   return ListenAddress{host, port};
 }
 
-MetricsServer::MetricsServer(const ListenAddress& address, const Metrics& metrics)
+MetricsServer::MetricsServer(const ListenAddress& address, const Metrics& metrics, std::chrono::duration<double> unhealthy_after)
     : server_(std::make_unique<httplib::Server>()) {
   server_->new_task_queue = [] { return new httplib::ThreadPool(2); };  // httplib owns and deletes it
   server_->Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics.registry.expose(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  server_->Get("/healthz", [&metrics, unhealthy_after](const httplib::Request&, httplib::Response& res) {
+    const auto since = metrics.readiness.not_ready_since();
+    const auto reason = metrics.readiness.not_ready_reason();
+    if (since && reason && std::chrono::system_clock::now() - *since > unhealthy_after) {
+      // Not ready for longer than the threshold: a supervisor should restart or alert.
+      res.status = 503;
+      res.set_content("unhealthy: not ready for " +
+                          std::to_string(static_cast<long long>(
+                              std::chrono::duration<double>(std::chrono::system_clock::now() - *since).count())) +
+                          " s: " + *reason + "\n",
+                      "text/plain");
+      return;
+    }
+    res.set_content("ok\n", "text/plain");
+  });
   server_->Get("/readyz", [&metrics](const httplib::Request&, httplib::Response& res) {
     if (const auto reason = metrics.readiness.not_ready_reason()) {
       res.status = 503;

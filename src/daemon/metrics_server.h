@@ -1,6 +1,7 @@
 // The HTTP endpoint of `rowsched run --metrics-addr HOST:PORT`, on threads of its own:
 //   GET /metrics  Prometheus text format 0.0.4 of the Registry
-//   GET /healthz  200 "ok" while the process runs
+//   GET /healthz  200 "ok" while the process runs, 503 "unhealthy: ..." once it has not been ready
+//                 for longer than `unhealthy_after` (a fault that retrying has not fixed)
 //   GET /readyz   200 "ready" once the loop is connected and has loaded the jobs, else 503 and why
 //
 // Thread safety: construct and destroy on one thread; requests are served concurrently and only
@@ -8,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -35,7 +37,8 @@ class MetricsServer {
  public:
   // Binds at once (so a taken port fails start-up) and serves from a background thread.
   // Throws std::runtime_error naming the address when it cannot listen.
-  MetricsServer(const ListenAddress& address, const Metrics& metrics);
+  MetricsServer(const ListenAddress& address, const Metrics& metrics,
+                std::chrono::duration<double> unhealthy_after = std::chrono::seconds(60));
   // Stops serving and joins the thread.
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;

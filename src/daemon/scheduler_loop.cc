@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <map>
 #include <thread>
@@ -17,6 +18,8 @@
 #include <spdlog/spdlog.h>
 
 #include "store/dsn.h"
+#include "store/migrations.h"
+#include "store/pg_error.h"
 #include "trigger/trigger.h"
 
 namespace rowsched::daemon {
@@ -25,6 +28,9 @@ namespace {
 using std::chrono::milliseconds;
 
 Duration seconds_option(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
+
+// Thrown out of a long full reload when SIGTERM/SIGINT arrives (not a std::exception: no fault).
+struct ShutdownDuringReload {};
 
 std::string host_name() {
   char buf[256] = {0};
@@ -49,6 +55,8 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
   sigaddset(&set, SIGINT);
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) throw_on_apply_ = id;
+  process_started_ = now();
   writer_ = std::make_unique<Writer>(dsn_, options.schema, instance_);
   executor_ = std::make_unique<run::Executor>(
       options.workers, dsn_, handlers_, [this] { return now(); },
@@ -86,6 +94,7 @@ int SchedulerLoop::run() {
       if (!store_.connected()) {
         connect_with_backoff();
         if (stopping_) break;
+        check_schema();
         if (!started_) {
           // Runs still 'running' under our name were left by an earlier process of the same name.
           if (const int64_t n = store_.mark_own_runs_lost(); n > 0)
@@ -95,6 +104,9 @@ int SchedulerLoop::run() {
         full_reload();
         heartbeat();  // registered before the first claim, so no survivor takes our runs for lost
         metrics_.readiness.set_ready();
+        backoff_.succeeded(now());
+        if (failing_) spdlog::info("reconnected to the database and reloaded every job after {} failed attempts", backoff_.failures());
+        failing_ = false;
       }
       const TimePoint t = now();
       Duration timeout = milliseconds(1000);
@@ -117,6 +129,7 @@ int SchedulerLoop::run() {
       // take them before waiting, or they would wait for the next timeout.
       const bool changed = apply_notifications();
       if (!changed) wait_for_events(timeout);
+      else check_signal();  // a stream of notifications must not keep the signal unread
       if (stopping_) break;
       apply_notifications();
       fire_due();
@@ -126,16 +139,15 @@ int SchedulerLoop::run() {
       if (now() >= next_heartbeat_) heartbeat();
       if (now() >= next_resync_) resync();
       if (now() >= next_prune_) prune_history();
+    } catch (const ShutdownDuringReload&) {
+      break;
     } catch (const store::ConnectionLost& e) {
-      spdlog::warn("database connection lost: {}; reconnecting", e.what());
-      metrics_.readiness.set_not_ready(std::string("database connection lost: ") + e.what());
-      store_.disconnect();
+      back_off_after(e, "database connection lost");
     } catch (const std::exception& e) {
       // A failing statement (not a lost connection): start over from a clean connection and a full
-      // reload rather than continue from a state we are unsure of.
-      spdlog::error("scheduler loop error: {}; reconnecting and reloading", e.what());
-      metrics_.readiness.set_not_ready(std::string("reconnecting after an error: ") + e.what());
-      store_.disconnect();
+      // reload rather than continue from a state we are unsure of; after a backoff, since whatever
+      // failed may fail again at once (a missing table or GRANT).
+      back_off_after(e, "scheduler loop error (reconnecting and reloading)");
     }
   }
   metrics_.readiness.set_not_ready("shutting down");
@@ -169,22 +181,52 @@ void SchedulerLoop::connect_with_backoff() {
       if (ever_connected_) metrics_.reconnects.inc();
       ever_connected_ = true;
       metrics_.readiness.set_not_ready("loading jobs");
-      if (reconnect_attempt_ > 0) spdlog::info("reconnected to the database after {} attempts", reconnect_attempt_);
-      reconnect_attempt_ = 0;
       return;
     } catch (const std::exception& e) {
-      // Exponential backoff with jitter: 100 ms doubling to 10 s, each wait 50-150% of that, so a
-      // fleet of instances does not reconnect in lockstep after a database restart.
-      const double base = std::min(10000.0, 100.0 * (1 << std::min(reconnect_attempt_, 7)));
-      const double wait = base * std::uniform_real_distribution<double>(0.5, 1.5)(rng_);
-      ++reconnect_attempt_;
-      metrics_.readiness.set_not_ready("cannot connect to the database (attempt " + std::to_string(reconnect_attempt_) +
-                                       "): " + e.what());
-      spdlog::warn("cannot connect to {} (attempt {}): {}; retrying in {:.0f} ms", store::redact_dsn(dsn_),
-                   reconnect_attempt_, e.what(), wait);
-      wait_for_events(std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(wait)));
+      back_off_after(e, "cannot connect to " + store::redact_dsn(dsn_.empty() ? "(libpq defaults)" : dsn_));
     }
   }
+}
+
+void SchedulerLoop::back_off_after(const std::exception& e, const std::string& context) {
+  const std::string fault = context + ": " + store::describe_fault(e, fault_context());
+  store_.disconnect();
+  metrics_.readiness.set_not_ready(fault);
+  const auto step = backoff_.failed(fault, now());
+  failing_ = true;
+  spdlog::warn("{}", step.log_line);
+  sleep_unless_signalled(step.wait);
+}
+
+void SchedulerLoop::sleep_unless_signalled(Duration d) {
+  const TimePoint until = now() + d;
+  // Run results waking the loop must not cut the wait short: they go to the writer (its own
+  // connection), and the wait goes on for the rest.
+  for (TimePoint t = now(); !stopping_ && t < until; t = now()) {
+    wait_for_events(until - t);
+    record_results();
+  }
+}
+
+void SchedulerLoop::check_signal() {
+  signalfd_siginfo info;
+  if (read(signal_fd_, &info, sizeof info) == sizeof info) {
+    spdlog::info("received signal {}: shutting down", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    stopping_ = true;
+  }
+}
+
+store::FaultContext SchedulerLoop::fault_context() const { return {dsn_, options_.schema, store_.role()}; }
+
+void SchedulerLoop::check_schema() {
+  const auto applied = store_.applied_migrations();
+  // Files run by hand with psql are not recorded (docs/sql-contract.md): nothing to compare with.
+  if (!applied || applied->empty()) return;
+  const std::set<std::string> have(applied->begin(), applied->end());
+  std::vector<std::string> missing;
+  for (const auto& m : store::embedded_migrations())
+    if (have.count(m.name) == 0) missing.push_back(m.name);
+  if (!missing.empty()) throw store::SchemaNotCurrent(store::schema_not_current_message(missing, fault_context()));
 }
 
 SchedulerLoop::JobState& SchedulerLoop::JobState::operator=(std::string_view name) {
@@ -240,7 +282,12 @@ void SchedulerLoop::full_reload() {
   size_t n = 0;
   {
     const LoadCache::Scope cache(load_cache_, true);
-    n = store_.load_all([&](store::JobRow&& row) { apply_row(row, skip_unchanged); },
+    size_t seen = 0;
+    n = store_.load_all([&](store::JobRow&& row) {
+                          apply_row_or_mark_invalid(row, skip_unchanged);
+                          // A large table takes seconds to load: a signal must not wait for the end.
+                          if (++seen % 4096 == 0 && (check_signal(), stopping_)) throw ShutdownDuringReload{};
+                        },
                         [&](size_t estimate) {
                           known_.reserve(estimate);
                           schedule_.reserve(estimate);
@@ -274,7 +321,7 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
     const bool is_new = old == known_.end();
     if (is_new || old->second.version != row.version)  // a change, not a repeated hint
       metrics_.change_pickup_seconds.observe(std::max(0.0, std::chrono::duration<double>(now() - row.update_time).count()));
-    apply_row(row, skip_unchanged);
+    apply_row_or_mark_invalid(row, skip_unchanged);
     const KnownJob& k = known_[row.job_id];
     if (k.state == "invalid")
       spdlog::warn("job {} {} (version {}): invalid: {}", row.job_id, is_new ? "added" : "changed", row.version, k.error.value_or(""));
@@ -326,6 +373,8 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
   // The schedule holds only jobs known_ holds: only a job seen before can have an entry to drop.
   const auto [known, added] = known_.try_emplace(row.job_id);
   if (!added) schedule_.remove(row.job_id);
+  if (throw_on_apply_ && row.job_id == *throw_on_apply_)
+    throw std::length_error("test hook ROWSCHED_TEST_THROW_ON_APPLY names this job");
 
   // func_args parsed and checked once per distinct (func, func_args).
   LoadCache::Args args;
@@ -402,6 +451,8 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
     k.max_instances = def.spec.options.max_instances;
     k.retries = def.spec.options.retries;
     k.retry_delay = def.spec.options.retry_delay;
+    if (const auto& g = def.spec.options.misfire_grace_time) k.misfire_grace = g->value_or(Duration::max());
+    else k.misfire_grace = seconds_option(options_.misfire_grace_time);
     def.job_id = row.job_id;
     def.version = row.version;
     def.defined_at = row.active_time;
@@ -419,6 +470,21 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
                          row.next_run_time == next && (!(k.state == "invalid") || row.last_error == k.error);
   known->second = std::move(k);
   if (!unchanged) write_back(row.job_id, known->second, next);
+}
+
+void SchedulerLoop::apply_row_or_mark_invalid(const store::JobRow& row, bool skip_unchanged) {
+  try {
+    apply_row(row, skip_unchanged);
+  } catch (const std::exception& e) {
+    schedule_.remove(row.job_id);
+    KnownJob k;
+    k.version = row.version;
+    k.version_hash = row.version_hash;
+    k.state = "invalid";
+    k.error = std::string("rowsched could not apply this row: ") + e.what();
+    const KnownJob& stored = known_[row.job_id] = std::move(k);
+    write_back(row.job_id, stored, std::nullopt);
+  }
 }
 
 void SchedulerLoop::write_back(const std::string& job_id) {
@@ -478,7 +544,12 @@ void SchedulerLoop::fire_due() {
     start_at[{f.job_id, f.scheduled_for, f.attempt}] = f.fire_at;
     if (f.decision == schedule::FireDecision::missed) {
       c.status = "missed";
-      c.note = "missed: " + std::to_string((t - f.fire_at) / milliseconds(1)) + " ms late, more than its misfire_grace_time";
+      const auto known = known_.find(f.job_id);
+      c.note = fmt::format("missed: {:.1f} s late{}, misfire_grace_time is {:g} s",
+                           std::chrono::duration<double>(t - f.fire_at).count(),
+                           f.scheduled_for < process_started_ ? " at start-up" : "",
+                           known == known_.end() ? options_.misfire_grace_time
+                                                 : std::chrono::duration<double>(known->second.misfire_grace).count());
     } else if (f.decision == schedule::FireDecision::coalesced) {
       c.status = "skipped";
       c.note = "coalesced: a later fire of the same backlog ran instead";
@@ -495,12 +566,19 @@ void SchedulerLoop::fire_due() {
   lead_ = std::clamp(claim_cost_ * 3 / 2, kMinLead, kMaxLead);
   metrics_.claim_lead_seconds.set(std::chrono::duration<double>(lead_).count());
   metrics_.claim_conflicts.inc(static_cast<double>(requests.size() - claims.size()));
+  std::vector<store::FireOutcome> not_run;
+  std::map<std::pair<std::string_view, TimePoint>, std::string_view> missed_notes;
+  for (const auto& r : requests)
+    if (r.status == "missed") missed_notes.emplace(std::pair<std::string_view, TimePoint>{r.job_id, r.scheduled_for}, r.note);
   for (const auto& c : claims) {
     metrics_.fires(c.status == "running" ? "run" : c.status).inc();
     if (c.status != "running") {
+      std::optional<std::string> note;
+      if (c.status == "missed")
+        if (auto it = missed_notes.find({c.job_id, c.scheduled_for}); it != missed_notes.end()) note = std::string(it->second);
       spdlog::warn("job {}: fire for {} not run: {}", c.job_id, format_rfc3339(c.scheduled_for),
-                   c.status == "missed" ? "missed (later than its misfire_grace_time)"
-                                        : "skipped (coalesced, or max_instances already running)");
+                   c.status == "missed" ? note.value_or("missed") : "skipped (coalesced, or max_instances already running)");
+      not_run.push_back({c.job_id, c.status, std::move(note)});
       continue;
     }
     const auto it = known_.find(c.job_id);
@@ -516,6 +594,8 @@ void SchedulerLoop::fire_due() {
                    std::max(Duration::zero(), t - c.scheduled_for) / milliseconds(1));
     executor_->submit(std::move(req));
   }
+  // The rows say what happened to these fires (rare: no cost on the path of fires that run).
+  store_.record_fire_outcomes(not_run);
   bool finished_any = false;
   for (const auto& id : touched) {
     auto it = known_.find(id);
@@ -550,9 +630,23 @@ void SchedulerLoop::heartbeat() {
 
 void SchedulerLoop::prune_history() {
   const auto max_age = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options_.history_max_age_days * 86400.0));
-  if (const int64_t n = store_.prune_history(max_age, options_.history_per_job, 1000); n > 0)
-    spdlog::info("pruned {} old job_run rows", n);
-  next_prune_ = now() + seconds_option(options_.prune_interval);
+  const TimePoint started = now();
+  const int64_t n = store_.prune_history(max_age, options_.history_per_job, static_cast<int>(prune_batch_));
+  const Duration took = now() - started;
+  // A pass that deleted all it was allowed to left rows behind: the next one comes sooner and larger,
+  // so that pruning keeps up with any insert rate; once it does, batches shrink back.
+  const bool behind = n >= prune_batch_;
+  metrics_.registry.counter("rowsched_history_pruned_rows_total", "job_run rows deleted by history pruning").inc(static_cast<double>(n));
+  metrics_.registry.gauge("rowsched_history_prune_behind", "1 when the last pruning pass deleted a full batch: more rows wait").set(behind ? 1.0 : 0.0);
+  metrics_.registry.gauge("rowsched_history_prune_batch_rows", "Rows the next pruning pass may delete").set(
+      static_cast<double>(behind ? std::min(prune_batch_ * 2, kMaxPruneBatch) : prune_batch_));
+  metrics_.registry.gauge("rowsched_history_prune_seconds", "How long the last pruning pass took").set(
+      std::chrono::duration<double>(took).count());
+  if (n > 0) spdlog::info("pruned {} old job_run rows in {} ms{}", n, took / milliseconds(1), behind ? "; more wait" : "");
+  if (behind) prune_batch_ = std::min(prune_batch_ * 2, kMaxPruneBatch);
+  else if (n < prune_batch_ / 4) prune_batch_ = std::max(prune_batch_ / 2, kMinPruneBatch);
+  next_prune_ = now() + (behind ? std::min(kPruneBehindInterval, seconds_option(options_.prune_interval))
+                                : seconds_option(options_.prune_interval));
 }
 
 void SchedulerLoop::record_results() {
@@ -619,15 +713,17 @@ void SchedulerLoop::shutdown() {
   record_results();
   for (const auto& req : never_started)
     writer_->record({req.run_id, req.job_id, "failed", now(), now(), "", "rowsched shut down before this run started"});
-  // The outcomes and write-backs still queued: at least a few seconds for them, even past the deadline.
-  if (!writer_->flush(std::max(deadline, now() + std::chrono::seconds(5))))
+  // The outcomes and write-backs still queued: at least a few seconds for them, even past the deadline;
+  // but only one while the writer cannot reach the database (an outage must not hold up the exit).
+  const TimePoint flush_by = writer_->failing() ? now() + std::chrono::seconds(1) : std::max(deadline, now() + std::chrono::seconds(5));
+  if (!writer_->flush(flush_by))
     spdlog::warn("shutdown: {} run results and write-backs could not be written in time", writer_->queued());
   try {
     if (!store_.connected()) store_.connect();
     store_.clear_is_running_if_last(std::chrono::seconds(5));
     store_.deregister();
   } catch (const std::exception& e) {
-    spdlog::warn("shutdown: could not record the final state: {}", e.what());
+    spdlog::warn("shutdown: could not record the final state: {}", store::format_pg_error(e));
   }
   if (!idle) {
     spdlog::warn("shutdown deadline passed with jobs still running; they stay 'running' in job_run");

@@ -18,12 +18,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/backoff.h"
 #include "daemon/commands.h"
 #include "daemon/metrics.h"
 #include "daemon/writer.h"
 #include "run/executor.h"
 #include "run/handler.h"
 #include "schedule/schedule.h"
+#include "store/fault.h"
 #include "store/job_store.h"
 
 namespace rowsched::daemon {
@@ -81,6 +83,7 @@ class SchedulerLoop {
     int max_instances = 1;
     int retries = 0;
     Duration retry_delay{};
+    Duration misfire_grace{};           // Duration::max() when null (never missed)
     JobState state;                     // as written back: scheduled, paused, finished, invalid
     std::optional<std::string> error;   // why it is invalid
   };
@@ -96,6 +99,9 @@ class SchedulerLoop {
   // `skip_unchanged`: queue no write-back when the row already holds what it would write (no
   // write-back of the job may be pending).
   void apply_row(const store::JobRow& row, bool skip_unchanged);
+  // apply_row, except that whatever it throws marks this row invalid with the reason: one bad row
+  // never takes the loop down (only the database's errors reconnect).
+  void apply_row_or_mark_invalid(const store::JobRow& row, bool skip_unchanged);
   void forget(const std::string& job_id);
   // Applies the notifications that have arrived; true when there were any.
   bool apply_notifications();
@@ -109,6 +115,16 @@ class SchedulerLoop {
   // Schedules the next attempt of a failed or lost run when the job asks for retries.
   void retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt);
   void shutdown();
+  // The error path of every database failure of the loop: logs one line per backoff step, says why
+  // in /readyz, drops the connection and waits the backoff (a signal ends the wait at once).
+  void back_off_after(const std::exception& e, const std::string& context);
+  // Waits `d` unless SIGTERM/SIGINT comes first.
+  void sleep_unless_signalled(Duration d);
+  // Takes a pending SIGTERM/SIGINT without waiting (for paths that do not reach wait_for_events).
+  void check_signal();
+  // Throws store::SchemaNotCurrent when the schema lacks a migration this binary embeds.
+  void check_schema();
+  store::FaultContext fault_context() const;
   // Queues the write-back of a known job's state and next fire.
   void write_back(const std::string& job_id);
   // The same for the job's entry `k` and its next fire as the schedule holds it (nullopt unless scheduled).
@@ -154,6 +170,19 @@ class SchedulerLoop {
 
   TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{};
   int reconnect_attempt_ = 0;
+  TimePoint process_started_{};  // a fire due before this is missed "at start-up"
+  // The one retry policy of the control connection and the loop's error path (backoff.h).
+  Backoff backoff_;
+  bool failing_ = false;  // the last attempt failed: the next full recovery is worth a log line
+  // How many job_run rows a pruning pass may delete: grows while passes delete all they may (a
+  // backlog), shrinks back when they do not.
+  int64_t prune_batch_ = kMinPruneBatch;
+  // Batches from 1,000 rows up to 20,000 (a pass holds the control connection: it must stay short),
+  // and passes every 0.5 s while behind: up to 40,000 rows a second.
+  static constexpr int64_t kMinPruneBatch = 1000, kMaxPruneBatch = 20000;
+  static constexpr Duration kPruneBehindInterval = std::chrono::milliseconds(500);
+  // Test hook: applying this job_id's row throws ($ROWSCHED_TEST_THROW_ON_APPLY, read at start-up).
+  std::optional<std::string> throw_on_apply_;
   bool ever_connected_ = false;
   std::mt19937_64 rng_{std::random_device{}()};
 };

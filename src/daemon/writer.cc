@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "store/dsn.h"
+#include "store/fault.h"
+#include "store/pg_error.h"
 
 namespace rowsched::daemon {
 
@@ -30,7 +32,7 @@ void put_back(std::deque<T>& to, std::vector<T>& items) {
 }  // namespace
 
 Writer::Writer(std::string dsn, std::string schema, std::string instance)
-    : dsn_(dsn), store_(std::move(dsn), std::move(schema), std::move(instance), "writer"), thread_([this] { work(); }) {}
+    : dsn_(dsn), schema_(schema), store_(std::move(dsn), std::move(schema), std::move(instance), "writer"), thread_([this] { work(); }) {}
 
 Writer::~Writer() {
   {
@@ -68,6 +70,11 @@ void Writer::run_now_served(std::string job_id, TimePoint at) {
   work_cv_.notify_one();
 }
 
+bool Writer::failing() const {
+  std::lock_guard lock(mu_);
+  return failing_;
+}
+
 size_t Writer::queued() const {
   std::lock_guard lock(mu_);
   return updates_.size() + runs_.size() + run_now_.size();
@@ -82,8 +89,14 @@ bool Writer::flush(TimePoint deadline) {
 }
 
 void Writer::work() {
-  std::mt19937_64 rng{std::random_device{}()};
-  int reconnect_attempt = 0;
+  Backoff backoff;
+  bool failed_last = false;  // the previous attempt failed: a success is worth a line
+  // One log line per failure, worded by the backoff ("still failing (N times): ...").
+  const auto fail = [&backoff](const std::string& error) {
+    const auto step = backoff.failed(error, std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+    spdlog::warn("{}", step.log_line);
+    return step.wait;
+  };
   int failures = 0;  // consecutive failures of the current batch (not counting lost connections)
   size_t written_since_trim = 0;
   std::unique_lock lock(mu_);
@@ -106,32 +119,35 @@ void Writer::work() {
     }
     bool written = false;
     bool lost = false;
+    Duration wait{};
     try {
       if (!store_.connected()) store_.connect(/*listen=*/false);
       store_.write_bookkeeping(runs, newest, run_now);
       written = true;
-      if (reconnect_attempt > 0) spdlog::info("writer: reconnected to the database after {} attempts", reconnect_attempt);
-      reconnect_attempt = 0;
+      if (failed_last) spdlog::info("writer: reconnected to the database after {} failed attempts", backoff.failures());
+      backoff.succeeded(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
       failures = 0;
     } catch (const store::ConnectionLost& e) {
       lost = true;
-      spdlog::warn("writer: database connection lost: {}; keeping {} results and {} write-backs to retry", e.what(),
-                   runs.size(), newest.size());
+      // The counts stay out of the text, so that a repeating outage reads as one error "still failing".
+      wait = fail("writer: database connection lost, keeping the queued results and write-backs to retry: " +
+                  store::format_pg_error(e));
     } catch (const std::exception& e) {
       if (!store_.connected()) {
         lost = true;
-        spdlog::warn("writer: cannot connect to {}: {}", store::redact_dsn(dsn_), e.what());
+        wait = fail("writer: cannot connect to " + store::redact_dsn(dsn_) + ": " + store::describe_fault(e, {dsn_, schema_, ""}));
       } else if (++failures >= 3) {
         spdlog::error("writer: dropping {} run results and {} write-backs after 3 failed attempts: {}", runs.size(),
-                      newest.size(), e.what());
+                      newest.size(), store::describe_fault(e, {dsn_, schema_, store_.role()}));
         written = true;  // dropped: counted as done so that flush() does not wait for them
         failures = 0;
       } else {
-        spdlog::warn("writer: writing {} run results and {} write-backs failed (attempt {}): {}", runs.size(), newest.size(),
-                     failures, e.what());
+        wait = fail("writer: writing run results and write-backs failed: " + store::describe_fault(e, {dsn_, schema_, store_.role()}));
       }
     }
     lock.lock();
+    failing_ = !written;
+    failed_last = !written;
     if (written) {
       const size_t n = runs.size() + updates.size() + run_now.size();
       written_total_ += n;
@@ -153,14 +169,8 @@ void Writer::work() {
     put_back(runs_, runs);
     put_back(updates_, updates);
     put_back(run_now_, run_now);
-    if (lost) {
-      store_.disconnect();
-      // Exponential backoff with jitter, as the scheduler loop's reconnects: 100 ms doubling to 10 s.
-      const double base = std::min(10000.0, 100.0 * (1 << std::min(reconnect_attempt, 7)));
-      ++reconnect_attempt;
-      const auto wait = std::chrono::duration<double, std::milli>(base * std::uniform_real_distribution<double>(0.5, 1.5)(rng));
-      work_cv_.wait_for(lock, wait, [&] { return stopping_; });
-    }
+    if (lost) store_.disconnect();
+    work_cv_.wait_for(lock, wait, [&] { return stopping_; });
   }
 }
 

@@ -6,6 +6,7 @@
 // Writes are applied in the order they were queued. On a lost connection the batch is kept and the
 // writer reconnects with backoff; a batch that fails three times for another reason is dropped with
 // an error in the log (its runs stay `running` until this instance stops heart-beating or restarts).
+// Every failure waits the shared backoff policy (backoff.h) and logs one line.
 //
 // Thread safety: every public method may be called from any thread.
 #pragma once
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/backoff.h"
 #include "store/job_store.h"
 
 namespace rowsched::daemon {
@@ -41,6 +43,9 @@ class Writer {
   bool flush(TimePoint deadline);
   // Items queued and not yet written.
   size_t queued() const;
+  // The last attempt to write failed (the database is unreachable or refuses): a flush would wait
+  // for the backoff, so shutdown gives it only a short while.
+  bool failing() const;
 
   // Most items of each kind written by one statement.
   static constexpr size_t kBatch = 2000;
@@ -52,6 +57,7 @@ class Writer {
   void work();
 
   const std::string dsn_;
+  const std::string schema_;
   store::JobStore store_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
@@ -60,6 +66,7 @@ class Writer {
   std::deque<std::pair<std::string, TimePoint>> run_now_;
   uint64_t queued_total_ = 0, written_total_ = 0;  // items ever queued / written or dropped
   bool stopping_ = false;
+  bool failing_ = false;
   std::thread thread_;
 };
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -577,6 +578,37 @@ void JobStore::clear_is_running_if_last(Duration alive) {
                    " SELECT 1 FROM " + table("scheduler_instance") + " WHERE instance <> $1 "
                    " AND heartbeat_at > now() - $2 * interval '1 microsecond')",
                    instance_, static_cast<long long>(alive.count()));
+  });
+}
+
+std::optional<std::vector<std::string>> JobStore::applied_migrations() {
+  return guarded([&]() -> std::optional<std::vector<std::string>> {
+    std::vector<std::string> names;
+    try {
+      for (const auto& r : pqxx::nontransaction(*impl_->conn).exec("SELECT name FROM " + table("rowsched_migration")))
+        names.push_back(r[0].as<std::string>());
+    } catch (const pqxx::insufficient_privilege&) {
+      return std::nullopt;  // a role granted only what docs/sql-contract.md lists before this check existed
+    }
+    return names;
+  });
+}
+
+std::string JobStore::role() const { return impl_->conn ? impl_->conn->username() : ""; }
+
+void JobStore::record_fire_outcomes(const std::vector<FireOutcome>& outcomes) {
+  if (outcomes.empty()) return;
+  std::map<std::string, const FireOutcome*> last;  // one source row per job: UPDATE ... FROM takes any
+  for (const auto& o : outcomes) last[o.job_id] = &o;
+  nlohmann::json batch = nlohmann::json::array();
+  for (const auto& [id, o] : last)
+    batch.push_back({{"job_id", id}, {"status", o->status}, {"error", o->error ? nlohmann::json(*o->error) : nlohmann::json(nullptr)}});
+  guarded([&] {
+    pqxx::nontransaction(*impl_->conn)
+        .exec_params("UPDATE " + table("job_info") + " j SET last_status = x.status, last_error = coalesce(x.error, j.last_error) "
+                     "FROM jsonb_to_recordset($1::jsonb) AS x(job_id text, status text, error text) "
+                     "WHERE j.job_id = x.job_id AND j.state IS DISTINCT FROM 'invalid'",
+                     dump(batch));
   });
 }
 

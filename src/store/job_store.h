@@ -91,6 +91,13 @@ struct LostRun {
   int attempt = 1;
 };
 
+// A fire recorded without a run (missed, skipped): what the job's row says happened to it last.
+struct FireOutcome {
+  std::string job_id;
+  std::string status;                 // missed, skipped
+  std::optional<std::string> error;   // into last_error when given (missed: how late, and the grace)
+};
+
 // What rowsched writes back into a job_info row; applied only while the row still has `version`.
 struct JobStateUpdate {
   std::string job_id;
@@ -175,6 +182,16 @@ class JobStore {
   // `per_job` finished runs of their job, but never a job's newest fire of its schedule (the point a
   // restart resumes from); returns how many. Only one instance prunes at a time.
   int64_t prune_history(Duration max_age, int per_job, int batch);
+
+  // The names recorded in <schema>.rowsched_migration; nullopt when this role may not read it (throws
+  // a pqxx::sql_error 42P01 when the table does not exist: the schema was never migrated); and the
+  // role this connection is logged in as.
+  std::optional<std::vector<std::string>> applied_migrations();
+  // Sets last_status (and last_error, when given) of the jobs whose fires were recorded without a run;
+  // last_run_time stays the last real run; an invalid row keeps its reason. One statement; the last
+  // outcome of a job in `outcomes` wins.
+  void record_fire_outcomes(const std::vector<FireOutcome>& outcomes);
+  std::string role() const;
 
   // The schema-qualified, quoted name of a table, e.g. "public"."job_info".
   std::string table(const char* name) const;

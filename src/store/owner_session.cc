@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/pg_error.h"
+
 namespace rowsched::store {
 
 namespace {
@@ -12,6 +14,12 @@ struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// The SQLSTATE of an error result, "" when it has none.
+std::string_view sqlstate_of(const PGresult* r) {
+  const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  return state ? state : "";
+}
 
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -74,7 +82,8 @@ void OwnerSession::exec_command(const std::string& command) {
   Result r(PQexec(conn_, command.c_str()));
   if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
     broken_ = true;
-    throw std::runtime_error(trimmed(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn_)));
+    throw std::runtime_error(r ? format_pg_error(PQresultErrorMessage(r.get()), sqlstate_of(r.get()))
+                               : trimmed(PQerrorMessage(conn_)));
   }
 }
 
@@ -119,9 +128,8 @@ std::string OwnerSession::run(const std::string& statement, const std::vector<st
         break;
       default:
         if (!error) {
-          const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-          cancelled = state && std::string(state) == "57014";
-          error = trimmed(PQresultErrorMessage(r.get()));
+          cancelled = sqlstate_of(r.get()) == "57014";
+          error = format_pg_error(PQresultErrorMessage(r.get()), sqlstate_of(r.get()));
         }
     }
   }

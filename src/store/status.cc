@@ -50,4 +50,21 @@ std::vector<JobStatus> load_job_status(const std::string& dsn, const std::string
   return out;
 }
 
+std::vector<LiveInstance> load_live_instances(const std::string& dsn, const std::string& schema, double alive_seconds) {
+  auto connection = open_connection(dsn, "rowsched status");
+  pqxx::read_transaction tx(*connection);
+  const std::string table = connection->quote_name(schema) + ".scheduler_instance";
+  pqxx::result rows;
+  try {
+    rows = tx.exec_params("SELECT instance, greatest(0, extract(epoch from clock_timestamp() - heartbeat_at))::float8 FROM " +
+                              table + " WHERE heartbeat_at > clock_timestamp() - make_interval(secs => $1) ORDER BY instance",
+                          alive_seconds);
+  } catch (const pqxx::sql_error& e) {
+    throw std::runtime_error(std::string("cannot read ") + table + ": " + e.what());
+  }
+  std::vector<LiveInstance> out;
+  for (const auto& r : rows) out.push_back({r[0].as<std::string>(), r[1].as<double>()});
+  return out;
+}
+
 }  // namespace rowsched::store

@@ -240,6 +240,8 @@ def test_a_malformed_metrics_address_fails_at_start_up_with_exit_code_2(binary, 
 def status_rows(stdout):
     """{job_id: {column: cell}} of the table `rowsched status` prints, split at the header's columns."""
     lines = stdout.splitlines()
+    assert re.match(r"^\d+ rowsched instances? live: ", lines[0]), lines[0]  # the liveness line comes first
+    lines = lines[1:]
     names = ["JOB", "STATE", "NEXT RUN", "LAST RUN", "LAST STATUS", "RUNS", "FAILURES"]
     assert re.split(r"\s{2,}", lines[0].strip()) == names, lines[0]
     rows = {}
@@ -269,7 +271,8 @@ def test_status_lists_every_job_with_its_state_runs_and_failures(migrated_db, st
     table = {r[0]: r[1:] for r in sql(migrated_db, "SELECT job_id, state, run_count, failure_count, last_status FROM job_info")}
     assert set(rows) == set(table)
     for job_id, (state, run_count, failure_count, last_status) in table.items():
-        assert rows[job_id]["STATE"] == state
+        # The daemon has stopped: no instance is live, and scheduled jobs say they are not firing.
+        assert rows[job_id]["STATE"] == ("not firing" if state == "scheduled" else state)
         assert rows[job_id]["RUNS"] == str(run_count)
         assert rows[job_id]["FAILURES"] == str(failure_count)
         assert rows[job_id]["LAST STATUS"] == (last_status or "-")
@@ -277,6 +280,7 @@ def test_status_lists_every_job_with_its_state_runs_and_failures(migrated_db, st
     assert rows["resting"]["NEXT RUN"] == "-" and rows["resting"]["LAST RUN"] == "-"
     assert re.fullmatch(r"\w{3} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T", rows["tick"]["LAST RUN"]), rows["tick"]
     assert "4 jobs listed." in proc.stdout
+    assert proc.stdout.splitlines()[0] == "0 rowsched instances live: nothing is firing"
     assert re.search(r"^invalid: broken: .*61", proc.stdout, re.M)
 
 
