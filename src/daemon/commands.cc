@@ -13,6 +13,7 @@
 #include "daemon/metrics_server.h"
 #include "daemon/scheduler_loop.h"
 #include "daemon/status_table.h"
+#include "daemon/worker_queue_table.h"
 #include "run/plugin_loader.h"
 #include "store/dsn.h"
 #include "store/migrations.h"
@@ -153,6 +154,11 @@ int status(const Options& opt) {
   const std::string dsn = store::resolve_dsn(opt.dsn);
   try {
     std::cout << format_status_table(store::load_job_status(dsn, opt.schema), *zone);
+    // Worker queues (sql/010_workers.sql): after the jobs, when there are any.
+    if (const auto queues = format_worker_queue_table(store::load_worker_queues(dsn, opt.schema),
+                                                      store::load_unserved_jobs(dsn, opt.schema));
+        !queues.empty())
+      std::cout << "\n" << queues;
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "rowsched status: " << store::redact_dsn(dsn.empty() ? "(libpq defaults)" : dsn) << ": " << e.what() << "\n";
