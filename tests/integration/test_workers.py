@@ -221,3 +221,33 @@ def test_a_queue_must_be_a_non_empty_string(migrated_db):
     with pytest.raises(psycopg2.errors.CheckViolation) as e:
         insert_job(migrated_db, "bad-queue", func="m:f", kwargs={"trigger": "date", "queue": 5})
     assert 'job_info.trigger_kwargs.queue: 5 is a number; allowed: a queue name' in str(e.value)
+
+
+def test_status_metrics_and_views_show_live_workers_queue_depth_and_unserved_queues(
+        migrated_db, start_daemon, start_worker, rowsched_bin):
+    from conftest import free_port
+    from test_operations import run_cli, sample, scrape
+    port = free_port()
+    start_daemon(migrated_db, *FAST, "--metrics-addr", f"127.0.0.1:{port}")
+    start_worker(migrated_db, "--queue", "default", "--queue", "mail")
+    # Waits in "reports" for ever (misfire_grace_time null): nothing serves that queue.
+    insert_job(migrated_db, "nightly", func="wtasks:record", args=["n"],
+               kwargs={"trigger": "interval", "hours": 1, "next_run_time": "now", "queue": "reports",
+                       "misfire_grace_time": None})
+    wait_until(lambda: runs(migrated_db, "nightly", "queued"))
+    rows = {r[0]: r[1:4] for r in sql(migrated_db, "SELECT queue, live_workers, queued, running FROM worker_queue_status")}
+    assert rows == {"default": (1, 0, 0), "mail": (1, 0, 0), "reports": (0, 1, 0)}
+
+    metrics = wait_until(lambda: (m := scrape(port)) and sample(m, "rowsched_worker_queue_depth", queue="reports") == 1 and m,
+                         what="the queue gauges")
+    assert sample(metrics, "rowsched_worker_queue_live_workers", queue="default") == 1
+    assert sample(metrics, "rowsched_worker_queue_live_workers", queue="reports") == 0
+    assert sample(metrics, "rowsched_worker_queue_oldest_seconds", queue="reports") >= 0
+
+    proc = run_cli(rowsched_bin, "status", "--dsn", migrated_db)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    header = lines.index(next(l for l in lines if l.startswith("WORKER QUEUE")))
+    assert [l.split()[:4] for l in lines[header + 1:header + 4]] == [
+        ["default", "1", "0", "0"], ["mail", "1", "0", "0"], ["reports", "0", "1", "0"]]
+    assert 'job nightly: no live worker on queue "reports"' in lines
