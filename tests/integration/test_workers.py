@@ -251,3 +251,18 @@ def test_status_metrics_and_views_show_live_workers_queue_depth_and_unserved_que
     assert [l.split()[:4] for l in lines[header + 1:header + 4]] == [
         ["default", "1", "0", "0"], ["mail", "1", "0", "0"], ["reports", "0", "1", "0"]]
     assert 'job nightly: no live worker on queue "reports"' in lines
+
+
+def test_pip_installs_the_package_offline_and_its_worker_command_runs(tmp_path):
+    import shutil
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "clients" / "python", source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    offline = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    proc = subprocess.run([str(venv / "bin" / "pip"), "install", str(source)], capture_output=True, text=True,
+                          env=offline, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    help_text = subprocess.run([str(venv / "bin" / "rowsched-worker"), "worker", "--help"], capture_output=True,
+                               text=True, cwd=tmp_path, timeout=60).stdout
+    assert "--concurrency" in help_text and "--queue NAME" in help_text
