@@ -30,9 +30,9 @@ std::vector<UnservedJob> load_unserved_jobs(const std::string& dsn, const std::s
   pqxx::result rows;
   try {
     rows = tx.exec("SELECT job_id, worker_note FROM " + connection->quote_name(schema) +
-                   ".job_status WHERE worker_note IS NOT NULL AND state = 'scheduled' ORDER BY job_id");
+                   ".worker_job_status WHERE worker_note IS NOT NULL AND state = 'scheduled' ORDER BY job_id");
   } catch (const pqxx::sql_error& e) {
-    throw std::runtime_error(std::string("cannot read job_status: ") + e.what());
+    throw std::runtime_error(std::string("cannot read worker_job_status: ") + e.what());
   }
   std::vector<UnservedJob> out;
   for (const auto& r : rows) out.push_back(UnservedJob{r[0].as<std::string>(), r[1].as<std::string>()});

@@ -1,6 +1,6 @@
 // What rowsched shows of its worker queues (sql/010_workers.sql): per queue the live workers, the
 // runs waiting and running and how long the oldest has waited (the worker_queue_status view), and
-// the worker jobs whose queue no live worker serves (job_status.worker_note).
+// the worker jobs whose queue no live worker serves (the worker_job_status view).
 #pragma once
 
 #include <cstdint>

@@ -145,7 +145,7 @@ def test_a_trigger_that_is_not_a_string_is_rejected(shared_migrated_db):
 def test_trigger_kwargs_without_trigger_or_crontab_is_a_date_trigger_as_in_apscheduler(shared_migrated_db, kwargs, key):
     assert kwargs_message(shared_migrated_db, kwargs) == (
         f'job_info.trigger_kwargs: unknown key "{key}" for trigger "date"; allowed: run_date, timezone, '
-        'misfire_grace_time, coalesce, max_instances, next_run_time, timeout, retries, retry_delay')
+        'misfire_grace_time, coalesce, max_instances, next_run_time, timeout, retries, retry_delay, queue')
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -148,8 +148,8 @@ def test_a_queue_without_worker_misses_its_fires_saying_so(migrated_db, start_da
     missed = wait_until(lambda: runs(migrated_db, "unserved", "missed"), what="the run to be missed")
     assert 'no worker took it from queue "reports"' in missed[0][3]
     assert "live workers on that queue: 0" in missed[0][3]
-    # The job_status view says that nothing serves the queue; worker_queue_status counts the workers.
-    assert sql_value(migrated_db, "SELECT worker_note FROM job_status WHERE job_id = 'unserved'") == \
+    # worker_job_status says that nothing serves the queue; worker_queue_status counts the workers.
+    assert sql_value(migrated_db, "SELECT worker_note FROM worker_job_status WHERE job_id = 'unserved'") == \
         'no live worker on queue "reports"'
     assert sql(migrated_db, "SELECT queue, live_workers FROM worker_queue_status ORDER BY queue") == [("default", 1)]
 
