@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Hand-off latency of worker jobs: from a fire's nominal instant to the first line of the Python
+function a worker calls for it (docs/workers.md), at a given rate of worker-job fires per second, with
+1 and 4 worker processes. Also counts fires called twice or never.
+
+    bench/worker_handoff.py --rowsched build/rowsched [--rates 100,1000] [--workers 1,4] [--seconds 10]
+
+Starts its own throwaway PostgreSQL (scripts/pg-start, removed on exit) and one `rowsched run`.
+Each measurement inserts N interval jobs (N = rate, period 1 s, first fires evenly spread), starts the
+workers (`python3 -m rowsched worker --concurrency 2` each), and lets them run for --seconds; the
+function (bench/worker_tasks/handoff_tasks.py:stamp) appends `job time.time()` to a file as its first
+line. The fire a stamp belongs to is the job's latest nominal instant before it (latency < period)."""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import benchlib  # noqa: E402
+from benchlib import Daemon, iso_utc, log, sql, sql_value, stagger, summarize, wait_until  # noqa: E402
+
+PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
+
+
+def start_workers(dsn, count, out, log_dir):
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "clients", "python"), HANDOFF_OUT=out)
+    procs = []
+    for i in range(count):
+        f = open(os.path.join(log_dir, "worker-%d.log" % i), "a")
+        procs.append(subprocess.Popen([PYTHON, "-m", "rowsched", "worker", "--dsn", dsn, "--concurrency", "2",
+                                       "--path", os.path.join(HERE, "worker_tasks"), "--log-level", "WARNING"],
+                                      env=env, stdout=f, stderr=subprocess.STDOUT))
+    wait_until(lambda: sql_value(dsn, "SELECT count(*) FROM rowsched_worker") == count, 30, "the workers to register")
+    return procs
+
+
+def stop_workers(procs):
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def measure(dsn, rate, workers, seconds, log_dir):
+    out = os.path.join(log_dir, "stamps-%d-%d.txt" % (rate, workers))
+    open(out, "w").close()
+    sql(dsn, "DELETE FROM job_info")
+    sql(dsn, "DELETE FROM job_run")
+    procs = start_workers(dsn, workers, out, log_dir)
+    t0 = time.time() + 3.0
+    period, starts = stagger(rate, rate, t0)
+    rows = [(f"h{i}", json.dumps([i]), json.dumps({"trigger": "interval", "seconds": period,
+                                                     "start_date": iso_utc(s), "misfire_grace_time": None}))
+            for i, s in enumerate(starts)]
+    conn = benchlib.connect(dsn)
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) "
+                        "VALUES (%s, 'handoff_tasks:stamp', %s, %s)", rows)
+    conn.close()
+    end = t0 + seconds
+    time.sleep(max(0.0, end - time.time()))
+    sql(dsn, "UPDATE job_info SET is_paused = true")
+    wait_until(lambda: sql_value(dsn, "SELECT count(*) FROM job_run WHERE status IN ('queued', 'running')") == 0,
+               120, "the queue to drain")
+    stop_workers(procs)
+    latencies, per_fire = [], Counter()
+    for line in open(out):
+        i, t = line.split()
+        i, t = int(i), float(t)
+        k = int((t - starts[i]) // period)
+        instant = starts[i] + k * period
+        if t0 <= instant < end:
+            per_fire[(i, k)] += 1
+            latencies.append((t - instant) * 1000.0)
+    expected = benchlib.expected_fires(starts, period, t0, end)
+    bad = sql_value(dsn, "SELECT count(*) FROM job_run WHERE status NOT IN ('succeeded', 'skipped')")
+    result = summarize(latencies)
+    result.update(rate=rate, workers=workers, expected=expected, called=len(per_fire),
+                  twice=sum(1 for n in per_fire.values() if n > 1), not_succeeded=bad)
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rowsched", required=True)
+    ap.add_argument("--rates", default="100")
+    ap.add_argument("--workers", default="1,4")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="rowsched-handoff-", dir="/tmp")
+    os.chmod(tmp, 0o755)
+    pgdir = os.path.join(tmp, "pg")
+    dsn = subprocess.run([os.path.join(ROOT, "scripts", "pg-start"), pgdir], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    daemon = None
+    try:
+        subprocess.run([args.rowsched, "migrate", "--dsn", dsn], check=True, capture_output=True)
+        daemon = Daemon(args.rowsched, dsn, tmp, "handoff", "--log-level", "warn").start()
+        daemon.wait_ready()
+        results = []
+        for rate in [int(r) for r in args.rates.split(",")]:
+            for workers in [int(w) for w in args.workers.split(",")]:
+                log("measuring %d worker-job fires/s with %d workers for %g s" % (rate, workers, args.seconds))
+                results.append(measure(dsn, rate, workers, args.seconds, tmp))
+        print("| fires/s | workers | fires | called | called twice | not succeeded | p50 ms | p99 ms | max ms |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in results:
+            print("| %d | %d | %d | %d | %d | %d | %s | %s | %s |" % (
+                r["rate"], r["workers"], r["expected"], r["called"], r["twice"], r["not_succeeded"],
+                benchlib.fmt(r["p50"]), benchlib.fmt(r["p99"]), benchlib.fmt(r["max"])))
+        return 0
+    finally:
+        if daemon:
+            daemon.stop()
+        subprocess.run([os.path.join(ROOT, "scripts", "pg-stop"), pgdir, "immediate"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
