@@ -84,6 +84,8 @@ def measure(dsn, rate, workers, seconds, log_dir):
         if t0 <= instant < end:
             per_fire[(i, k)] += 1
             latencies.append((t - instant) * 1000.0)
+            if os.environ.get("HANDOFF_DEBUG") and t - instant > 0.05:
+                log("slow: fire at t0+%.3f s called %.1f ms late" % (instant - t0, (t - instant) * 1000))
     expected = benchlib.expected_fires(starts, period, t0, end)
     bad = sql_value(dsn, "SELECT count(*) FROM job_run WHERE status NOT IN ('succeeded', 'skipped')")
     result = summarize(latencies)

@@ -283,8 +283,8 @@ class Worker:
             if status == "succeeded":
                 log.info("run %s of job %s succeeded in %.3f s", run.run_id, run.job_id, took)
             else:
-                log.warning("run %s of job %s failed after %.3f s: %s", run.run_id, run.job_id, took,
-                            (error or "").strip().splitlines()[-1:])
+                last_line = ((error or "").strip().splitlines() or [""])[-1]
+                log.warning("run %s of job %s failed after %.3f s: %s", run.run_id, run.job_id, took, last_line)
             try:
                 self._finish(run, status, output, error)
             except psycopg2.Error:
