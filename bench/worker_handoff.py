@@ -9,7 +9,9 @@ Starts its own throwaway PostgreSQL (scripts/pg-start, removed on exit) and one 
 Each measurement inserts N interval jobs (N = rate, period 1 s, first fires evenly spread), starts the
 workers (`python3 -m rowsched worker --concurrency 2` each), and lets them run for --seconds; the
 function (bench/worker_tasks/handoff_tasks.py:stamp) appends `job time.time()` to a file as its first
-line. The fire a stamp belongs to is the job's latest nominal instant before it (latency < period)."""
+line. A job's runs never overlap (max_instances 1), so its k-th call belongs to its k-th run in job_run;
+the latency is the call's time minus that run's scheduled_for. Fires that find the job's previous run
+still queued or running are `skipped` (max_instances), counted apart."""
 
 import argparse
 import json
@@ -20,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -75,22 +76,34 @@ def measure(dsn, rate, workers, seconds, log_dir):
     wait_until(lambda: sql_value(dsn, "SELECT count(*) FROM job_run WHERE status IN ('queued', 'running')") == 0,
                120, "the queue to drain")
     stop_workers(procs)
-    latencies, per_fire = [], Counter()
+    # A job's runs never overlap (max_instances 1: a fire while the previous run is queued or running
+    # is skipped), so its k-th call is its k-th run by scheduled_for.
+    stamps = {}
     for line in open(out):
         i, t = line.split()
-        i, t = int(i), float(t)
-        k = int((t - starts[i]) // period)
-        instant = starts[i] + k * period
-        if t0 <= instant < end:
-            per_fire[(i, k)] += 1
-            latencies.append((t - instant) * 1000.0)
-            if os.environ.get("HANDOFF_DEBUG") and t - instant > 0.05:
-                log("slow: fire at t0+%.3f s called %.1f ms late" % (instant - t0, (t - instant) * 1000))
+        stamps.setdefault(int(i), []).append(float(t))
+    runs = {}
+    for job_id, fire, status in sql(dsn, "SELECT job_id, extract(epoch FROM scheduled_for)::float8, status FROM job_run "
+                                         "WHERE status <> 'skipped' ORDER BY scheduled_for"):
+        runs.setdefault(int(job_id[1:]), []).append((fire, status))
+    latencies, twice, never = [], 0, 0
+    for i, fires in runs.items():
+        called = sorted(stamps.get(i, []))
+        twice += max(0, len(called) - len(fires))
+        never += max(0, len(fires) - len(called))
+        for (fire, _), t in zip(fires, called):
+            if t0 <= fire < end:
+                latencies.append((t - fire) * 1000.0)
+                if os.environ.get("HANDOFF_DEBUG") and t - fire > 0.05:
+                    log("slow: fire at t0+%.3f s called %.1f ms late" % (fire - t0, (t - fire) * 1000))
     expected = benchlib.expected_fires(starts, period, t0, end)
+    skipped = sql_value(dsn, "SELECT count(*) FROM job_run WHERE status = 'skipped'")
     bad = sql_value(dsn, "SELECT count(*) FROM job_run WHERE status NOT IN ('succeeded', 'skipped')")
+    for row in sql(dsn, "SELECT job_id, status, error FROM job_run WHERE status NOT IN ('succeeded', 'skipped') LIMIT 5"):
+        log("not succeeded: %r" % (row,))
     result = summarize(latencies)
-    result.update(rate=rate, workers=workers, expected=expected, called=len(per_fire),
-                  twice=sum(1 for n in per_fire.values() if n > 1), not_succeeded=bad)
+    result.update(rate=rate, workers=workers, expected=expected, called=len(latencies), twice=twice, never=never,
+                  skipped=skipped, not_succeeded=bad)
     return result
 
 
@@ -116,11 +129,12 @@ def main():
             for workers in [int(w) for w in args.workers.split(",")]:
                 log("measuring %d worker-job fires/s with %d workers for %g s" % (rate, workers, args.seconds))
                 results.append(measure(dsn, rate, workers, args.seconds, tmp))
-        print("| fires/s | workers | fires | called | called twice | not succeeded | p50 ms | p99 ms | max ms |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| fires/s | workers | nominal fires | runs called | skipped (max_instances) | called twice | never called "
+              "| not succeeded | p50 ms | p99 ms | max ms |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results:
-            print("| %d | %d | %d | %d | %d | %d | %s | %s | %s |" % (
-                r["rate"], r["workers"], r["expected"], r["called"], r["twice"], r["not_succeeded"],
+            print("| %d | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |" % (
+                r["rate"], r["workers"], r["expected"], r["called"], r["skipped"], r["twice"], r["never"], r["not_succeeded"],
                 benchlib.fmt(r["p50"]), benchlib.fmt(r["p99"]), benchlib.fmt(r["max"])))
         return 0
     finally:
