@@ -210,7 +210,8 @@ def test_a_run_whose_worker_says_nothing_past_its_timeout_is_marked_timeout_by_r
 def test_sigterm_lets_the_run_in_progress_finish_and_the_worker_exits_0(migrated_db, start_daemon, start_worker, out):
     start_daemon(migrated_db, *FAST)
     w = start_worker(migrated_db)
-    insert_job(migrated_db, "in-flight", func="wtasks:sleep", args=["in-flight", 1.0], kwargs={"trigger": "date"})
+    # It runs longer than the daemon's --lost-after (1 s): the worker heart-beats while it shuts down.
+    insert_job(migrated_db, "in-flight", func="wtasks:sleep", args=["in-flight", 2.0], kwargs={"trigger": "date"})
     wait_until(lambda: any(c.get("event") == "start" for c in calls(out)), what="the call to start")
     assert w.stop(signal.SIGTERM) == 0
     assert [r[1] for r in worker_runs(migrated_db, "in-flight")] == ["succeeded"]

@@ -167,8 +167,7 @@ class Worker:
                 self._take()
                 now = time.monotonic()
                 if now >= next_heartbeat:
-                    with self._conn.cursor() as cur:
-                        cur.execute(f"SELECT {self._fn('rowsched_heartbeat')}(%s)", (self.name,))
+                    self._heartbeat()
                     next_heartbeat = now + self.heartbeat_interval
                 self._wait(min(next_heartbeat, self._next_deadline(now + POLL_INTERVAL)) - time.monotonic())
             except psycopg2.Error as e:
@@ -179,6 +178,10 @@ class Worker:
                             str(e).strip(), delay)
                 self._close_quietly()
                 self._stopping.wait(delay)
+
+    def _heartbeat(self):
+        with self._conn.cursor() as cur:
+            cur.execute(f"SELECT {self._fn('rowsched_heartbeat')}(%s)", (self.name,))
 
     def _close_quietly(self):
         if self._conn is not None:
@@ -315,17 +318,22 @@ class Worker:
         if self._in_flight:
             log.info("worker %s shutting down: waiting up to %g s for %d runs in progress", self.name,
                      self.shutdown_timeout, len(self._in_flight))
+        next_heartbeat = 0.0
         while self._in_flight and time.monotonic() < deadline:
             try:
                 if self._conn is None:
                     self._connect()
                 self._record_finished()
                 self._enforce_timeouts()
+                # Still alive while the runs end: else rowsched marks them lost after --lost-after.
+                if self._in_flight and time.monotonic() >= next_heartbeat:
+                    self._heartbeat()
+                    next_heartbeat = time.monotonic() + self.heartbeat_interval
             except psycopg2.Error as e:
                 log.warning("worker %s: database error while shutting down: %s", self.name, str(e).strip())
                 self._close_quietly()
             if self._in_flight:
-                remaining = min(deadline, self._next_deadline(deadline)) - time.monotonic()
+                remaining = min(deadline, next_heartbeat, self._next_deadline(deadline)) - time.monotonic()
                 try:
                     run = self._done.get(timeout=max(0.0, min(remaining, 1.0)))
                     self._done.put(run)
