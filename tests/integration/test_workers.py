@@ -267,3 +267,55 @@ def test_pip_installs_the_package_offline_and_its_worker_command_runs(tmp_path):
     help_text = subprocess.run([str(venv / "bin" / "rowsched-worker"), "worker", "--help"], capture_output=True,
                                text=True, cwd=tmp_path, timeout=60).stdout
     assert "--concurrency" in help_text and "--queue NAME" in help_text
+
+
+def test_a_worker_whose_connection_is_killed_reconnects_and_goes_on(migrated_db, start_daemon, start_worker):
+    start_daemon(migrated_db, *FAST)
+    w = start_worker(migrated_db)
+    killed = sql_value(migrated_db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    "WHERE application_name LIKE 'rowsched worker %%'")
+    assert killed == 1
+    insert_job(migrated_db, "after-reconnect", func="wtasks:add", args=[20, 22], kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "after-reconnect", "succeeded"), what="the run after the reconnect")
+    assert "reconnecting" in w.log()
+
+
+def test_a_run_whose_job_was_deleted_while_queued_fails_saying_so(migrated_db, start_daemon, start_worker):
+    start_daemon(migrated_db, *FAST)
+    insert_job(migrated_db, "deleted", func="wtasks:add", args=[1, 1], kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "deleted", "queued"))
+    sql(migrated_db, "DELETE FROM job_info WHERE job_id = 'deleted'")
+    start_worker(migrated_db)
+    failed = wait_until(lambda: runs(migrated_db, "deleted", "failed"))
+    assert "job deleted no longer exists in job_info" in failed[0][3]
+
+
+def test_the_protocol_refuses_bad_calls_and_a_restarted_worker_s_old_runs_are_lost(migrated_db, start_daemon):
+    start_daemon(migrated_db, *FAST)
+    conn = psycopg2.connect(migrated_db)
+    conn.autocommit = True
+    cur = conn.cursor()
+    for call, message in [
+            ("SELECT rowsched_worker_register('', '{default}', 1, 'h')", "the worker name is empty"),
+            ("SELECT rowsched_worker_register('w', '{}', 1, 'h')", "worker w names no queue"),
+            ("SELECT rowsched_finish(1, 'w', 'done', NULL, NULL)",
+             "status 'done' is not an outcome; allowed: succeeded, failed, timeout")]:
+        with pytest.raises(psycopg2.Error) as e:
+            cur.execute(call)
+        assert message in str(e.value)
+    cur.execute("SELECT rowsched_worker_register('fixed-name', '{default}', 100, 'h')")
+    insert_job(migrated_db, "restarted", func="mod:fn", args=[], kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "restarted", "queued"))
+    cur.execute("SELECT count(*) FROM rowsched_take('fixed-name', '{default}', 1)")
+    assert cur.fetchone()[0] == 1
+    cur.execute("SELECT rowsched_worker_register('fixed-name', '{default}', 200, 'h')")  # another process
+    lost = runs(migrated_db, "restarted", "lost")
+    assert lost and "worker fixed-name restarted while this run was in progress" in lost[0][3]
+    conn.close()
+
+
+def test_the_worker_command_refuses_bad_options_naming_what_is_allowed(migrated_db):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "clients" / "python"))
+    proc = subprocess.run([sys.executable, "-m", "rowsched", "worker", "--dsn", migrated_db, "--concurrency", "0"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--concurrency: 0 is out of range; allowed: 1 or more" in proc.stderr
