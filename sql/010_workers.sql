@@ -393,6 +393,12 @@ AS $fn$
 DECLARE
     grace constant interval := lost_after * interval '1 second';
     r record;
+    -- The runs ended here, counted into job_info only after every job_run row is locked: job_run
+    -- first, then job_info, the order of rowsched_finish, so that the two never deadlock.
+    ended_jobs text[] := '{}';
+    ended_status text[] := '{}';
+    ended_started timestamptz[] := '{}';
+    ended_error text[] := '{}';
 BEGIN
     -- Queued runs no worker took in time.
     FOR r IN UPDATE job_run j SET status = 'missed', finished_at = now(),
@@ -414,7 +420,8 @@ BEGIN
                 AND NOT EXISTS (SELECT 1 FROM rowsched_worker w
                                  WHERE w.worker = j.worker AND w.heartbeat_at >= now() - grace)
           RETURNING j.job_id, j.started_at, j.error LOOP
-        PERFORM rowsched_count_worker_run(r.job_id, 'lost', r.started_at, r.error);
+        ended_jobs := ended_jobs || r.job_id; ended_status := ended_status || 'lost'::text;
+        ended_started := ended_started || r.started_at; ended_error := ended_error || r.error;
     END LOOP;
     -- Runs past their timeout (plus lost_after for the worker to report it) whose worker says nothing.
     FOR r IN UPDATE job_run j SET status = 'timeout', finished_at = now(), retry_due = true,
@@ -425,7 +432,11 @@ BEGIN
                 AND jsonb_typeof(i.trigger_kwargs -> 'timeout') = 'number'
                 AND j.started_at + (i.trigger_kwargs ->> 'timeout')::double precision * interval '1 second' + grace < now()
           RETURNING j.job_id, j.started_at, j.error LOOP
-        PERFORM rowsched_count_worker_run(r.job_id, 'timeout', r.started_at, r.error);
+        ended_jobs := ended_jobs || r.job_id; ended_status := ended_status || 'timeout'::text;
+        ended_started := ended_started || r.started_at; ended_error := ended_error || r.error;
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(ended_jobs, 1), 0) LOOP
+        PERFORM rowsched_count_worker_run(ended_jobs[i], ended_status[i], ended_started[i], ended_error[i]);
     END LOOP;
     -- Every ended worker run not yet looked at (the worker counted its own outcomes).
     FOR r IN UPDATE job_run j SET retry_due = false WHERE j.retry_due
