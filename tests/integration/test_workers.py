@@ -319,3 +319,14 @@ def test_the_worker_command_refuses_bad_options_naming_what_is_allowed(migrated_
     proc = subprocess.run([sys.executable, "-m", "rowsched", "worker", "--dsn", migrated_db, "--concurrency", "0"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--concurrency: 0 is out of range; allowed: 1 or more" in proc.stderr
+
+
+def test_a_failed_worker_run_is_retried_as_often_as_the_job_asks(migrated_db, start_daemon, start_worker):
+    start_daemon(migrated_db, *FAST)
+    start_worker(migrated_db)
+    insert_job(migrated_db, "flaky", func="wtasks:fail", args=["again"],
+               kwargs={"trigger": "date", "retries": 2, "retry_delay": 0})
+    wait_until(lambda: len(runs(migrated_db, "flaky", "failed")) == 3, what="the fire and its two retries")
+    assert [(r[1], r[6]) for r in worker_runs(migrated_db, "flaky")] == [("failed", 1), ("failed", 2), ("failed", 3)]
+    j = wait_until(lambda: (j := job(migrated_db, "flaky")) and j["run_count"] == 3 and j)
+    assert j["failure_count"] == 3
