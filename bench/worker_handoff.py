@@ -4,6 +4,7 @@ function a worker calls for it (docs/workers.md), at a given rate of worker-job 
 1 and 4 worker processes. Also counts fires called twice or never.
 
     bench/worker_handoff.py --rowsched build/rowsched [--rates 100,1000] [--workers 1,4] [--seconds 10]
+                            [--compare graphile]
 
 Starts its own throwaway PostgreSQL (scripts/pg-start, removed on exit) and one `rowsched run`.
 Each measurement inserts N interval jobs (N = rate, period 1 s, first fires evenly spread), starts the
@@ -11,7 +12,13 @@ workers (`python3 -m rowsched worker --concurrency 2` each), and lets them run f
 function (bench/worker_tasks/handoff_tasks.py:stamp) appends `job time.time()` to a file as its first
 line. A job's runs never overlap (max_instances 1), so its k-th call belongs to its k-th run in job_run;
 the latency is the call's time minus that run's scheduled_for. Fires that find the job's previous run
-still queued or running are `skipped` (max_instances), counted apart."""
+still queued or running are `skipped` (max_instances), counted apart.
+
+--compare graphile also measures graphile-worker (npm, bench/queue_compare: `npm ci` there from the
+committed lock file) on a database of the same cluster in the same run: jobs added at the same rate
+with graphile_worker.add_job, latency from the add to the task's first line, WORKERS as its
+concurrency in one Node.js process. Not the same origin as rowsched's (a fire instant has no add
+call), but the same question: how long until the function runs."""
 
 import argparse
 import json
@@ -107,12 +114,40 @@ def measure(dsn, rate, workers, seconds, log_dir):
     return result
 
 
+def measure_graphile(dsn, args):
+    here = os.path.join(HERE, "queue_compare")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        log("--compare graphile skipped: node and npm are not installed")
+        return []
+    if not os.path.isdir(os.path.join(here, "node_modules")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=here, check=True, capture_output=True)
+    out = []
+    for rate in [int(r) for r in args.rates.split(",")]:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            db = "graphile_%d_%d" % (rate, workers)
+            sql(dsn, "CREATE DATABASE " + db)
+            log("measuring graphile-worker: %d jobs/s, concurrency %d, for %g s" % (rate, workers, args.seconds))
+            fields = dict(kv.split("=", 1) for kv in dsn.split())
+            url = "postgresql://%s@%s:%s/%s" % (fields["user"], fields["host"], fields["port"], db)
+            proc = subprocess.run(["node", "graphile_handoff.js", url,
+                                   str(rate), str(args.seconds), str(workers)], cwd=here, capture_output=True,
+                                  text=True, timeout=600)
+            if proc.returncode != 0:
+                log("graphile-worker failed: " + proc.stderr[-2000:])
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r.update(rate=rate, workers=workers)
+            out.append(r)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rowsched", required=True)
     ap.add_argument("--rates", default="100")
     ap.add_argument("--workers", default="1,4")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--compare", choices=["graphile"], default=None)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="rowsched-handoff-", dir="/tmp")
     os.chmod(tmp, 0o755)
@@ -129,6 +164,9 @@ def main():
             for workers in [int(w) for w in args.workers.split(",")]:
                 log("measuring %d worker-job fires/s with %d workers for %g s" % (rate, workers, args.seconds))
                 results.append(measure(dsn, rate, workers, args.seconds, tmp))
+        compare = []
+        if args.compare == "graphile":
+            compare = measure_graphile(dsn, args)
         print("| fires/s | workers | nominal fires | runs called | skipped (max_instances) | called twice | never called "
               "| not succeeded | p50 ms | p99 ms | max ms |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -136,6 +174,15 @@ def main():
             print("| %d | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |" % (
                 r["rate"], r["workers"], r["expected"], r["called"], r["skipped"], r["twice"], r["never"], r["not_succeeded"],
                 benchlib.fmt(r["p50"]), benchlib.fmt(r["p99"]), benchlib.fmt(r["max"])))
+        if compare:
+            print()
+            print("graphile-worker (job added -> task started):")
+            print("| jobs/s | concurrency | called | called twice | never called | p50 ms | p99 ms | max ms |")
+            print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for r in compare:
+                print("| %d | %d | %s | %s | %s | %s | %s | %s |" % (r["rate"], r["workers"], r.get("n", "n/a"),
+                      r.get("twice", "n/a"), r.get("never", "n/a"), benchlib.fmt(r.get("p50")),
+                      benchlib.fmt(r.get("p99")), benchlib.fmt(r.get("max"))))
         return 0
     finally:
         if daemon:
