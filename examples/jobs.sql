@@ -1,7 +1,7 @@
 -- Example jobs for `scripts/demo`: one of each trigger type, the sql, log and notify handlers (exec and
 -- http need allowlists given to `rowsched run`: docs/handlers.md), a paused job, a job that asks
--- for an immediate run, and a row written for the APScheduler/Django setup rowsched replaces, which
--- rowsched marks 'invalid' (its func names a Python function, not a handler).
+-- for an immediate run, a row written for the APScheduler/Django setup rowsched replaces (its func
+-- names a Python function: a worker job, run by the demo's Python worker), and an invalid row.
 --
 -- Idempotent: run it again and every example row is reset to what is written here (ON CONFLICT ...
 -- DO UPDATE), so the date job moves to a few seconds from the new now and the run_right_now job
@@ -60,12 +60,18 @@ VALUES
      '{"trigger": "cron", "day_of_week": "mon", "hour": 8}',
      false, true, 'run_right_now: one immediate run, then the cron schedule'),
 
-    -- A row as the Django/APScheduler setup wrote it: func is a Python import path. rowsched accepts
-    -- the trigger_kwargs unchanged, but has no handler of that name: state 'invalid', the reason in
-    -- last_error. Fix it with: UPDATE job_info SET func = 'log' WHERE job_id = 'seed-style';
+    -- A row as the Django/APScheduler setup wrote it: func is a Python function (module:callable),
+    -- a worker job. scripts/demo starts `python3 -m rowsched worker --path examples/worker`, which
+    -- imports scheduler_jobs.tasks and calls test("hello") every 5 seconds (docs/workers.md).
     ('seed-style', 'scheduler_jobs.tasks:test', '["hello"]',
      '{"trigger": "interval", "seconds": 5, "misfire_grace_time": 1000}',
-     false, false, 'a row from the APScheduler/Django setup: invalid until func names a handler')
+     false, false, 'a row from the APScheduler/Django setup: run by the Python worker'),
+
+    -- A func that is neither a handler nor module:callable: state 'invalid', the reason in last_error.
+    -- Fix it with: UPDATE job_info SET func = 'log' WHERE job_id = 'not-a-handler';
+    ('not-a-handler', 'send_report', '["hello"]',
+     '{"trigger": "interval", "seconds": 5}',
+     false, false, 'invalid until func names a handler')
 ON CONFLICT (job_id) DO UPDATE
     SET func = EXCLUDED.func,
         func_args = EXCLUDED.func_args,

@@ -15,6 +15,7 @@
 #include "daemon/scheduler_loop.h"
 #include "daemon/status_table.h"
 #include "daemon/web_server.h"
+#include "daemon/worker_queue_table.h"
 #include "run/plugin_loader.h"
 #include "store/dsn.h"
 #include "store/migrations.h"
@@ -189,6 +190,11 @@ int status(const Options& opt) {
     const auto live = store::load_live_instances(dsn, opt.schema);
     mark_not_firing(jobs, live);
     std::cout << format_liveness_line(live) << "\n" << format_status_table(std::move(jobs), *zone);
+    // Worker queues (sql/010_workers.sql): after the jobs, when there are any.
+    if (const auto queues = format_worker_queue_table(store::load_worker_queues(dsn, opt.schema),
+                                                      store::load_unserved_jobs(dsn, opt.schema));
+        !queues.empty())
+      std::cout << "\n" << queues;
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "rowsched status: " << store::redact_dsn(dsn.empty() ? "(libpq defaults)" : dsn) << ": " << e.what() << "\n";

@@ -198,4 +198,15 @@ Counter& Metrics::runs(const std::string& status) {
   return registry.counter("rowsched_runs_total", "Finished runs by status", {{"status", status}});
 }
 
+Gauge& Metrics::worker_queue(const std::string& what, const std::string& queue) {
+  if (what == "live_workers")
+    return registry.gauge("rowsched_worker_queue_live_workers", "Live workers serving the queue (heartbeat within 10 s)", {{"queue", queue}});
+  if (what == "queued")
+    return registry.gauge("rowsched_worker_queue_depth", "Worker runs queued and not yet taken by a worker", {{"queue", queue}});
+  if (what == "running")
+    return registry.gauge("rowsched_worker_queue_running", "Worker runs taken by a worker and not yet finished", {{"queue", queue}});
+  return registry.gauge("rowsched_worker_queue_oldest_seconds", "How long the oldest queued run of the queue has waited",
+                        {{"queue", queue}});
+}
+
 }  // namespace rowsched::daemon

@@ -131,6 +131,9 @@ struct Metrics {
   Counter& fires(const std::string& outcome);
   // Finished runs by `status`: succeeded, failed, timeout (and lost, for runs of dead instances).
   Counter& runs(const std::string& status);
+  // Worker queues (sql/010_workers.sql), by `queue`: live workers, runs queued and running, and the
+  // age of the oldest queued run in seconds (0 when none waits).
+  Gauge& worker_queue(const std::string& what, const std::string& queue);
 
   Registry registry;
   Readiness readiness;

@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "run/worker_func.h"
 #include "store/dsn.h"
 #include "store/migrations.h"
 #include "store/pg_error.h"
@@ -451,8 +452,9 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
     k.max_instances = def.spec.options.max_instances;
     k.retries = def.spec.options.retries;
     k.retry_delay = def.spec.options.retry_delay;
-    if (const auto& g = def.spec.options.misfire_grace_time) k.misfire_grace = g->value_or(Duration::max());
-    else k.misfire_grace = seconds_option(options_.misfire_grace_time);
+    k.queue = !handlers_.find(row.func) && run::is_worker_func(row.func) ? def.spec.options.queue : std::string();
+    k.grace = def.spec.options.misfire_grace_time ? *def.spec.options.misfire_grace_time
+                                                  : std::optional<Duration>(seconds_option(options_.misfire_grace_time));
     def.job_id = row.job_id;
     def.version = row.version;
     def.defined_at = row.active_time;
@@ -539,7 +541,16 @@ void SchedulerLoop::fire_due() {
   std::map<std::tuple<std::string_view, TimePoint, int>, TimePoint> start_at;
   for (const auto& f : due) {
     store::ClaimRequest c{f.job_id, f.scheduled_for, f.attempt, "running", f.kind == schedule::FireKind::run_now, 1, ""};
-    if (auto it = known_.find(f.job_id); it != known_.end()) c.max_instances = it->second.max_instances;
+    if (auto it = known_.find(f.job_id); it != known_.end()) {
+      c.max_instances = it->second.max_instances;
+      if (!it->second.queue.empty()) {
+        // A worker job: queued for its workers, who may take it from its (jittered) instant on and
+        // must by the end of its misfire_grace_time.
+        c.queue = it->second.queue;
+        if (f.fire_at > t) c.not_before = f.fire_at;
+        if (it->second.grace) c.take_by = f.fire_at + *it->second.grace;
+      }
+    }
     if (auto it = running_by_job_.find(f.job_id); it != running_by_job_.end()) c.own_running = it->second;
     start_at[{f.job_id, f.scheduled_for, f.attempt}] = f.fire_at;
     if (f.decision == schedule::FireDecision::missed) {
@@ -548,8 +559,9 @@ void SchedulerLoop::fire_due() {
       c.note = fmt::format("missed: {:.1f} s late{}, misfire_grace_time is {:g} s",
                            std::chrono::duration<double>(t - f.fire_at).count(),
                            f.scheduled_for < process_started_ ? " at start-up" : "",
-                           known == known_.end() ? options_.misfire_grace_time
-                                                 : std::chrono::duration<double>(known->second.misfire_grace).count());
+                           known == known_.end() || !known->second.grace
+                               ? options_.misfire_grace_time
+                               : std::chrono::duration<double>(*known->second.grace).count());
     } else if (f.decision == schedule::FireDecision::coalesced) {
       c.status = "skipped";
       c.note = "coalesced: a later fire of the same backlog ran instead";
@@ -572,6 +584,13 @@ void SchedulerLoop::fire_due() {
     if (r.status == "missed") missed_notes.emplace(std::pair<std::string_view, TimePoint>{r.job_id, r.scheduled_for}, r.note);
   for (const auto& c : claims) {
     metrics_.fires(c.status == "running" ? "run" : c.status).inc();
+    if (c.status == "queued") {
+      if (spdlog::should_log(spdlog::level::info))
+        spdlog::info("job {}: run {} queued for {}{} on worker queue \"{}\"", c.job_id, c.run_id, format_rfc3339(c.scheduled_for),
+                     c.attempt > 1 ? ", attempt " + std::to_string(c.attempt) : "",
+                     known_.count(c.job_id) ? known_.at(c.job_id).queue : std::string());
+      continue;
+    }
     if (c.status != "running") {
       std::optional<std::string> note;
       if (c.status == "missed")
@@ -625,7 +644,32 @@ void SchedulerLoop::heartbeat() {
     metrics_.runs("lost").inc();
     retry_if_asked(lost.job_id, lost.scheduled_for, lost.attempt);
   }
+  sweep_worker_runs();
+  report_worker_queues();
   next_heartbeat_ = now() + seconds_option(options_.heartbeat_interval);
+}
+
+void SchedulerLoop::sweep_worker_runs() {
+  for (const auto& ended : store_.sweep_worker_runs(seconds_option(options_.lost_after))) {
+    spdlog::warn("job {}: worker run for {} (attempt {}, queue \"{}\") {}: {}", ended.job_id, format_rfc3339(ended.scheduled_for),
+                 ended.attempt, ended.queue, ended.status, ended.error.substr(0, 500));
+    if (ended.status != "missed") retry_if_asked(ended.job_id, ended.scheduled_for, ended.attempt);
+  }
+}
+
+void SchedulerLoop::report_worker_queues() {
+  std::set<std::string> seen;
+  for (const auto& q : store_.worker_queues()) {
+    metrics_.worker_queue("live_workers", q.queue).set(static_cast<double>(q.live_workers));
+    metrics_.worker_queue("queued", q.queue).set(static_cast<double>(q.queued));
+    metrics_.worker_queue("running", q.queue).set(static_cast<double>(q.running));
+    metrics_.worker_queue("oldest", q.queue).set(q.oldest_queued_age_seconds);
+    seen.insert(q.queue);
+  }
+  for (const auto& gone : reported_queues_)
+    if (!seen.count(gone))
+      for (const char* what : {"live_workers", "queued", "running", "oldest"}) metrics_.worker_queue(what, gone).set(0);
+  reported_queues_.insert(seen.begin(), seen.end());
 }
 
 void SchedulerLoop::prune_history() {

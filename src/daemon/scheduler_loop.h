@@ -83,7 +83,8 @@ class SchedulerLoop {
     int max_instances = 1;
     int retries = 0;
     Duration retry_delay{};
-    Duration misfire_grace{};           // Duration::max() when null (never missed)
+    std::string queue;                  // a worker job's queue; empty for jobs rowsched runs itself
+    std::optional<Duration> grace;      // misfire_grace_time (row's or --misfire-grace-time); none: always run
     JobState state;                     // as written back: scheduled, paused, finished, invalid
     std::optional<std::string> error;   // why it is invalid
   };
@@ -111,6 +112,10 @@ class SchedulerLoop {
   // said a statement changed more rows than it names (else this is the periodic repair).
   void resync(bool announced = false);
   void heartbeat();
+  // Ends the worker runs nobody will end and retries the ones that ended badly (sql/010_workers.sql).
+  void sweep_worker_runs();
+  // Sets the worker-queue gauges from the worker_queue_status view.
+  void report_worker_queues();
   void prune_history();
   // Schedules the next attempt of a failed or lost run when the job asks for retries.
   void retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt);
@@ -168,6 +173,7 @@ class SchedulerLoop {
   Duration horizon_ = kMinLead;
   TimePoint claimed_until_{};  // the latest instant a claimed fire waits for
 
+  std::set<std::string> reported_queues_;  // queues with worker-queue gauges, zeroed when they vanish
   TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{};
   int reconnect_attempt_ = 0;
   TimePoint process_started_{};  // a fire due before this is missed "at start-up"

@@ -1,5 +1,6 @@
 #include "run/handler.h"
 
+#include "run/worker_func.h"
 #include "store/sql_session.h"
 
 namespace rowsched::run {
@@ -29,14 +30,15 @@ std::optional<std::string> HandlerRegistry::check(const std::string& func, const
     if (auto problem = h->validate(args)) return "func_args for \"" + func + "\": " + *problem;
     return std::nullopt;
   }
+  // A worker job: its function runs in a worker process, which checks it when it imports it.
+  if (is_worker_func(func)) return std::nullopt;
   std::string available;
   for (const auto& n : names()) available += (available.empty() ? "" : ", ") + n;
   std::string msg = "func: \"" + func + "\" is not a handler; available: " + available;
   if (func.find(':') != std::string::npos || func.find('.') != std::string::npos) {
     // The seed's rows name Python functions ("scheduler_jobs.tasks:test"): rowsched runs no Python.
-    msg += ". \"" + func + "\" looks like a Python module:function from APScheduler; rowsched cannot import it. "
-           "Run it from a worker woken by func \"notify\" (func_args [channel, payload]: the worker LISTENs on the "
-           "channel and calls the function), or register a handler of that name in a plugin (--plugin)";
+    msg += ". A worker job's func is module:callable, dotted identifiers and one colon (e.g. "
+           "\"scheduler_jobs.tasks:send_emails\"), run by a worker process (docs/workers.md)";
   }
   return msg;
 }

@@ -364,6 +364,8 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
   for (const auto& f : fires) {
     batch.push_back({{"job_id", f.job_id}, {"scheduled_for", format_rfc3339(f.scheduled_for)}, {"attempt", f.attempt},
                      {"status", f.status}, {"kind", f.run_now ? "run_now" : "schedule"}, {"max_instances", f.max_instances}, {"own", f.own_running}, {"note", f.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.note)},
+                     {"queue", f.queue.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.queue)},
+                     {"take_by", json_or_null(f.take_by)}, {"not_before", json_or_null(f.not_before)},
                      {"ord", ord++}});
   }
   return guarded([&] {
@@ -380,25 +382,31 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
         "FROM jsonb_array_elements_text(" + tx.quote(dump(nlohmann::json(job_ids))) + "::jsonb) WITH ORDINALITY AS s(job_id, n) "
         "ORDER BY s.n; "
         "WITH c AS (SELECT * FROM jsonb_to_recordset(" + text + "::jsonb) AS c(job_id text, scheduled_for timestamptz, "
-        "   attempt int, status text, kind text, max_instances int, own int, note text, ord int)), "
+        "   attempt int, status text, kind text, max_instances int, own int, note text, ord int, "
+        "   queue text, take_by timestamptz, not_before timestamptz)), "
+        // Worker runs (queue set) count queued and running, whoever claimed them: no instance runs them.
         " running AS (SELECT r.job_id, count(*) AS n FROM " + table("job_run") + " r "
-        "   WHERE r.status = 'running' AND r.instance <> " + tx.quote(instance_) + " "
+        "   WHERE ((r.status = 'running' AND r.instance <> " + tx.quote(instance_) + " AND r.queue IS NULL) "
+        "          OR (r.status IN ('queued', 'running') AND r.queue IS NOT NULL)) "
         "     AND r.job_id IN (SELECT job_id FROM c) GROUP BY r.job_id), "
         " decided AS (SELECT c.*, CASE WHEN c.status <> 'running' THEN c.status "
         "   WHEN coalesce(running.n, 0) + c.own + count(*) FILTER (WHERE c.status = 'running') "
         "        OVER (PARTITION BY c.job_id ORDER BY c.ord) > c.max_instances THEN 'skipped' "
+        "   WHEN c.queue IS NOT NULL THEN 'queued' "
         "   ELSE 'running' END AS final FROM c LEFT JOIN running USING (job_id)) "
-        "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at, error, command) "
+        "INSERT INTO " + table("job_run") + " (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at, error, command, "
+        "  queue, take_by, not_before) "
         // A fire claimed ahead of its instant is not started before it: started_at is never earlier
         // (the writer records the real start).
         "SELECT job_id, scheduled_for, attempt, kind, " + tx.quote(instance_) + ", final, "
-        "  CASE WHEN final = 'running' THEN greatest(now(), scheduled_for) ELSE now() END, "
-        "  CASE WHEN final <> 'running' THEN now() END, "
+        "  CASE WHEN final = 'running' THEN greatest(now(), scheduled_for) WHEN final = 'queued' THEN NULL ELSE now() END, "
+        "  CASE WHEN final NOT IN ('running', 'queued') THEN now() END, "
         "  CASE WHEN final = 'skipped' AND status = 'running' "
-        "       THEN format('not run: max_instances (%s) runs of this job were already running', max_instances) "
+        "       THEN format('not run: max_instances (%s) runs of this job were already queued or running', max_instances) "
         "       ELSE note END, "
         // The command text that runs (sql/011_pg_cron_compat.sql), from the row the fire is claimed under.
-        "  (SELECT " + table("rowsched_command_text") + "(j.func, j.func_args) FROM " + table("job_info") + " j WHERE j.job_id = decided.job_id) "
+        "  (SELECT " + table("rowsched_command_text") + "(j.func, j.func_args) FROM " + table("job_info") + " j WHERE j.job_id = decided.job_id), "
+        "  queue, take_by, not_before "
         "FROM decided ORDER BY ord "
         "ON CONFLICT DO NOTHING "
         "RETURNING run_id, job_id, " + micros("scheduled_for") + ", attempt, status");
@@ -419,7 +427,7 @@ std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after) {
         "   WHERE heartbeat_at < now() - $1 * interval '1 microsecond' AND instance <> $2), "
         " lost AS (UPDATE " + table("job_run") + " r SET status = 'lost', finished_at = now(), "
         "   error = format('lost: instance %s stopped heart-beating while this run was in progress', r.instance) "
-        "   WHERE r.status = 'running' AND r.instance <> $2 AND (r.instance IN (SELECT instance FROM dead) OR NOT EXISTS "
+        "   WHERE r.status = 'running' AND r.queue IS NULL AND r.instance <> $2 AND (r.instance IN (SELECT instance FROM dead) OR NOT EXISTS "
         "     (SELECT 1 FROM " + table("scheduler_instance") + " i WHERE i.instance = r.instance)) "
         "   RETURNING r.job_id, r.scheduled_for, r.attempt), "
         " counted AS (UPDATE " + table("job_info") + " j SET run_count = j.run_count + s.n, "
@@ -434,13 +442,40 @@ std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after) {
   });
 }
 
+std::vector<EndedWorkerRun> JobStore::sweep_worker_runs(Duration lost_after) {
+  return guarded([&] {
+    pqxx::nontransaction tx(*impl_->conn);
+    const auto r = tx.exec_params("SELECT job_id, " + micros("scheduled_for") + ", attempt, status, queue, coalesce(error, '') FROM " +
+                                      table("rowsched_worker_sweep") + "($1)",
+                                  std::chrono::duration<double>(lost_after).count());
+    std::vector<EndedWorkerRun> out;
+    for (const auto& row : r)
+      out.push_back(EndedWorkerRun{row[0].as<std::string>(), from_micros(row[1].as<int64_t>()), row[2].as<int>(),
+                                   row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>()});
+    return out;
+  });
+}
+
+std::vector<WorkerQueue> JobStore::worker_queues() {
+  return guarded([&] {
+    pqxx::nontransaction tx(*impl_->conn);
+    const auto r = tx.exec("SELECT queue, live_workers, queued, running, coalesce(oldest_queued_age_seconds, 0) FROM " +
+                           table("worker_queue_status") + " ORDER BY queue");
+    std::vector<WorkerQueue> out;
+    for (const auto& row : r)
+      out.push_back(WorkerQueue{row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>(), row[3].as<int64_t>(),
+                                row[4].as<double>()});
+    return out;
+  });
+}
+
 int64_t JobStore::mark_own_runs_lost() {
   return guarded([&] {
     pqxx::nontransaction tx(*impl_->conn);
     const auto r = tx.exec_params(
         "UPDATE " + table("job_run") + " SET status = 'lost', finished_at = now(), "
         " error = 'lost: its instance ' || instance || ' stopped (restarted under the same name) during the run' "
-        "WHERE instance = $1 AND status = 'running'",
+        "WHERE instance = $1 AND status = 'running' AND queue IS NULL",
         instance_);
     return static_cast<int64_t>(r.affected_rows());
   });
@@ -455,7 +490,7 @@ int64_t JobStore::prune_history(Duration max_age, int per_job, int batch) {
         "  (SELECT run_id FROM " + table("job_run") + " WHERE finished_at < now() - $1 * interval '1 microsecond' LIMIT $3) "
         "  UNION "
         "  (SELECT run_id FROM (SELECT run_id, row_number() OVER (PARTITION BY job_id ORDER BY run_id DESC) AS rn "
-        "     FROM " + table("job_run") + " WHERE status <> 'running') ranked WHERE rn > $2 LIMIT $3)) "
+        "     FROM " + table("job_run") + " WHERE status NOT IN ('running', 'queued')) ranked WHERE rn > $2 LIMIT $3)) "
         // Never a job's newest fire of its schedule: it is where the schedule resumes after a restart.
         "DELETE FROM " + table("job_run") + " r WHERE r.run_id IN (SELECT run_id FROM victims LIMIT $3) "
         "AND NOT (r.kind = 'schedule' AND r.scheduled_for = (SELECT max(m.scheduled_for) FROM " + table("job_run") +

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/worker_queues.h"
 #include "trigger/time.h"
 
 namespace rowsched::store {
@@ -74,6 +75,11 @@ struct ClaimRequest {
   int max_instances = 1;
   std::string note;    // job_run.error for a fire that does not run
   int own_running = 0;  // runs of this job this instance has claimed and not seen end
+  // A worker job's fire (sql/010_workers.sql): claimed as `queued` for this queue instead of
+  // `running`, taken by a worker from not_before on, `missed` when no worker took it by take_by.
+  // Its queued and running runs count for max_instances from job_run, whoever claimed them.
+  std::string queue;  // empty: not a worker job
+  std::optional<TimePoint> take_by, not_before;
 };
 
 struct Claim {
@@ -96,6 +102,15 @@ struct FireOutcome {
   std::string job_id;
   std::string status;                 // missed, skipped
   std::optional<std::string> error;   // into last_error when given (missed: how late, and the grace)
+};
+
+// A worker run that ended badly or was ended by the sweep (rowsched_worker_sweep in sql/010).
+struct EndedWorkerRun {
+  std::string job_id;
+  TimePoint scheduled_for;
+  int attempt = 1;
+  std::string status;  // failed, timeout, lost (retried when asked), missed (not retried)
+  std::string queue, error;
 };
 
 // What rowsched writes back into a job_info row; applied only while the row still has `version`.
@@ -173,6 +188,13 @@ class JobStore {
   // (or that has no scheduler_instance row), counts them as failures, removes the dead instances'
   // rows, and returns the runs so that the caller can retry them.
   std::vector<LostRun> mark_lost_runs(Duration lost_after);
+
+  // Ends the worker runs nobody will end (queued past take_by: missed; a silent worker's: lost; past
+  // their timeout plus `lost_after`: timeout) and returns every worker run that ended failed,
+  // timeout, lost or missed since the last sweep by any instance (each exactly once).
+  std::vector<EndedWorkerRun> sweep_worker_runs(Duration lost_after);
+  // The worker_queue_status view, ordered by queue.
+  std::vector<WorkerQueue> worker_queues();
 
   // At process start: runs still `running` under this instance's own name were left by an earlier
   // process of the same name (a fixed --instance after a crash); marks them lost. Returns how many.

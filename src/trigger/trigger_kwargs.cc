@@ -3,6 +3,8 @@
 // (sql/002_job_info_triggers.sql); keep the two in step.
 #include "trigger/trigger_kwargs.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "trigger/calendar_interval_trigger.h"
@@ -18,7 +20,7 @@ namespace {
 using std::chrono::hours;
 
 const std::vector<std::string> kJobOptionKeys = {"misfire_grace_time", "coalesce", "max_instances", "next_run_time",
-                                                 "timeout",            "retries",  "retry_delay"};
+                                                 "timeout",            "retries",  "retry_delay", "queue"};
 constexpr Duration kMaxSeconds = std::chrono::duration_cast<Duration>(hours{24 * 366 * 100});  // a century
 
 std::vector<std::string> with_job_options(std::vector<std::string> keys) {
@@ -115,6 +117,18 @@ JobOptions parse_job_options(KwargsReader& r, Zone zone, const ParseContext& ctx
   }
   o.retries = static_cast<int>(r.take_integer("retries", 0, 1000).value_or(0));
   if (auto d = r.take_seconds("retry_delay", false, kMaxSeconds); d && *d) o.retry_delay = **d;
+  if (const nlohmann::json* q = r.take("queue")) {
+    constexpr std::string_view kAllowed = "allowed: a queue name, a string of 1 to 100 characters";
+    if (!q->is_string()) {
+      const std::string kind = q->is_null() ? "null" : (q->is_array() || q->is_object() ? "an " : "a ") + std::string(q->type_name());
+      KwargsReader::fail("queue", *q, "is " + kind + "; " + std::string(kAllowed));
+    }
+    const auto& name = q->get_ref<const std::string&>();
+    // Characters, as char_length in the SQL check counts them (UTF-8 continuation bytes do not count).
+    const auto chars = std::count_if(name.begin(), name.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+    if (chars < 1 || chars > 100) KwargsReader::fail("queue", *q, "is out of range; " + std::string(kAllowed));
+    o.queue = name;
+  }
   return o;
 }
 

@@ -26,6 +26,8 @@ struct JobOptions {
   std::optional<Duration> timeout;
   int retries = 0;
   Duration retry_delay = std::chrono::seconds{10};
+  // The worker queue of a worker job (func `module:callable`); ignored for other jobs.
+  std::string queue = "default";
 
   bool operator==(const JobOptions&) const = default;
 };

@@ -166,7 +166,7 @@ def test_a_renamed_job_fires_under_its_new_name_only(migrated_db, start_daemon):
 @pytest.mark.parametrize("kwargs, func, args, message", [
     ({"trigger": "cron", "hour": "25"}, "log", [], 'trigger_kwargs.hour: "25" is out of range 0-23'),
     ({"trigger": "cron", "timezone": "Mars/Olympus"}, "log", [], 'trigger_kwargs.timezone: "Mars/Olympus" is not a known IANA time zone'),
-    ({"trigger": "interval", "seconds": 5}, "scheduler_jobs.tasks:test", [], 'func: "scheduler_jobs.tasks:test" is not a handler; available: '),
+    ({"trigger": "interval", "seconds": 5}, "scheduler_jobs.tasks.test", [], 'func: "scheduler_jobs.tasks.test" is not a handler; available: '),
     ({"trigger": "interval", "seconds": 5}, "sql", [], 'func_args for "sql": func_args[0] must be the SQL statement'),
 ])
 def test_a_row_rowsched_cannot_schedule_is_marked_invalid_with_the_reason(migrated_db, start_daemon, kwargs, func, args, message):

@@ -13,7 +13,7 @@ from psycopg2.extras import Json
 
 from conftest import dsn_with, migrate_with_rowsched, migration_files, psql, quote_ident, sql, sql_value
 
-OPTIONS = "misfire_grace_time, coalesce, max_instances, next_run_time, timeout, retries, retry_delay"
+OPTIONS = "misfire_grace_time, coalesce, max_instances, next_run_time, timeout, retries, retry_delay, queue"
 ALLOWED = {
     "cron": "year, month, day, week, day_of_week, hour, minute, second, start_date, end_date, timezone, jitter",
     "crontab": "crontab, start_date, end_date, timezone, jitter",
@@ -145,7 +145,7 @@ def test_a_trigger_that_is_not_a_string_is_rejected(shared_migrated_db):
 def test_trigger_kwargs_without_trigger_or_crontab_is_a_date_trigger_as_in_apscheduler(shared_migrated_db, kwargs, key):
     assert kwargs_message(shared_migrated_db, kwargs) == (
         f'job_info.trigger_kwargs: unknown key "{key}" for trigger "date"; allowed: run_date, timezone, '
-        'misfire_grace_time, coalesce, max_instances, next_run_time, timeout, retries, retry_delay')
+        'misfire_grace_time, coalesce, max_instances, next_run_time, timeout, retries, retry_delay, queue')
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -171,7 +171,7 @@ def test_an_unknown_cron_key_is_rejected_with_every_allowed_key(shared_migrated_
     assert kwargs_message(shared_migrated_db, {"trigger": "cron", "minuts": 5}) == (
         'job_info.trigger_kwargs: unknown key "minuts" for trigger "cron"; allowed: year, month, day, week, '
         "day_of_week, hour, minute, second, start_date, end_date, timezone, jitter, misfire_grace_time, coalesce, "
-        "max_instances, next_run_time, timeout, retries, retry_delay")
+        "max_instances, next_run_time, timeout, retries, retry_delay, queue")
 
 
 def test_of_several_unknown_keys_the_first_in_alphabetical_order_is_named(shared_migrated_db):

@@ -158,7 +158,7 @@ TEST_CASE("Every invalid value is refused with the key, the value and what is al
   CHECK(error_of(R"({"trigger":"interval","minuts":5})") ==
         "trigger_kwargs: unknown key \"minuts\" for trigger \"interval\"; allowed: weeks, days, hours, minutes, seconds, "
         "start_date, end_date, timezone, jitter, misfire_grace_time, coalesce, max_instances, next_run_time, timeout, "
-        "retries, retry_delay");
+        "retries, retry_delay, queue");
   CHECK(error_of(R"({"trigger":"crn"})") == "trigger_kwargs: unknown trigger \"crn\"; allowed: cron, interval, date, calendarinterval");
   CHECK(error_of(R"({"trigger":5})") == "trigger_kwargs.trigger: 5 is not a trigger name; allowed: cron, interval, date, calendarinterval");
   CHECK(error_of(R"([1,2])") == "trigger_kwargs: must be a JSON object, got array");
