@@ -78,8 +78,8 @@ struct ClaimRequest {
   // A worker job's fire (sql/010_workers.sql): claimed as `queued` for this queue instead of
   // `running`, taken by a worker from not_before on, `missed` when no worker took it by take_by.
   // Its queued and running runs count for max_instances from job_run, whoever claimed them.
-  std::string queue;  // empty: not a worker job
-  std::optional<TimePoint> take_by, not_before;
+  std::string queue{};  // empty: not a worker job
+  std::optional<TimePoint> take_by{}, not_before{};
 };
 
 struct Claim {
