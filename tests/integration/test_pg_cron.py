@@ -199,11 +199,17 @@ def test_unschedule_removes_the_job_and_says_when_there_is_none(migrated_db):
 
 
 def test_unschedule_of_another_roles_job_is_refused(migrated_db, make_role):
-    alice, bob = make_role("alice"), make_role("bob")
-    sql(migrated_db, f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {alice}, {bob}")
+    alice, bob, carol = make_role("alice"), make_role("bob"), make_role("carol")
+    sql(migrated_db, f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {alice}, {bob}, {carol}")
+    sql(migrated_db, f"GRANT rowsched_admin TO {carol}")
     sql(dsn_with(migrated_db, user=alice), "SELECT schedule('hers', '* * * * *', 'SELECT 1')")
+    # Row-level security hides alice's job from bob entirely, as pg_cron hides other users' jobs.
     with pytest.raises(psycopg2.Error) as e:
         sql(dsn_with(migrated_db, user=bob), "SELECT unschedule('hers')")
+    assert e.value.pgerror.splitlines()[0] == 'ERROR:  unschedule: there is no job with job_id "hers"'
+    # carol sees every job (rowsched_admin) but may not act as alice.
+    with pytest.raises(psycopg2.Error) as e:
+        sql(dsn_with(migrated_db, user=carol), "SELECT unschedule('hers')")
     assert e.value.pgerror.splitlines()[0] == (
         f'ERROR:  unschedule: job "hers" belongs to role "{alice}"; only a member of that role may unschedule it')
     assert sql_value(migrated_db, "SELECT owner::text FROM job_info WHERE job_id = 'hers'") == alice
@@ -396,3 +402,18 @@ def test_import_without_pg_cron_or_without_rowsched_says_what_to_do(cron_pg, mig
     code, out, err = import_pg_cron(rowsched_bin, cron_pg.dsn(), "no_rowsched_here")
     assert code == 1
     assert 'has no table "no_rowsched_here"."job_info"; run `rowsched migrate` with the same --dsn and --schema' in err
+
+
+def test_job_run_details_shows_a_role_only_the_runs_of_jobs_it_may_see(migrated_db, make_role):
+    alice, bob = make_role("alice"), make_role("bob")
+    sql(migrated_db, f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {alice}, {bob}")
+    sql(dsn_with(migrated_db, user=alice), "SELECT schedule('hers', '* * * * *', 'SELECT 1')")
+    sql(dsn_with(migrated_db, user=bob), "SELECT schedule('his', '* * * * *', 'SELECT 2')")
+    sql(migrated_db, """INSERT INTO job_run (job_id, scheduled_for, instance, status, command)
+                        VALUES ('hers', '2030-01-01T00:00:00Z', 'i', 'succeeded', 'SELECT 1'),
+                               ('his', '2030-01-01T00:00:00Z', 'i', 'succeeded', 'SELECT 2')""")
+    assert sql(dsn_with(migrated_db, user=alice), "SELECT jobid, username, command FROM job_run_details") == [
+        ("hers", alice, "SELECT 1")]
+    assert sql(dsn_with(migrated_db, user=bob), "SELECT jobid, username, command FROM job_run_details") == [
+        ("his", bob, "SELECT 2")]
+    assert sql_value(migrated_db, "SELECT count(*) FROM job_run_details") == 2
