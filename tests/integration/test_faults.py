@@ -100,7 +100,9 @@ def test_a_revoked_privilege_names_the_grant_and_the_daemon_recovers_once_grante
     q = quote_ident(role)
     sql(migrated_db, f"GRANT USAGE ON SCHEMA public TO {q}; GRANT SELECT, UPDATE ON job_info TO {q}; "
                      f"GRANT SELECT, INSERT, UPDATE, DELETE ON job_run, scheduler_instance TO {q}; "
-                     f"GRANT USAGE ON SEQUENCE job_run_run_id_seq TO {q}; GRANT SELECT ON rowsched_migration TO {q}")
+                     f"GRANT USAGE ON SEQUENCE job_run_run_id_seq TO {q}; GRANT SELECT ON rowsched_migration TO {q}; "
+                     f"GRANT SELECT, DELETE ON rowsched_worker TO {q}; GRANT SELECT ON worker_queue_status TO {q}; "
+                     f"GRANT rowsched_admin TO {q}")  # past row-level security (008_row_security.sql)
     insert_job(migrated_db, "tick", kwargs={"trigger": "interval", "seconds": 1})
     dsn = dsn_with(migrated_db, user=role)
     d = daemons(dsn, "--heartbeat-interval", "0.2")

@@ -258,8 +258,18 @@ class Worker:
             run.outcome = ("succeeded", _output(value), None)
         except BaseException:  # noqa: BLE001 - whatever the function raises fails the run, not the worker
             run.outcome = ("failed", None, traceback.format_exc())
+        finally:
+            try:
+                self.call_finished()
+            except Exception:  # noqa: BLE001 - a clean-up hook must not lose the run's outcome
+                log.exception("call_finished() failed after run %s of job %s", run.run_id, run.job_id)
         self._done.put(run)
         self._wake()
+
+    def call_finished(self):
+        """Called on a call's own thread after each call of a job's function, whatever its outcome.
+        Override it to release what the function left on that thread (the Django worker closes the
+        thread's database connections here)."""
 
     # --- recording -------------------------------------------------------------------------------
 

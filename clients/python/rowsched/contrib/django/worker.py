@@ -17,12 +17,7 @@ def django_worker_class():
     from rowsched.worker import Worker
 
     class DjangoWorker(Worker):
-        # _call(run) is the worker's per-run thread body (rowsched/worker.py). Should it ever be renamed,
-        # this override is simply never called: runs still work, only the clean-up is lost.
-        def _call(self, *args, **kwargs):
-            try:
-                return super()._call(*args, **kwargs)
-            finally:
-                connections.close_all()
+        def call_finished(self):
+            connections.close_all()
 
     return DjangoWorker
