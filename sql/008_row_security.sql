@@ -47,8 +47,9 @@ CREATE POLICY job_run_of_owner ON job_run
     USING (job_id IN (SELECT job_id FROM job_info));
 
 -- job_status reads job_info with its owner's rights, past the policy: filter by the reader (inside a
--- view current_user is still the reader).
-CREATE OR REPLACE VIEW job_status AS
+-- view current_user is still the reader). security_barrier: the filter runs before any function of the
+-- reader's in a WHERE clause, which would otherwise be shown every role's rows.
+CREATE OR REPLACE VIEW job_status WITH (security_barrier) AS
 SELECT job_id, state, next_run_time, last_run_time, last_status, run_count, failure_count, is_paused, last_error
   FROM job_info
  WHERE rowsched_sees_jobs_of(owner);
