@@ -248,6 +248,18 @@ def test_with_a_token_file_every_request_needs_the_token_which_is_never_logged(m
     assert "tok-9f3a2c7e5b" not in d.log() and "token required" in d.log()
 
 
+def test_without_a_token_a_request_naming_another_host_is_refused_so_a_rebound_site_cannot_read_the_page(world):
+    # DNS rebinding: attacker.example resolves to 127.0.0.1, and the visitor's browser sends its name.
+    for path in ("/", "/api/jobs"):
+        rebound = urllib.request.Request(f"http://127.0.0.1:{world.port}{path}", headers={"Host": "attacker.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound, timeout=10)
+        assert refused.value.code == 403
+        assert 'Host "attacker.example" is not an address of this page' in refused.value.read().decode()
+    named = urllib.request.Request(f"http://127.0.0.1:{world.port}/api/jobs", headers={"Host": f"localhost:{world.port}"})
+    assert urllib.request.urlopen(named, timeout=10).status == 200
+
+
 def test_with_hide_args_func_args_are_shown_as_hidden(migrated_db, start_daemon):
     insert_job(migrated_db, "backup", args=["postgres://admin:hunter2@db/prod"])
     port = free_port()

@@ -101,6 +101,19 @@ TEST_CASE("Tokens match only when equal byte for byte") {
   CHECK_FALSE(daemon::tokens_equal("", "s3cret"));
 }
 
+TEST_CASE("Without a token only a Host naming an IP address, localhost or the listening host is this page") {
+  CHECK(daemon::host_is_this_page("127.0.0.1:8080", "127.0.0.1"));
+  CHECK(daemon::host_is_this_page("[::1]:8080", "127.0.0.1"));
+  CHECK(daemon::host_is_this_page("LocalHost:8080", "127.0.0.1"));
+  CHECK(daemon::host_is_this_page("10.0.0.7", "0.0.0.0"));
+  CHECK(daemon::host_is_this_page("Jobs.Example:8080", "jobs.example"));
+  CHECK(daemon::host_is_this_page("", "127.0.0.1"));
+  CHECK_FALSE(daemon::host_is_this_page("attacker.example:8080", "127.0.0.1"));
+  CHECK_FALSE(daemon::host_is_this_page("localhost.attacker.example", "127.0.0.1"));
+  CHECK_FALSE(daemon::host_is_this_page("[::1", "127.0.0.1"));
+  CHECK_FALSE(daemon::host_is_this_page(":8080", "127.0.0.1"));
+}
+
 TEST_CASE("The token file is read without its surrounding white space and never quoted in errors") {
   const std::string path = "web_page_test_token.txt";
   {
@@ -117,6 +130,10 @@ TEST_CASE("The token file is read without its surrounding white space and never 
     CHECK(std::string(e.what()).find("white space") != std::string::npos);
     CHECK(std::string(e.what()).find("two") == std::string::npos);
   }
+  {
+    std::ofstream(path) << "sec;ret\n";  // a cookie value would end at the `;`
+  }
+  CHECK_THROWS_WITH(daemon::read_web_token(path), Catch::Contains("a cookie cannot carry"));
   {
     std::ofstream(path) << "\n\n";
   }
