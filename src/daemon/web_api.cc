@@ -132,11 +132,7 @@ std::vector<store::WebJob> WebApi::page_of_jobs(store::WebReader& reader, const 
   as_of = index->taken_at();
   auto jobs = reader.jobs_by_id(page.job_ids);
   // The snapshot chose the page; within it the order is the rows' own, read just now.
-  std::sort(jobs.begin(), jobs.end(), [](const store::WebJob& a, const store::WebJob& b) {
-    if (a.next_run_time.has_value() != b.next_run_time.has_value()) return a.next_run_time.has_value();
-    if (a.next_run_time && *a.next_run_time != *b.next_run_time) return *a.next_run_time < *b.next_run_time;
-    return a.job_id < b.job_id;
-  });
+  std::sort(jobs.begin(), jobs.end(), listed_before<store::WebJob>);
   return jobs;
 }
 
