@@ -138,6 +138,10 @@ def test_the_jobs_endpoint_filters_by_state_and_text_and_pages_on_the_server(wor
     ("/api/jobs?offset=-1", "allowed: 0-"),
     ("/api/runs?since=yesterday", "since: \"yesterday\" is not a timestamp"),
     ("/api/timeline?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "from must be before to"),
+    # Values PostgreSQL would refuse are the caller's error too, not a database error (500).
+    ("/api/timeline?from=0000-01-01T00:00:00Z&to=0000-01-02T00:00:00Z", "allowed: RFC 3339 from year 0001"),
+    ("/api/runs?job=%FF", "job: not valid UTF-8"),
+    ("/api/jobs/%FF", "job_id: not valid UTF-8"),
     ("/api/nothing", "allowed: /api/jobs"),
 ])
 def test_a_wrong_parameter_is_answered_400_naming_what_is_allowed(world, query, message):
