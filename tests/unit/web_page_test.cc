@@ -48,6 +48,9 @@ TEST_CASE("Common schedules are said in words") {
   CHECK(words(R"({"crontab": "*/10 * * * *"})") == "every 10 minutes");
   CHECK(words(R"({"crontab": "30 2 * * *"})") == "every day at 02:30");
   CHECK(words(R"({"crontab": "@hourly"})") == "every hour");
+  CHECK(words(R"({"crontab": "0 23 $ * *"})") == "on the last day of every month at 23:00");
+  CHECK(words(R"({"crontab": "0 9 * * mon"})") == "every mon at 09:00");
+  CHECK(words(R"({"trigger": "cron", "day": "last", "hour": 23})") == "on the last day of every month at 23:00");
   CHECK(words(R"({"trigger": "date", "run_date": "2030-01-01 12:00"})") == "once, at 2030-01-01 12:00");
   CHECK(words(R"({"trigger": "calendarinterval", "months": 1, "hour": 4})") == "every month at 04:00");
   CHECK(words(R"({"trigger": "cron", "second": "*/10"})") == "every 10 seconds");
@@ -56,6 +59,8 @@ TEST_CASE("Common schedules are said in words") {
 TEST_CASE("Schedules without plain words give an empty text rather than a wrong one") {
   CHECK(words(R"({"trigger": "cron", "month": "jan", "hour": 3})").empty());
   CHECK(words(R"({"crontab": "0 3 1 * mon"})").empty());  // Vixie cron: day 1 OR Mondays
+  CHECK(words(R"({"crontab": "0 9 * * 1"})").empty());  // Monday in crontab, Tuesday in APScheduler
+  CHECK(words(R"({"trigger": "cron", "day_of_week": 0, "hour": 9})").empty());
   CHECK(words(R"({"trigger": "cron", "year": 2030})").empty());
   CHECK(words(R"([1, 2])").empty());
   CHECK(words(R"({"trigger": "cron", "minute": 1.5})").empty());
