@@ -269,6 +269,19 @@ def test_members_of_rowsched_admin_and_roles_with_bypassrls_see_every_job(migrat
     assert sql_value(migrated_db, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'rowsched_admin'") is False
 
 
+def test_the_job_of_a_dropped_role_is_seen_only_by_the_roles_that_see_every_job(migrated_db, two_teams, make_role):
+    alice, _ = two_teams
+    carol, admin = make_role("carol"), make_role("admin")
+    sql(migrated_db, f"GRANT SELECT, INSERT ON job_info TO {quote_ident(carol)}; GRANT rowsched_admin TO {quote_ident(admin)}; "
+                     f"GRANT SELECT ON job_info, job_run, job_status TO {quote_ident(admin)}")
+    insert_job(dsn_with(migrated_db, user=carol), "carols-job", func="sql", args=["SELECT 1"],
+               kwargs={"trigger": "date", "run_date": "2999-01-01"})
+    sql(migrated_db, f"REVOKE ALL ON job_info FROM {quote_ident(carol)}; DROP ROLE {quote_ident(carol)}")
+    assert "carols-job" not in seen_by(migrated_db, alice)["jobs"]
+    assert "carols-job" in seen_by(migrated_db, admin)["jobs"]
+    assert "carols-job" in seen_by(migrated_db, admin)["status"]
+
+
 def test_a_function_of_the_readers_own_in_a_where_clause_is_never_shown_another_roles_rows_of_the_views(
         migrated_db, two_teams):
     # A view runs with its owner's rights; without security_barrier the planner would call a cheap
