@@ -173,8 +173,9 @@ $fn$;
 -- succeeded, failed; every other rowsched outcome is failed, with rowsched's own status first in
 -- return_message and in rowsched_status).
 -- job_pid is null: the run's session is not recorded. A view runs with its owner's rights, past
--- job_run's row-level security, so it filters by the reader as job_status does (008_row_security.sql).
-CREATE OR REPLACE VIEW job_run_details AS
+-- job_run's row-level security, so it filters by the reader as job_status does (008_row_security.sql),
+-- as a security_barrier view for the same reason.
+CREATE OR REPLACE VIEW job_run_details WITH (security_barrier) AS
 SELECT r.job_id                                              AS jobid,
        r.run_id                                              AS runid,
        NULL::integer                                         AS job_pid,
@@ -191,4 +192,4 @@ SELECT r.job_id                                              AS jobid,
        r.status                                              AS rowsched_status
   FROM job_run r
   LEFT JOIN job_info j ON j.job_id = r.job_id
- WHERE rowsched_sees_jobs_of(j.owner);
+ WHERE (SELECT rowsched_sees_every_job()) OR j.owner = ANY ((SELECT rowsched_owners_seen())::name[]);

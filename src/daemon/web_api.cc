@@ -47,12 +47,34 @@ int64_t integer_param(const WebParams& params, const std::string& name, int64_t 
   return value;
 }
 
+// 0001-01-01T00:00:00Z: PostgreSQL has no year 0, so an earlier instant is a wrong parameter, not a
+// database error.
+constexpr TimePoint kEarliestInstant{Duration{-62135596800000000LL}};
+
 std::optional<TimePoint> time_param(const WebParams& params, const std::string& name) {
   const auto text = param(params, name);
   if (!text) return std::nullopt;
   const auto t = parse_timestamp(*text, date::locate_zone("UTC"));
-  if (!t) throw BadParameter(name + ": \"" + *text + "\" is not a timestamp; allowed: RFC 3339 such as 2024-03-31T01:30:00Z");
+  if (!t || *t < kEarliestInstant)
+    throw BadParameter(name + ": \"" + *text + "\" is not a timestamp; allowed: RFC 3339 from year 0001, such as 2024-03-31T01:30:00Z");
   return t;
+}
+
+// Whether `text` is valid UTF-8, the only text the database takes in a parameter.
+bool is_utf8(const std::string& text) {
+  try {
+    (void)json(text).dump();  // nlohmann's strict dump checks every sequence
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
+}
+
+// A parameter the database compares with stored text (a job_id).
+std::optional<std::string> text_param(const WebParams& params, const std::string& name) {
+  auto text = param(params, name);
+  if (text && !is_utf8(*text)) throw BadParameter(name + ": not valid UTF-8; allowed: UTF-8 text, percent-encoded in the address");
+  return text;
 }
 
 JobFilter job_filter(const WebParams& params) {
@@ -132,11 +154,7 @@ std::vector<store::WebJob> WebApi::page_of_jobs(store::WebReader& reader, const 
   as_of = index->taken_at();
   auto jobs = reader.jobs_by_id(page.job_ids);
   // The snapshot chose the page; within it the order is the rows' own, read just now.
-  std::sort(jobs.begin(), jobs.end(), [](const store::WebJob& a, const store::WebJob& b) {
-    if (a.next_run_time.has_value() != b.next_run_time.has_value()) return a.next_run_time.has_value();
-    if (a.next_run_time && *a.next_run_time != *b.next_run_time) return *a.next_run_time < *b.next_run_time;
-    return a.job_id < b.job_id;
-  });
+  std::sort(jobs.begin(), jobs.end(), listed_before<store::WebJob>);
   return jobs;
 }
 
@@ -185,6 +203,7 @@ WebAnswer WebApi::jobs(store::WebReader& reader, const WebParams& params) const 
 }
 
 WebAnswer WebApi::job(store::WebReader& reader, const std::string& job_id) const {
+  if (!is_utf8(job_id)) return {400, {{"error", "job_id: not valid UTF-8; allowed: UTF-8 text, percent-encoded in the address"}}};
   const auto job = reader.job(job_id);
   if (!job) return {404, {{"error", "no job with job_id \"" + job_id + "\""}}};
   const TimePoint now = clock_();
@@ -204,7 +223,7 @@ WebAnswer WebApi::job(store::WebReader& reader, const std::string& job_id) const
 
 WebAnswer WebApi::runs(store::WebReader& reader, const WebParams& params) const {
   return answering([&]() -> WebAnswer {
-    const auto job = param(params, "job");
+    const auto job = text_param(params, "job");
     const auto since = time_param(params, "since");
     const int limit = static_cast<int>(integer_param(params, "limit", 100, 1, 1000));
     json list = json::array();

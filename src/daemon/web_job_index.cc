@@ -19,11 +19,7 @@ std::string ascii_lower(std::string s) {
 
 JobIndex::JobIndex(std::vector<store::JobIndexRow> rows, TimePoint taken_at) : rows_(std::move(rows)), taken_at_(taken_at) {
   for (auto& row : rows_) row.text = ascii_lower(std::move(row.text));
-  std::sort(rows_.begin(), rows_.end(), [](const store::JobIndexRow& a, const store::JobIndexRow& b) {
-    if (a.next_run_time.has_value() != b.next_run_time.has_value()) return a.next_run_time.has_value();
-    if (a.next_run_time && *a.next_run_time != *b.next_run_time) return *a.next_run_time < *b.next_run_time;
-    return a.job_id < b.job_id;
-  });
+  std::sort(rows_.begin(), rows_.end(), listed_before<store::JobIndexRow>);
 }
 
 JobIndex::Page JobIndex::page(const JobFilter& filter) const {

@@ -33,6 +33,15 @@ struct JobFilter {
   int64_t offset = 0;
 };
 
+// The order of the jobs list, for any row with next_run_time and job_id (a JobIndexRow, a WebJob): by
+// next run, jobs without one last, then by job_id.
+template <typename Row>
+bool listed_before(const Row& a, const Row& b) {
+  if (a.next_run_time.has_value() != b.next_run_time.has_value()) return a.next_run_time.has_value();
+  if (a.next_run_time && *a.next_run_time != *b.next_run_time) return *a.next_run_time < *b.next_run_time;
+  return a.job_id < b.job_id;
+}
+
 class JobIndex {
  public:
   JobIndex(std::vector<store::JobIndexRow> rows, TimePoint taken_at);

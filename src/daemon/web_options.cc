@@ -1,5 +1,6 @@
 #include "daemon/web_options.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -43,6 +44,15 @@ std::string read_web_token(const std::string& path) {
   token = token.substr(begin, token.find_last_not_of(kSpace) - begin + 1);
   if (token.find_first_of(kSpace) != std::string::npos)
     throw std::runtime_error("--web-token-file " + path + ": the token contains white space; allowed: one word of printable characters");
+  // The page opened with ?token= gets the token back as a cookie value, which ends at `;` and may not
+  // hold `"`, `,` or `\`: a token with one of them would lock the browser out of the page's own files.
+  const bool cookie_safe = std::all_of(token.begin(), token.end(), [](unsigned char c) {
+    return c > 0x20 && c < 0x7f && c != '"' && c != ',' && c != ';' && c != '\\';
+  });
+  if (!cookie_safe)
+    throw std::runtime_error("--web-token-file " + path +
+                             ": the token contains a character a cookie cannot carry; allowed: printable ASCII "
+                             "except \" , ; \\ (e.g. the output of `openssl rand -hex 32`)");
   return token;
 }
 

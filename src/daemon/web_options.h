@@ -25,7 +25,8 @@ void add_web_options(CLI::App& cmd, WebOptions& opt);
 std::optional<ListenAddress> parse_web_address(const std::string& text);
 
 // The token in `path`: its content without surrounding white space. Throws std::runtime_error naming
-// the file (never the content) when it cannot be read or holds no token.
+// the file (never the content) when it cannot be read or holds no token, or a token a cookie cannot
+// carry (white space, a character outside printable ASCII, or one of " , ; \).
 std::string read_web_token(const std::string& path);
 
 }  // namespace rowsched::daemon

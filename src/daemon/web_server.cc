@@ -3,9 +3,11 @@
 #include "daemon/web_server.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -92,6 +94,26 @@ bool tokens_equal(std::string_view presented, std::string_view expected) {
   return difference == 0;
 }
 
+bool host_is_this_page(std::string_view host_header, std::string_view listen_host) {
+  if (host_header.empty()) return true;  // HTTP/1.0 without Host: not a browser
+  std::string host;
+  if (host_header.front() == '[') {
+    const size_t close = host_header.find(']');
+    if (close == std::string_view::npos) return false;
+    host = host_header.substr(1, close - 1);
+  } else {
+    host = host_header.substr(0, host_header.find(':'));
+  }
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (host.empty()) return false;
+  in6_addr address{};
+  if (inet_pton(AF_INET, host.c_str(), &address) == 1 || inet_pton(AF_INET6, host.c_str(), &address) == 1) return true;
+  if (host == "localhost") return true;
+  std::string listening(listen_host);
+  std::transform(listening.begin(), listening.end(), listening.begin(), [](unsigned char c) { return std::tolower(c); });
+  return host == listening;
+}
+
 WebServer::WebServer(WebServerConfig config, std::function<TimePoint()> clock)
     : config_(std::move(config)),
       job_index_(clock),
@@ -104,7 +126,15 @@ WebServer::WebServer(WebServerConfig config, std::function<TimePoint()> clock)
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:");
     res.set_header("Referrer-Policy", "no-referrer");
-    if (!config_.token) return httplib::Server::HandlerResponse::Unhandled;
+    if (!config_.token) {
+      const std::string host = req.get_header_value("Host");
+      if (host_is_this_page(host, config_.address.host)) return httplib::Server::HandlerResponse::Unhandled;
+      res.status = 403;
+      res.set_content("Host \"" + host + "\" is not an address of this page; allowed without --web-token-file: an IP "
+                      "address, localhost or " + config_.address.host + "\n",
+                      "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const auto token = presented_token(req);
     if (token && tokens_equal(*token, *config_.token)) {
       // HttpOnly: scripts never read it; SameSite=Strict: other sites' pages cannot send it.

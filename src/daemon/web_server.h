@@ -4,7 +4,9 @@
 //
 // Read-only. With a token, every request (the page's files too) must carry it, as
 // `Authorization: Bearer TOKEN`, `?token=TOKEN` or the cookie set for a page opened with `?token=`;
-// it is compared in constant time and never logged.
+// it is compared in constant time and never logged. Without a token, a request whose Host header names
+// neither an IP address, localhost nor the listening host is refused (403): a web site whose name was
+// rebound to 127.0.0.1 (DNS rebinding) could otherwise read the page from a visitor's browser.
 //
 // Thread safety: construct and destroy on one thread; requests are served concurrently, each with a
 // database connection of its own taken from a small pool (at most two idle), and one more thread with
@@ -43,6 +45,10 @@ struct WebServerConfig {
 // Compares a presented token with the expected one in time that depends only on their lengths'
 // maximum, not on where they first differ.
 bool tokens_equal(std::string_view presented, std::string_view expected);
+
+// Whether a Host header (`name`, `name:port`, `[v6]:port`; empty when absent) names this page for a
+// browser without a token: an IP address, `localhost`, or `listen_host` (the --web-addr host).
+bool host_is_this_page(std::string_view host_header, std::string_view listen_host);
 
 class WebServer {
  public:

@@ -88,9 +88,13 @@ std::vector<PgCronImportResult> import_pg_cron(const std::string& dsn, const std
       try {
         // A savepoint by hand: a failed statement must leave the outer transaction usable.
         tx.exec("SAVEPOINT pg_cron_job");
-        const auto existing = tx.exec_params("SELECT description FROM " + job_info + " WHERE job_id = $1", result.job_id);
+        const auto existing =
+            tx.exec_params("SELECT description, owner::text FROM " + job_info + " WHERE job_id = $1", result.job_id);
         if (!existing.empty()) {
-          if (existing[0][0].as<std::string>("").starts_with(marker_prefix(j.jobid))) {
+          // The owner too: any role may write the marker into a row of its own, and --unschedule must not
+          // then remove another user's pg_cron job for it.
+          if (existing[0][0].as<std::string>("").starts_with(marker_prefix(j.jobid)) &&
+              existing[0][1].as<std::string>() == j.username) {
             result.outcome = PgCronImportResult::Outcome::kAlreadyCopied;
           } else {
             not_copied("job_id \"" + result.job_id +

@@ -66,7 +66,10 @@ std::string cron_words(const CronFields& f) {
   if (!is_number(f.hour) || !is_number(f.minute)) return "";
   const std::string at = " at " + two_digits(f.hour) + ":" + two_digits(f.minute);
   if (any_day) return "every day" + at;
-  if (f.day == "*") return "every " + f.day_of_week + at;
+  // Weekday numbers differ between the forms (crontab: 0 = Sunday; APScheduler: 0 = Monday): only
+  // names are put in words.
+  if (f.day == "*") return f.day_of_week.find_first_of("0123456789") == std::string::npos ? "every " + f.day_of_week + at : "";
+  if (f.day_of_week == "*" && (f.day == "$" || f.day == "last")) return "on the last day of every month" + at;  // pg_cron, APScheduler
   if (f.day_of_week == "*") return "on day " + f.day + " of every month" + at;
   return "";
 }

@@ -5,6 +5,7 @@ each test asserts what that role is afterwards (attributes, memberships) and who
 
 import datetime
 import subprocess
+from contextlib import closing
 
 import psycopg2
 import psycopg2.errorcodes
@@ -266,6 +267,38 @@ def test_members_of_rowsched_admin_and_roles_with_bypassrls_see_every_job(migrat
         sql(migrated_db, f"GRANT SELECT ON job_info, job_run, job_status TO {quote_ident(role)}")
         assert seen_by(migrated_db, role) == {"jobs": everything, "runs": everything, "status": everything}
     assert sql_value(migrated_db, "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'rowsched_admin'") is False
+
+
+def test_the_job_of_a_dropped_role_is_seen_only_by_the_roles_that_see_every_job(migrated_db, two_teams, make_role):
+    alice, _ = two_teams
+    carol, admin = make_role("carol"), make_role("admin")
+    sql(migrated_db, f"GRANT SELECT, INSERT ON job_info TO {quote_ident(carol)}; GRANT rowsched_admin TO {quote_ident(admin)}; "
+                     f"GRANT SELECT ON job_info, job_run, job_status TO {quote_ident(admin)}")
+    insert_job(dsn_with(migrated_db, user=carol), "carols-job", func="sql", args=["SELECT 1"],
+               kwargs={"trigger": "date", "run_date": "2999-01-01"})
+    sql(migrated_db, f"REVOKE ALL ON job_info FROM {quote_ident(carol)}; DROP ROLE {quote_ident(carol)}")
+    assert "carols-job" not in seen_by(migrated_db, alice)["jobs"]
+    assert "carols-job" in seen_by(migrated_db, admin)["jobs"]
+    assert "carols-job" in seen_by(migrated_db, admin)["status"]
+
+
+def test_a_function_of_the_readers_own_in_a_where_clause_is_never_shown_another_roles_rows_of_the_views(
+        migrated_db, two_teams):
+    # A view runs with its owner's rights; without security_barrier the planner would call a cheap
+    # function of the reader's before the view's own filter, on every row of every role.
+    alice, bob = two_teams
+    sql(migrated_db, f"GRANT SELECT ON job_run_details TO {quote_ident(alice)}")
+    with closing(psycopg2.connect(dsn_with(migrated_db, user=alice))) as conn, conn.cursor() as cur:
+        conn.autocommit = True
+        cur.execute("CREATE FUNCTION pg_temp.peek(t text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 "
+                    "AS $$ BEGIN RAISE NOTICE 'peek %', t; RETURN true; END $$")
+        cur.execute("SELECT job_id FROM job_status WHERE pg_temp.peek(job_id)")
+        assert cur.fetchall() == [(f"{alice}-job",)]
+        cur.execute("SELECT jobid FROM job_run_details WHERE pg_temp.peek(jobid || ' ' || return_message)")
+        assert cur.fetchall() == [(f"{alice}-job",)]
+        peeked = " ".join(conn.notices)
+    assert f"{alice}-job" in peeked and f"secret of {alice}" in peeked
+    assert bob not in peeked
 
 
 def test_a_role_can_neither_change_nor_delete_another_roles_job(migrated_db, two_teams):

@@ -138,6 +138,10 @@ def test_the_jobs_endpoint_filters_by_state_and_text_and_pages_on_the_server(wor
     ("/api/jobs?offset=-1", "allowed: 0-"),
     ("/api/runs?since=yesterday", "since: \"yesterday\" is not a timestamp"),
     ("/api/timeline?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "from must be before to"),
+    # Values PostgreSQL would refuse are the caller's error too, not a database error (500).
+    ("/api/timeline?from=0000-01-01T00:00:00Z&to=0000-01-02T00:00:00Z", "allowed: RFC 3339 from year 0001"),
+    ("/api/runs?job=%FF", "job: not valid UTF-8"),
+    ("/api/jobs/%FF", "job_id: not valid UTF-8"),
     ("/api/nothing", "allowed: /api/jobs"),
 ])
 def test_a_wrong_parameter_is_answered_400_naming_what_is_allowed(world, query, message):
@@ -246,6 +250,18 @@ def test_with_a_token_file_every_request_needs_the_token_which_is_never_logged(m
     assert refused.value.code == 401
     d.stop()
     assert "tok-9f3a2c7e5b" not in d.log() and "token required" in d.log()
+
+
+def test_without_a_token_a_request_naming_another_host_is_refused_so_a_rebound_site_cannot_read_the_page(world):
+    # DNS rebinding: attacker.example resolves to 127.0.0.1, and the visitor's browser sends its name.
+    for path in ("/", "/api/jobs"):
+        rebound = urllib.request.Request(f"http://127.0.0.1:{world.port}{path}", headers={"Host": "attacker.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(rebound, timeout=10)
+        assert refused.value.code == 403
+        assert 'Host "attacker.example" is not an address of this page' in refused.value.read().decode()
+    named = urllib.request.Request(f"http://127.0.0.1:{world.port}/api/jobs", headers={"Host": f"localhost:{world.port}"})
+    assert urllib.request.urlopen(named, timeout=10).status == 200
 
 
 def test_with_hide_args_func_args_are_shown_as_hidden(migrated_db, start_daemon):

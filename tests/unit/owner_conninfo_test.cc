@@ -41,3 +41,13 @@ TEST_CASE("a DSN libpq cannot parse is an error that does not repeat the DSN", "
     CHECK(std::string(e.what()).find("hunter2") == std::string::npos);
   }
 }
+
+TEST_CASE("whatever a role is named, libpq reads back exactly that user and no other keyword", "[owner]") {
+  for (const std::string owner : {"alice host=evil.example", "x' password='stolen", R"(back\slash\)", "' user='postgres",
+                                  "Ünïcödé rôle", "trailing\\"}) {
+    const auto c = owner_conninfo("host=db dbname=jobs user=rowsched password=hunter2", owner, "rowsched job");
+    CHECK(login_user(c) == owner);
+    CHECK(c.find("hunter2") == std::string::npos);
+    CHECK(c.rfind("dbname='jobs' host='db' ", 0) == 0);
+  }
+}

@@ -48,6 +48,9 @@ TEST_CASE("Common schedules are said in words") {
   CHECK(words(R"({"crontab": "*/10 * * * *"})") == "every 10 minutes");
   CHECK(words(R"({"crontab": "30 2 * * *"})") == "every day at 02:30");
   CHECK(words(R"({"crontab": "@hourly"})") == "every hour");
+  CHECK(words(R"({"crontab": "0 23 $ * *"})") == "on the last day of every month at 23:00");
+  CHECK(words(R"({"crontab": "0 9 * * mon"})") == "every mon at 09:00");
+  CHECK(words(R"({"trigger": "cron", "day": "last", "hour": 23})") == "on the last day of every month at 23:00");
   CHECK(words(R"({"trigger": "date", "run_date": "2030-01-01 12:00"})") == "once, at 2030-01-01 12:00");
   CHECK(words(R"({"trigger": "calendarinterval", "months": 1, "hour": 4})") == "every month at 04:00");
   CHECK(words(R"({"trigger": "cron", "second": "*/10"})") == "every 10 seconds");
@@ -56,6 +59,8 @@ TEST_CASE("Common schedules are said in words") {
 TEST_CASE("Schedules without plain words give an empty text rather than a wrong one") {
   CHECK(words(R"({"trigger": "cron", "month": "jan", "hour": 3})").empty());
   CHECK(words(R"({"crontab": "0 3 1 * mon"})").empty());  // Vixie cron: day 1 OR Mondays
+  CHECK(words(R"({"crontab": "0 9 * * 1"})").empty());  // Monday in crontab, Tuesday in APScheduler
+  CHECK(words(R"({"trigger": "cron", "day_of_week": 0, "hour": 9})").empty());
   CHECK(words(R"({"trigger": "cron", "year": 2030})").empty());
   CHECK(words(R"([1, 2])").empty());
   CHECK(words(R"({"trigger": "cron", "minute": 1.5})").empty());
@@ -101,6 +106,19 @@ TEST_CASE("Tokens match only when equal byte for byte") {
   CHECK_FALSE(daemon::tokens_equal("", "s3cret"));
 }
 
+TEST_CASE("Without a token only a Host naming an IP address, localhost or the listening host is this page") {
+  CHECK(daemon::host_is_this_page("127.0.0.1:8080", "127.0.0.1"));
+  CHECK(daemon::host_is_this_page("[::1]:8080", "127.0.0.1"));
+  CHECK(daemon::host_is_this_page("LocalHost:8080", "127.0.0.1"));
+  CHECK(daemon::host_is_this_page("10.0.0.7", "0.0.0.0"));
+  CHECK(daemon::host_is_this_page("Jobs.Example:8080", "jobs.example"));
+  CHECK(daemon::host_is_this_page("", "127.0.0.1"));
+  CHECK_FALSE(daemon::host_is_this_page("attacker.example:8080", "127.0.0.1"));
+  CHECK_FALSE(daemon::host_is_this_page("localhost.attacker.example", "127.0.0.1"));
+  CHECK_FALSE(daemon::host_is_this_page("[::1", "127.0.0.1"));
+  CHECK_FALSE(daemon::host_is_this_page(":8080", "127.0.0.1"));
+}
+
 TEST_CASE("The token file is read without its surrounding white space and never quoted in errors") {
   const std::string path = "web_page_test_token.txt";
   {
@@ -117,6 +135,10 @@ TEST_CASE("The token file is read without its surrounding white space and never 
     CHECK(std::string(e.what()).find("white space") != std::string::npos);
     CHECK(std::string(e.what()).find("two") == std::string::npos);
   }
+  {
+    std::ofstream(path) << "sec;ret\n";  // a cookie value would end at the `;`
+  }
+  CHECK_THROWS_WITH(daemon::read_web_token(path), Catch::Contains("a cookie cannot carry"));
   {
     std::ofstream(path) << "\n\n";
   }
