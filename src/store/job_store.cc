@@ -14,6 +14,7 @@
 #include <pqxx/pqxx>
 
 #include "store/connect.h"
+#include "store/guarded.h"
 
 namespace rowsched::store {
 
@@ -69,22 +70,6 @@ constexpr const char* kTimestampsAsUtcText = "SET TimeZone = 'UTC'; SET DateStyl
 // The prepared statement that writes run outcomes and write-backs (bookkeeping_statement()).
 constexpr const char* kBookkeeping = "rowsched_bookkeeping";
 
-// Runs `f`, turning a broken connection into ConnectionLost so the loop reconnects and reloads.
-template <typename F>
-auto guarded(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const pqxx::broken_connection& e) {
-    throw ConnectionLost(e.what());
-  } catch (const pqxx::in_doubt_error& e) {
-    throw ConnectionLost(e.what());
-  } catch (const pqxx::sql_error& e) {
-    // 57P01 admin_shutdown (pg_terminate_backend), 57P02/57P03, 08xxx: the session is gone.
-    const std::string state = e.sqlstate();
-    if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0) throw ConnectionLost(e.what());
-    throw;
-  }
-}
 }  // namespace
 
 void JobStore::connect(bool listen) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/connect.h"
+#include "store/guarded.h"
 #include "store/job_store.h"
 
 namespace rowsched::store {
@@ -83,21 +84,6 @@ std::vector<WebRun> runs_of(const pqxx::result& rows) {
     out.push_back(std::move(run));
   }
   return out;
-}
-
-template <typename F>
-auto guarded(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const pqxx::broken_connection& e) {
-    throw ConnectionLost(e.what());
-  } catch (const pqxx::in_doubt_error& e) {
-    throw ConnectionLost(e.what());
-  } catch (const pqxx::sql_error& e) {
-    const std::string state = e.sqlstate();
-    if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0) throw ConnectionLost(e.what());
-    throw std::runtime_error(e.what());
-  }
 }
 
 }  // namespace
