@@ -691,9 +691,12 @@ def sql_lateness(ctx, binary, n_jobs, burst, duration, mode=None, cost=False):
     if meter:
         meter.start()
     if mode == "once":
+        # The window ends when every run's outcome is written, so the bookkeeping is in the cost.
         try:
             wait_until(lambda: sql_value(ctx.dsn, "SELECT count(*) FROM bench_sql_fire") >= n_jobs, 60,
                        "%d sql jobs to stamp" % n_jobs, interval=0.02)
+            wait_until(lambda: sql_value(ctx.dsn, "SELECT count(*) FROM job_run WHERE status <> 'running'") >= n_jobs,
+                       30, "%d run outcomes" % n_jobs, interval=0.02)
         except RuntimeError as e:
             log(str(e))
     else:
