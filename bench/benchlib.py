@@ -1,5 +1,7 @@
 """Helpers shared by the database benchmarks (bench/db_bench.py, bench/aps_bench.py): percentiles,
-schedules of staggered interval jobs, running `rowsched run` as a child process, reading its memory.
+schedules of staggered interval jobs, running `rowsched run` as a child process, reading its memory,
+what a window of load costs the database (DbCost: the cluster's CPU, the machine's idle share,
+pg_stat_statements).
 
 Nothing here sleeps to wait for a result: readiness and progress are polled with a deadline.
 """

@@ -4,7 +4,7 @@ same PostgreSQL, one section at a time. bench/run starts the cluster and calls t
 
     db_bench.py SECTION --dsn DSN --bin build-bench/rowsched --results DIR [--quick]
 
-Sections: pickup, lateness, throughput, bulk, startup, instances, pgcron. Each prints one Markdown
+Sections: pickup, lateness, throughput, bulk, startup, instances, pgcron, sql, effect. Each prints one Markdown
 table on stdout (progress on stderr) and writes DIR/<section>.json. Every child process (rowsched,
 the APScheduler runner) dies with this process; every measurement has a deadline.
 """
