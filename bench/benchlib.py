@@ -251,9 +251,15 @@ def machine_idle_ticks():
 
 def postmaster_pid(dsn):
     """The pid of the cluster's postmaster: the parent of a backend (the cluster runs on this machine)."""
-    backend = sql_value(dsn, "SELECT pg_backend_pid()")
-    with open("/proc/%d/stat" % backend) as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
+    conn = connect(dsn)  # open while its backend's /proc entry is read: a closed session's backend exits
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = cur.fetchone()[0]
+        with open("/proc/%d/stat" % backend) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    finally:
+        conn.close()
 
 
 class DbCost:
