@@ -15,6 +15,11 @@ max_instances 1 -- the same defaults as rowsched). One mode per run; prints one 
         add_job N jobs to a running scheduler with a SQLAlchemyJobStore (one INSERT + COMMIT each).
     aps_bench.py memory --jobs N
         add N jobs (a mix of cron/interval/crontab triggers) to a MemoryJobStore; time and resident memory.
+    aps_bench.py effect --dsn DSN --jobs N [--burst] --duration D [--lead S]
+        The work where it happens: MemoryJobStore, ThreadPoolExecutor(20), each job INSERTs
+        (job, nominal instant, clock_timestamp()) into aps_stamp through psycopg2 (a connection per
+        executor thread, autocommit). Staggered: N interval jobs of 1 s spread over the second; --burst:
+        N date jobs due at the same instant, once. Prints the window; bench/db_bench.py reads the stamps.
 """
 import argparse
 import datetime as dt
@@ -197,9 +202,50 @@ def mode_memory(a):
             "bytes_per_job": round((rss1 - rss0) / float(a.jobs), 1)}
 
 
+def mode_effect(a):
+    import threading
+    import psycopg2
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    local = threading.local()
+
+    def conn():
+        if not hasattr(local, "conn"):
+            local.conn = psycopg2.connect(a.dsn)
+            local.conn.autocommit = True
+        return local.conn
+
+    scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(20)})
+    t0 = time.time() + a.lead
+
+    def make(job, start, period):
+        def work():
+            now = time.time()
+            nominal = start + math.floor((now - start) / period + 1e-9) * period if period else start
+            with conn().cursor() as cur:
+                cur.execute("INSERT INTO aps_stamp VALUES (%s, to_timestamp(%s), clock_timestamp())", (job, nominal))
+        return work
+
+    if a.burst:
+        for i in range(a.jobs):
+            scheduler.add_job(make("a%d" % i, t0, None), DateTrigger(run_date=utc(t0), timezone=UTC), id="a%d" % i)
+        we = t0 + 1e-3
+    else:
+        period, starts = benchlib.stagger(a.jobs, a.jobs, t0)
+        for i, s in enumerate(starts):
+            scheduler.add_job(make("a%d" % i, s, period), IntervalTrigger(seconds=period, start_date=utc(s), timezone=UTC),
+                              id="a%d" % i)
+        we = t0 + a.duration
+    scheduler.start()
+    ready = time.time()
+    while time.time() < we + a.tail:
+        time.sleep(0.05)
+    scheduler.shutdown(wait=False)
+    return {"window_start": t0, "window_end": we, "late_start": ready > t0, "setup_s": round(ready - t0 + a.lead, 3)}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["lateness", "burst", "pickup", "bulk", "memory"])
+    ap.add_argument("mode", choices=["lateness", "burst", "pickup", "bulk", "memory", "effect"])
     ap.add_argument("--jobs", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--duration", type=float, default=10.0)
@@ -207,6 +253,9 @@ def main():
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--changes", type=int, default=200)
     ap.add_argument("--url")
+    ap.add_argument("--dsn")
+    ap.add_argument("--burst", action="store_true")
+    ap.add_argument("--tail", type=float, default=2.0)
     a = ap.parse_args()
     out = globals()["mode_" + a.mode](a)
     sys.stdout.write(json.dumps(out) + "\n")

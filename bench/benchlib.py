@@ -1,5 +1,7 @@
 """Helpers shared by the database benchmarks (bench/db_bench.py, bench/aps_bench.py): percentiles,
-schedules of staggered interval jobs, running `rowsched run` as a child process, reading its memory.
+schedules of staggered interval jobs, running `rowsched run` as a child process, reading its memory,
+what a window of load costs the database (DbCost: the cluster's CPU, the machine's idle share,
+pg_stat_statements).
 
 Nothing here sleeps to wait for a result: readiness and progress are polled with a deadline.
 """
@@ -212,3 +214,83 @@ def write_json(path, obj):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(obj, f, indent=1, sort_keys=True)
+
+
+# --- what a window of load costs the database and the machine ----------------------------------------
+
+def _clock_ticks(path, fields):
+    """The sum of the given 0-based fields after the command name of /proc/PID/stat, in seconds."""
+    with open(path) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return sum(int(rest[i]) for i in fields) / os.sysconf("SC_CLK_TCK")
+
+
+def cluster_cpu_seconds(postmaster_pid):
+    """user + system CPU seconds of a PostgreSQL cluster so far: the postmaster itself, the children it
+    has reaped (cutime/cstime: backends that exited, pg_cron's job connections) and the live children."""
+    total = _clock_ticks("/proc/%d/stat" % postmaster_pid, (11, 12, 13, 14))
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+            if int(rest[1]) == postmaster_pid:
+                total += (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue  # exited meanwhile: counted in the postmaster's cutime once reaped
+    return total
+
+
+def machine_idle_ticks():
+    """(idle + iowait, total) jiffies of all CPUs so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[3] + v[4], sum(v[:8])
+
+
+def postmaster_pid(dsn):
+    """The pid of the cluster's postmaster: the parent of a backend (the cluster runs on this machine)."""
+    conn = connect(dsn)  # open while its backend's /proc entry is read: a closed session's backend exits
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = cur.fetchone()[0]
+        with open("/proc/%d/stat" % backend) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    finally:
+        conn.close()
+
+
+class DbCost:
+    """What a window of load costs: the cluster's CPU seconds (per fire once the fires are counted), the
+    machine's idle share, and pg_stat_statements' top statements of the window (when the extension is
+    loaded). start() resets the statement statistics; stop(fires) returns the figures."""
+
+    def __init__(self, dsn):
+        self.dsn = dsn
+        self.pid = postmaster_pid(dsn)
+        self.have_pgss = bool(sql_value(dsn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"))
+
+    def start(self):
+        if self.have_pgss:
+            sql(self.dsn, "SELECT pg_stat_statements_reset()")
+        self.t0, self.cpu0, self.idle0 = time.time(), cluster_cpu_seconds(self.pid), machine_idle_ticks()
+        return self
+
+    def stop(self, fires, top=5):
+        cpu = cluster_cpu_seconds(self.pid) - self.cpu0
+        idle1 = machine_idle_ticks()
+        seconds = time.time() - self.t0
+        d_idle, d_total = idle1[0] - self.idle0[0], idle1[1] - self.idle0[1]
+        res = {"window_s": round(seconds, 2), "pg_cpu_s": round(cpu, 3), "fires": fires,
+               "pg_cpu_us_per_fire": round(1e6 * cpu / fires, 1) if fires else None,
+               "idle_pct": round(100.0 * d_idle / d_total, 1) if d_total else None,
+               "loadavg": open("/proc/loadavg").read().split()[0]}
+        if self.have_pgss:
+            res["top_statements"] = [
+                {"query": q, "calls": c, "total_ms": round(t, 1), "ms_per_call": round(t / c, 3) if c else None}
+                for q, c, t in sql(self.dsn, """
+                    SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 90), calls, total_exec_time
+                      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s""", (top,))]
+        return res

@@ -60,6 +60,8 @@ def targets(s):
         add("%d rows loaded, every next_run_time written back < 10 s" % st["jobs"], st["start_to_all_written_s"],
             st["start_to_all_written_s"] < 10 if big else None)
         add("< 1 KiB resident per job", st["bytes_per_job"], st["bytes_per_job"] < 1024)
+    for t in s.get("effect", {}).get("data", {}).get("targets", []):  # issue 15, judged by db_bench.py
+        add(t["target"], t["today"], t["verdict"] == "met")
     return out
 
 
