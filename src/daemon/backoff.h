@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-#include "trigger/time.h"
+#include "base/time.h"
 
 namespace rowsched::daemon {
 

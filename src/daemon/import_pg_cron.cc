@@ -8,7 +8,7 @@
 #include "store/dsn.h"
 #include "store/pg_cron_import.h"
 #include "trigger/cron_trigger.h"
-#include "trigger/time.h"
+#include "base/time.h"
 
 namespace rowsched::daemon {
 

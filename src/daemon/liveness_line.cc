@@ -2,6 +2,8 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include "base/states.h"
+
 namespace rowsched::daemon {
 
 std::string format_liveness_line(const std::vector<store::LiveInstance>& live) {
@@ -15,7 +17,7 @@ std::string format_liveness_line(const std::vector<store::LiveInstance>& live) {
 void mark_not_firing(std::vector<store::JobStatus>& jobs, const std::vector<store::LiveInstance>& live) {
   if (!live.empty()) return;
   for (auto& j : jobs)
-    if (j.state == "scheduled") j.state = "not firing";
+    if (j.state == to_sql(JobState::scheduled)) j.state = "not firing";
 }
 
 }  // namespace rowsched::daemon

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "base/states.h"
+
 namespace rowsched::daemon {
 
 namespace {
@@ -176,9 +178,11 @@ Metrics::Metrics()
       claim_lead_seconds(registry.gauge("rowsched_claim_lead_seconds",
                                         "How far ahead of their instant fires are claimed now (1.5 x the recent longest claim)")),
       up(registry.gauge("rowsched_up", "1 while the rowsched process runs")) {
-  for (const char* state : {"scheduled", "paused", "finished", "invalid"}) jobs(state);
-  for (const char* outcome : {"run", "missed", "skipped"}) fires(outcome);
-  for (const char* status : {"succeeded", "failed", "timeout", "lost"}) runs(status);
+  // The loop holds no pending job, so pending has no series (see count_jobs_by_state).
+  for (JobState state : {JobState::scheduled, JobState::paused, JobState::finished, JobState::invalid}) jobs(to_sql(state));
+  for (const char* outcome : {"run", "missed", "skipped"}) fires(outcome);  // "run" stands for a claimed fire
+  // The outcomes a run of this instance ends with.
+  for (RunStatus status : {RunStatus::succeeded, RunStatus::failed, RunStatus::timeout, RunStatus::lost}) runs(to_sql(status));
   registry.gauge("rowsched_build_info", "Always 1; the labels name the running build", {{"version", ROWSCHED_VERSION}}).set(1);
   up.set(1);
 }

@@ -230,15 +230,6 @@ void SchedulerLoop::check_schema() {
   if (!missing.empty()) throw store::SchemaNotCurrent(store::schema_not_current_message(missing, fault_context()));
 }
 
-SchedulerLoop::JobState& SchedulerLoop::JobState::operator=(std::string_view name) {
-  for (size_t i = 0; i < std::size(kNames); ++i)
-    if (kNames[i] == name) {
-      i_ = static_cast<uint8_t>(i);
-      return *this;
-    }
-  throw std::logic_error("unknown job state " + std::string(name));
-}
-
 struct SchedulerLoop::LoadCache {
   // Past this many distinct entries a table stops growing: the rows do not repeat enough to pay.
   static constexpr size_t kMaxEntries = 10000;
@@ -296,12 +287,14 @@ void SchedulerLoop::full_reload() {
   }
   metrics_.reloads.inc();
   count_jobs_by_state();
-  std::array<int, std::size(JobState::kNames)> by_state{};
-  for (const auto& [_, k] : known_) ++by_state[k.state.index()];
+  std::array<int, kAllJobStates.size()> by_state{};
+  for (const auto& [_, k] : known_) ++by_state[static_cast<size_t>(k.state)];
+  const auto count = [&](JobState s) { return by_state[static_cast<size_t>(s)]; };
   spdlog::info("loaded {} jobs in {} ms: {} scheduled, {} paused, {} finished, {} invalid", n,
-               (now() - started) / milliseconds(1), by_state[0], by_state[1], by_state[2], by_state[3]);
+               (now() - started) / milliseconds(1), count(JobState::scheduled), count(JobState::paused),
+               count(JobState::finished), count(JobState::invalid));
   for (const auto& [id, k] : known_)
-    if (k.state == "invalid") spdlog::warn("job {} is invalid: {}", id, k.error.value_or(""));
+    if (k.state == JobState::invalid) spdlog::warn("job {} is invalid: {}", id, k.error.value_or(""));
   next_resync_ = now() + seconds_option(options_.resync_interval);
   // The load's transient memory (rows, parse trees, the cursor's chunks) goes back to the system.
   malloc_trim(0);
@@ -324,11 +317,11 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
       metrics_.change_pickup_seconds.observe(std::max(0.0, std::chrono::duration<double>(now() - row.update_time).count()));
     apply_row_or_mark_invalid(row, skip_unchanged);
     const KnownJob& k = known_[row.job_id];
-    if (k.state == "invalid")
+    if (k.state == JobState::invalid)
       spdlog::warn("job {} {} (version {}): invalid: {}", row.job_id, is_new ? "added" : "changed", row.version, k.error.value_or(""));
     else if (log_each)
       spdlog::info("job {} {} (version {}): {}{}", row.job_id, is_new ? "added" : "changed", row.version,
-                   std::string_view(k.state),
+                   to_sql(k.state),
                    schedule_.next_fire(row.job_id) ? ", next run " + format_rfc3339(*schedule_.next_fire(row.job_id)) : "");
   }
   for (const auto& id : job_ids) {
@@ -341,9 +334,12 @@ void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
 }
 
 void SchedulerLoop::count_jobs_by_state() {
-  std::array<int, std::size(JobState::kNames)> by_state{};
-  for (const auto& [_, k] : known_) ++by_state[k.state.index()];
-  for (size_t i = 0; i < by_state.size(); ++i) metrics_.jobs(std::string(JobState::kNames[i])).set(by_state[i]);
+  std::array<int, kAllJobStates.size()> by_state{};
+  for (const auto& [_, k] : known_) ++by_state[static_cast<size_t>(k.state)];
+  // The loop never holds a pending job (it writes every row it sees back as one of the other four),
+  // and the metrics have no pending series.
+  for (JobState s : kAllJobStates)
+    if (s != JobState::pending) metrics_.jobs(to_sql(s)).set(by_state[static_cast<size_t>(s)]);
 }
 
 void SchedulerLoop::forget(const std::string& job_id) {
@@ -445,7 +441,7 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
   }
   std::optional<TimePoint> next;
   if (problem) {
-    k.state = "invalid";
+    k.state = JobState::invalid;
     k.error = problem;
   } else {
     k.timeout = def.spec.options.timeout;
@@ -462,14 +458,14 @@ void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
     def.paused = row.is_paused;
     def.run_now_at = row.run_right_now_at;
     next = schedule_.upsert(std::move(def));
-    k.state = row.is_paused ? "paused" : (next ? "scheduled" : "finished");
+    k.state = row.is_paused ? JobState::paused : (next ? JobState::scheduled : JobState::finished);
   }
-  const bool scheduled = k.state == "scheduled";
+  const bool scheduled = k.state == JobState::scheduled;
   if (!scheduled) next = std::nullopt;
   // The row already holds what write_back would write (a restart with nothing changed): the UPDATE
   // would skip it too, so it is not queued.
-  const bool unchanged = skip_unchanged && row.state == std::string_view(k.state) && row.is_running == scheduled &&
-                         row.next_run_time == next && (!(k.state == "invalid") || row.last_error == k.error);
+  const bool unchanged = skip_unchanged && row.state == to_sql(k.state) && row.is_running == scheduled &&
+                         row.next_run_time == next && (!(k.state == JobState::invalid) || row.last_error == k.error);
   known->second = std::move(k);
   if (!unchanged) write_back(row.job_id, known->second, next);
 }
@@ -482,7 +478,7 @@ void SchedulerLoop::apply_row_or_mark_invalid(const store::JobRow& row, bool ski
     KnownJob k;
     k.version = row.version;
     k.version_hash = row.version_hash;
-    k.state = "invalid";
+    k.state = JobState::invalid;
     k.error = std::string("rowsched could not apply this row: ") + e.what();
     const KnownJob& stored = known_[row.job_id] = std::move(k);
     write_back(row.job_id, stored, std::nullopt);
@@ -491,17 +487,17 @@ void SchedulerLoop::apply_row_or_mark_invalid(const store::JobRow& row, bool ski
 
 void SchedulerLoop::write_back(const std::string& job_id) {
   const KnownJob& k = known_.at(job_id);
-  write_back(job_id, k, k.state == "scheduled" ? schedule_.next_fire(job_id) : std::nullopt);
+  write_back(job_id, k, k.state == JobState::scheduled ? schedule_.next_fire(job_id) : std::nullopt);
 }
 
 void SchedulerLoop::write_back(const std::string& job_id, const KnownJob& k, std::optional<TimePoint> next) {
   store::JobStateUpdate u;
   u.job_id = job_id;
   u.version = k.version;
-  u.state = k.state;
+  u.state = to_sql(k.state);
   u.last_error = k.error;
   u.next_run_time = next;
-  u.is_running = k.state == "scheduled";
+  u.is_running = k.state == JobState::scheduled;
   writer_->update(std::move(u));
 }
 
@@ -540,7 +536,7 @@ void SchedulerLoop::fire_due() {
   // When each fire may start (its jittered instant), by (job, scheduled_for, attempt).
   std::map<std::tuple<std::string_view, TimePoint, int>, TimePoint> start_at;
   for (const auto& f : due) {
-    store::ClaimRequest c{f.job_id, f.scheduled_for, f.attempt, "running", f.kind == schedule::FireKind::run_now, 1, ""};
+    store::ClaimRequest c{f.job_id, f.scheduled_for, f.attempt, to_sql(RunStatus::running), f.kind == schedule::FireKind::run_now, 1, ""};
     if (auto it = known_.find(f.job_id); it != known_.end()) {
       c.max_instances = it->second.max_instances;
       if (!it->second.queue.empty()) {
@@ -554,7 +550,7 @@ void SchedulerLoop::fire_due() {
     if (auto it = running_by_job_.find(f.job_id); it != running_by_job_.end()) c.own_running = it->second;
     start_at[{f.job_id, f.scheduled_for, f.attempt}] = f.fire_at;
     if (f.decision == schedule::FireDecision::missed) {
-      c.status = "missed";
+      c.status = to_sql(RunStatus::missed);
       const auto known = known_.find(f.job_id);
       c.note = fmt::format("missed: {:.1f} s late{}, misfire_grace_time is {:g} s",
                            std::chrono::duration<double>(t - f.fire_at).count(),
@@ -563,7 +559,7 @@ void SchedulerLoop::fire_due() {
                                ? options_.misfire_grace_time
                                : std::chrono::duration<double>(*known->second.grace).count());
     } else if (f.decision == schedule::FireDecision::coalesced) {
-      c.status = "skipped";
+      c.status = to_sql(RunStatus::skipped);
       c.note = "coalesced: a later fire of the same backlog ran instead";
     }
     requests.push_back(std::move(c));
@@ -581,22 +577,22 @@ void SchedulerLoop::fire_due() {
   std::vector<store::FireOutcome> not_run;
   std::map<std::pair<std::string_view, TimePoint>, std::string_view> missed_notes;
   for (const auto& r : requests)
-    if (r.status == "missed") missed_notes.emplace(std::pair<std::string_view, TimePoint>{r.job_id, r.scheduled_for}, r.note);
+    if (r.status == to_sql(RunStatus::missed)) missed_notes.emplace(std::pair<std::string_view, TimePoint>{r.job_id, r.scheduled_for}, r.note);
   for (const auto& c : claims) {
-    metrics_.fires(c.status == "running" ? "run" : c.status).inc();
-    if (c.status == "queued") {
+    metrics_.fires(c.status == to_sql(RunStatus::running) ? "run" : c.status).inc();
+    if (c.status == to_sql(RunStatus::queued)) {
       if (spdlog::should_log(spdlog::level::info))
         spdlog::info("job {}: run {} queued for {}{} on worker queue \"{}\"", c.job_id, c.run_id, format_rfc3339(c.scheduled_for),
                      c.attempt > 1 ? ", attempt " + std::to_string(c.attempt) : "",
                      known_.count(c.job_id) ? known_.at(c.job_id).queue : std::string());
       continue;
     }
-    if (c.status != "running") {
+    if (c.status != to_sql(RunStatus::running)) {
       std::optional<std::string> note;
-      if (c.status == "missed")
+      if (c.status == to_sql(RunStatus::missed))
         if (auto it = missed_notes.find({c.job_id, c.scheduled_for}); it != missed_notes.end()) note = std::string(it->second);
       spdlog::warn("job {}: fire for {} not run: {}", c.job_id, format_rfc3339(c.scheduled_for),
-                   c.status == "missed" ? note.value_or("missed") : "skipped (coalesced, or max_instances already running)");
+                   c.status == to_sql(RunStatus::missed) ? note.value_or("missed") : "skipped (coalesced, or max_instances already running)");
       not_run.push_back({c.job_id, c.status, std::move(note)});
       continue;
     }
@@ -619,8 +615,8 @@ void SchedulerLoop::fire_due() {
   for (const auto& id : touched) {
     auto it = known_.find(id);
     if (it == known_.end()) continue;
-    if (it->second.state == "scheduled" && !schedule_.next_fire(id)) {
-      it->second.state = "finished";
+    if (it->second.state == JobState::scheduled && !schedule_.next_fire(id)) {
+      it->second.state = JobState::finished;
       finished_any = true;
     }
     write_back(id);
@@ -641,7 +637,7 @@ void SchedulerLoop::heartbeat() {
   for (const auto& lost : store_.mark_lost_runs(seconds_option(options_.lost_after))) {
     spdlog::warn("job {}: run for {} (attempt {}) marked lost: its instance stopped heart-beating", lost.job_id,
                  format_rfc3339(lost.scheduled_for), lost.attempt);
-    metrics_.runs("lost").inc();
+    metrics_.runs(to_sql(RunStatus::lost)).inc();
     retry_if_asked(lost.job_id, lost.scheduled_for, lost.attempt);
   }
   sweep_worker_runs();
@@ -653,7 +649,7 @@ void SchedulerLoop::sweep_worker_runs() {
   for (const auto& ended : store_.sweep_worker_runs(seconds_option(options_.lost_after))) {
     spdlog::warn("job {}: worker run for {} (attempt {}, queue \"{}\") {}: {}", ended.job_id, format_rfc3339(ended.scheduled_for),
                  ended.attempt, ended.queue, ended.status, ended.error.substr(0, 500));
-    if (ended.status != "missed") retry_if_asked(ended.job_id, ended.scheduled_for, ended.attempt);
+    if (ended.status != to_sql(RunStatus::missed)) retry_if_asked(ended.job_id, ended.scheduled_for, ended.attempt);
   }
 }
 
@@ -705,13 +701,13 @@ void SchedulerLoop::record_results() {
     metrics_.runs(r.status).inc();
     if (r.request.attempt == 1)  // a retry's scheduled_for is its fire's, so its delay is not lateness
       metrics_.fire_lateness_seconds.observe(std::max(0.0, std::chrono::duration<double>(r.started_at - r.request.scheduled_for).count()));
-    if (r.status == "succeeded")
+    if (r.status == to_sql(RunStatus::succeeded))
       spdlog::info("job {}: run {} succeeded in {} ms", r.request.job_id, r.request.run_id, ms);
     else
       spdlog::warn("job {}: run {} {} after {} ms: {}", r.request.job_id, r.request.run_id, r.status, ms, r.error);
     if (auto it = running_by_job_.find(r.request.job_id); it != running_by_job_.end() && --it->second <= 0)
       running_by_job_.erase(it);
-    if (r.status != "succeeded") retry_if_asked(r.request.job_id, r.request.scheduled_for, r.request.attempt);
+    if (r.status != to_sql(RunStatus::succeeded)) retry_if_asked(r.request.job_id, r.request.scheduled_for, r.request.attempt);
     writer_->record({r.request.run_id, r.request.job_id, r.status, r.started_at, r.finished_at, std::move(r.output), std::move(r.error)});
   }
 }
@@ -756,7 +752,7 @@ void SchedulerLoop::shutdown() {
   const bool idle = executor_->wait_idle_until(deadline);
   record_results();
   for (const auto& req : never_started)
-    writer_->record({req.run_id, req.job_id, "failed", now(), now(), "", "rowsched shut down before this run started"});
+    writer_->record({req.run_id, req.job_id, to_sql(RunStatus::failed), now(), now(), "", "rowsched shut down before this run started"});
   // The outcomes and write-backs still queued: at least a few seconds for them, even past the deadline;
   // but only one while the writer cannot reach the database (an outage must not hold up the exit).
   const TimePoint flush_by = writer_->failing() ? now() + std::chrono::seconds(1) : std::max(deadline, now() + std::chrono::seconds(5));

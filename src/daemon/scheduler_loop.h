@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/states.h"
 #include "daemon/backoff.h"
 #include "daemon/commands.h"
 #include "daemon/metrics.h"
@@ -58,20 +59,6 @@ class SchedulerLoop {
     }
     std::shared_ptr<const T> p_;
   };
-  // A job's state as written back (scheduled, paused, finished, invalid) in one byte; compares with
-  // and converts to its name.
-  class JobState {
-   public:
-    static constexpr std::string_view kNames[] = {"scheduled", "paused", "finished", "invalid"};
-    JobState& operator=(std::string_view name);
-    bool operator==(std::string_view name) const { return kNames[i_] == name; }
-    operator std::string_view() const { return kNames[i_]; }
-    size_t index() const { return i_; }
-
-   private:
-    uint8_t i_ = 0;
-  };
-
   // What the loop remembers of every row it has seen, valid or not.
   struct KnownJob {
     int64_t version = 0;
@@ -85,7 +72,7 @@ class SchedulerLoop {
     Duration retry_delay{};
     std::string queue;                  // a worker job's queue; empty for jobs rowsched runs itself
     std::optional<Duration> grace;      // misfire_grace_time (row's or --misfire-grace-time); none: always run
-    JobState state;                     // as written back: scheduled, paused, finished, invalid
+    JobState state = JobState::scheduled;  // as written back: scheduled, paused, finished, invalid
     std::optional<std::string> error;   // why it is invalid
   };
   // What rows repeat, remembered while a full reload applies them: parsing and checking each

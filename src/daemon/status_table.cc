@@ -5,6 +5,8 @@
 
 #include <date/tz.h>
 
+#include "base/states.h"
+
 namespace rowsched::daemon {
 
 namespace {
@@ -82,7 +84,7 @@ std::string format_status_table(std::vector<store::JobStatus> jobs, Zone zone, s
   }
   out += "\n" + std::to_string(jobs.size()) + (jobs.size() == 1 ? " job" : " jobs") + " listed.\n";
   for (const auto& j : jobs)
-    if (j.state == "invalid") out += "invalid: " + one_line(j.job_id) + ": " + one_line(j.last_error.value_or("")) + "\n";
+    if (j.state == to_sql(JobState::invalid)) out += "invalid: " + one_line(j.job_id) + ": " + one_line(j.last_error.value_or("")) + "\n";
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "base/states.h"
 #include "trigger/fire_window.h"
 #include "trigger/schedule_words.h"
 #include "trigger/trigger_kwargs.h"
@@ -21,7 +22,6 @@ constexpr int kNextFireTimes = 10;
 constexpr int kMaxTimelineRuns = 10000;
 constexpr size_t kMaxUpcomingPerJob = 500;  // a job firing every second still draws as a band
 constexpr auto kMaxTimelineWindow = std::chrono::hours(24 * 7);
-constexpr std::array<const char*, 5> kStates = {"pending", "scheduled", "paused", "finished", "invalid"};
 
 // A parameter the caller got wrong: answered 400 with the message.
 class BadParameter : public std::runtime_error {
@@ -80,8 +80,13 @@ std::optional<std::string> text_param(const WebParams& params, const std::string
 JobFilter job_filter(const WebParams& params) {
   JobFilter filter;
   filter.state = param(params, "state");
-  if (filter.state && std::find(kStates.begin(), kStates.end(), *filter.state) == kStates.end())
-    throw BadParameter("state: \"" + *filter.state + "\" is not a job state; allowed: pending, scheduled, paused, finished, invalid");
+  if (filter.state) {
+    try {
+      parse_job_state(*filter.state);
+    } catch (const std::invalid_argument&) {
+      throw BadParameter("state: \"" + *filter.state + "\" is not a job state; allowed: pending, scheduled, paused, finished, invalid");
+    }
+  }
   filter.text = param(params, "q").value_or("");
   if (filter.text.size() > 200) throw BadParameter("q: longer than 200 characters");
   filter.limit = static_cast<int>(integer_param(params, "limit", kDefaultPageSize, 1, kMaxPageSize));
@@ -130,7 +135,7 @@ ParsedSchedule parse_schedule(const store::WebJob& job, Zone default_zone) {
 }
 
 // Jobs that fire: paused, finished and invalid ones have no upcoming fires.
-bool fires(const store::WebJob& job) { return !job.is_paused && (job.state == "scheduled" || job.state == "pending"); }
+bool fires(const store::WebJob& job) { return !job.is_paused && (job.state == to_sql(JobState::scheduled) || job.state == to_sql(JobState::pending)); }
 
 template <typename F>
 WebAnswer answering(F&& f) {

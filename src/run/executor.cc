@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/states.h"
+
 namespace rowsched::run {
 
 std::string truncate_capture(std::string text, size_t limit) {
@@ -102,7 +104,7 @@ RunResult Executor::execute(const RunRequest& req, WorkerContext& ctx) {
     outcome.error = e.what();
   }
   r.finished_at = clock_();
-  r.status = outcome.ok ? "succeeded" : (outcome.timed_out ? "timeout" : "failed");
+  r.status = to_sql(outcome.ok ? RunStatus::succeeded : (outcome.timed_out ? RunStatus::timeout : RunStatus::failed));
   r.output = truncate_capture(std::move(outcome.output), kMaxCapture);
   r.error = truncate_capture(std::move(outcome.error), kMaxCapture);
   return r;

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "trigger/time.h"
+#include "base/time.h"
 
 namespace rowsched::store {
 class SqlSession;

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/worker_queues.h"
-#include "trigger/time.h"
+#include "base/time.h"
 
 namespace rowsched::store {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "trigger/time.h"
+#include "base/time.h"
 
 typedef struct pg_conn PGconn;
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "store/owner_session.h"
-#include "trigger/time.h"
+#include "base/time.h"
 
 namespace rowsched::store {
 

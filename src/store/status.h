@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "trigger/time.h"
+#include "base/time.h"
 
 namespace rowsched::store {
 

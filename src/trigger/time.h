@@ -1,6 +1,6 @@
-// Time vocabulary shared by every trigger: instants, durations, IANA zones, the mapping of local
-// wall-clock times to instants (with rowsched's daylight-saving rules) and the timestamp formats
-// that trigger_kwargs and the command line accept and print.
+// Time zones for triggers: IANA zones, the mapping of local wall-clock times to instants (with
+// rowsched's daylight-saving rules) and the timestamp format that trigger_kwargs and the command
+// line accept. Instants, durations and their printing are plain vocabulary in base/time.h.
 //
 // Nothing here reads the clock: "now" is always passed in by the caller.
 #pragma once
@@ -13,16 +13,12 @@
 
 #include <date/tz.h>
 
+#include "base/time.h"
+
 namespace rowsched {
 
-using Duration = std::chrono::microseconds;
-using TimePoint = std::chrono::time_point<std::chrono::system_clock, Duration>;
 using LocalTime = date::local_time<Duration>;
 using Zone = const date::time_zone*;
-
-// The last instant any trigger produces (9999-12-31T23:59:59.999999Z): the end of the years that
-// APScheduler, Python and RFC 3339's four-digit years can express. Later fires are "never".
-inline constexpr TimePoint kLatestInstant{Duration{253402300799999999LL}};
 
 // Returns the IANA zone called `name`, or nullopt when the tz database has no such zone.
 std::optional<Zone> find_zone(std::string_view name);
@@ -44,12 +40,5 @@ LocalTime to_local(TimePoint instant, Zone zone);
 // time in `zone`, resolved with resolve_local. Returns nullopt when `text` is not of that form or
 // names a day or time that does not exist (2023-02-29, 24:00:00).
 std::optional<TimePoint> parse_timestamp(std::string_view text, Zone zone);
-
-// Formats `instant` as RFC 3339 UTC: 2024-03-31T01:30:00Z, with a fraction only when it is not zero
-// (trailing zeros dropped).
-std::string format_rfc3339(TimePoint instant);
-
-// Formats a duration in seconds for messages: "90", "0.5".
-std::string format_seconds(Duration d);
 
 }  // namespace rowsched
