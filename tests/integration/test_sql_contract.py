@@ -818,7 +818,7 @@ def test_migration_files_hold_no_transaction_control_or_psql_commands():
         assert not re.search(r"^\s*\\", code, re.M), f"{path.name}: psql meta-command"
         assert not re.search(r"\b(BEGIN|COMMIT|ROLLBACK)\s*;", code, re.I), f"{path.name}: transaction control"
         assert not re.search(r"\bSET\s+(LOCAL\s+)?search_path\s*(=|TO\b)", code, re.I), f"{path.name}: sets search_path"
-        assert ')rowsched_sql"' not in text  # the raw-string delimiter of cmake/embed_sql.cmake
+        assert ')rowsched_sql"' not in text  # the raw-string delimiter of the migrations in cmake/embed_files.cmake
 
 
 def test_rowsched_migrate_is_idempotent(db, rowsched_bin):
