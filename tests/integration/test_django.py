@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import types
-from contextlib import closing
+from contextlib import closing, contextmanager
 
 import psycopg2
 import psycopg2.extensions
@@ -467,19 +467,33 @@ def test_the_admins_run_now_makes_rowsched_run_the_job_once(dj, admin_client, st
     assert len(runs(dj, "later")) == 1
 
 
-def test_two_django_workers_take_each_queued_run_once_and_their_functions_write_through_the_orm(dj, tmp_path):
-    pytest.importorskip("rowsched.worker")  # the worker half of issue 14
-    for job_id, func, args in [("mail", "send_emails", [["a@example.com"], "subject", "<h1>body</h1>", ["/x"]]),
-                               ("boom", "fail", ["smtp down"]), ("count", "count_emails", [])] + \
-            [(f"t{i}", "test", [i]) for i in range(5)]:
-        add_job(dj, job_id, func=f"scheduler_jobs.tasks:{func}", args=args,
-                kwargs={"trigger": "date", "run_date": "2999-01-01"})
+@contextmanager
+def two_django_workers(dj, tmp_path):
+    """Two `manage.py rowsched_worker --concurrency 2` processes, registered before the body runs; on
+    the way out each gets SIGTERM and must exit 0 (their logs are in the failure message)."""
     logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]
     workers = [subprocess.Popen([sys.executable, str(PROJECT / "manage.py"), "rowsched_worker", "--concurrency", "2"],
                                 cwd=PROJECT, env=django_env(dj), stdout=log, stderr=subprocess.STDOUT) for log in logs]
     try:
         wait_until(lambda: sql_value(dj, "SELECT count(*) FROM rowsched_worker") == 2, timeout=30,
                    what="both workers registered")
+        yield workers
+    finally:
+        for w in workers:
+            w.terminate()
+        codes = [w.wait(30) for w in workers]
+        for log in logs:
+            log.close()
+    assert codes == [0, 0], [p.read_text() for p in tmp_path.glob("worker*.log")]
+
+
+def test_two_django_workers_take_each_queued_run_once_and_their_functions_write_through_the_orm(dj, tmp_path):
+    for job_id, func, args in [("mail", "send_emails", [["a@example.com"], "subject", "<h1>body</h1>", ["/x"]]),
+                               ("boom", "fail", ["smtp down"]), ("count", "count_emails", [])] + \
+            [(f"t{i}", "test", [i]) for i in range(5)]:
+        add_job(dj, job_id, func=f"scheduler_jobs.tasks:{func}", args=args,
+                kwargs={"trigger": "date", "run_date": "2999-01-01"})
+    with two_django_workers(dj, tmp_path):
         # Runs queued by hand, as rowsched queues a worker job's fire (the protocol of docs/workers.md);
         # the workers, idle, are woken by its NOTIFY.
         sql(dj, "INSERT INTO job_run (job_id, scheduled_for, instance, status, queue) "
@@ -492,13 +506,6 @@ def test_two_django_workers_take_each_queued_run_once_and_their_functions_write_
         idle_django_sessions = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                                 "AND application_name = '' AND pid <> pg_backend_pid()")
         wait_until(lambda: sql_value(dj, idle_django_sessions) <= 1, timeout=10, what="the runs' sessions closed")
-    finally:
-        for w in workers:
-            w.terminate()
-        codes = [w.wait(30) for w in workers]
-        for log in logs:
-            log.close()
-    assert codes == [0, 0], [p.read_text() for p in tmp_path.glob("worker*.log")]
     assert sql(dj, "SELECT receivers, subject FROM emails_email") == [(["a@example.com"], "subject")]
     assert sorted(r[0] for r in sql(dj, "SELECT args FROM scheduler_jobs_taskcall WHERE task = 'test'")) == \
         [[i] for i in range(5)]
@@ -512,15 +519,9 @@ def test_two_django_workers_take_each_queued_run_once_and_their_functions_write_
 
 
 def test_jobs_created_through_the_model_run_their_functions_in_two_django_workers_once_each(dj, start_daemon, tmp_path):
-    pytest.importorskip("rowsched.worker")  # the worker half of issue 14
     from rowsched.contrib.django.models import JobInfo
     start_daemon(dj)
-    logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]
-    workers = [subprocess.Popen([sys.executable, str(PROJECT / "manage.py"), "rowsched_worker", "--concurrency", "2"],
-                                cwd=PROJECT, env=django_env(dj), stdout=log, stderr=subprocess.STDOUT) for log in logs]
-    try:
-        wait_until(lambda: sql_value(dj, "SELECT count(*) FROM rowsched_worker") == 2, timeout=30,
-                   what="both workers registered")
+    with two_django_workers(dj, tmp_path):
         JobInfo.objects.create(job_id="mail", func="scheduler_jobs.tasks:send_emails",
                                func_args=[["a@example.com"], "subject", "<h1>body</h1>", ["/path/attachment"]],
                                trigger_kwargs={})
@@ -537,10 +538,3 @@ def test_jobs_created_through_the_model_run_their_functions_in_two_django_worker
         assert status == "failed" and "Traceback" in error and "RuntimeError: smtp down" in error
         assert json.loads(sql_value(dj, "SELECT output FROM job_run WHERE job_id = 'mail'")) == {"email_id": 1}
         assert sql_value(dj, "SELECT count(*) FROM job_run") == 8  # each fire once
-    finally:
-        for w in workers:
-            w.terminate()
-        codes = [w.wait(30) for w in workers]
-        for log in logs:
-            log.close()
-    assert codes == [0, 0], [p.read_text() for p in tmp_path.glob("worker*.log")]

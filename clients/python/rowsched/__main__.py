@@ -18,7 +18,7 @@ def _positive_int(text):
     return value
 
 
-def _positive_float(text):
+def _seconds_at_least_zero(text):
     try:
         value = float(text)
     except ValueError:
@@ -41,9 +41,9 @@ def parser():
     w.add_argument("--path", action="append", dest="paths", default=[], metavar="DIR",
                    help="a directory to import modules from (put first on sys.path); repeat for several")
     w.add_argument("--name", default=None, help="the worker's name in rowsched_worker (default: HOST-PID)")
-    w.add_argument("--shutdown-timeout", type=_positive_float, default=30.0,
+    w.add_argument("--shutdown-timeout", type=_seconds_at_least_zero, default=30.0,
                    help="seconds runs in progress get to finish after SIGTERM/SIGINT (default: 30)")
-    w.add_argument("--heartbeat-interval", type=_positive_float, default=2.0,
+    w.add_argument("--heartbeat-interval", type=_seconds_at_least_zero, default=2.0,
                    help="seconds between heartbeats; keep well below rowsched's --lost-after (default: 2)")
     w.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
