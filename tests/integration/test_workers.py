@@ -316,9 +316,14 @@ def test_the_protocol_refuses_bad_calls_and_a_restarted_worker_s_old_runs_are_lo
 
 def test_the_worker_command_refuses_bad_options_naming_what_is_allowed(migrated_db):
     env = dict(os.environ, PYTHONPATH=str(ROOT / "clients" / "python"))
-    proc = subprocess.run([sys.executable, "-m", "rowsched", "worker", "--dsn", migrated_db, "--concurrency", "0"],
-                          env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "--concurrency: 0 is out of range; allowed: 1 or more" in proc.stderr
+    for option, value, message in [
+            ("--concurrency", "0", "--concurrency: 0 is out of range; allowed: 1 or more"),
+            ("--heartbeat-interval", "0", "--heartbeat-interval: 0 is out of range; allowed: a number of seconds, more than 0"),
+            ("--shutdown-timeout", "-1", "--shutdown-timeout: -1 is out of range; allowed: a number of seconds, 0 or more"),
+            ("--shutdown-timeout", "soon", "--shutdown-timeout: 'soon' is not a number; allowed: a number of seconds, 0 or more")]:
+        proc = subprocess.run([sys.executable, "-m", "rowsched", "worker", "--dsn", migrated_db, option, value],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and message in proc.stderr, (option, value, proc.stderr)
 
 
 def test_a_failed_worker_run_is_retried_as_often_as_the_job_asks(migrated_db, start_daemon, start_worker):

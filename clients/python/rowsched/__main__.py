@@ -18,14 +18,19 @@ def _positive_int(text):
     return value
 
 
-def _seconds_at_least_zero(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: a number of seconds, 0 or more")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: a number of seconds, 0 or more")
-    return value
+def _seconds(minimum_exclusive):
+    """An argparse type: a number of seconds, at least 0 or (minimum_exclusive) more than 0."""
+    allowed = "a number of seconds, more than 0" if minimum_exclusive else "a number of seconds, 0 or more"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: {allowed}")
+        if value < 0 or (minimum_exclusive and value == 0):
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range; allowed: {allowed}")
+        return value
+    return parse
 
 
 def parser():
@@ -41,9 +46,9 @@ def parser():
     w.add_argument("--path", action="append", dest="paths", default=[], metavar="DIR",
                    help="a directory to import modules from (put first on sys.path); repeat for several")
     w.add_argument("--name", default=None, help="the worker's name in rowsched_worker (default: HOST-PID)")
-    w.add_argument("--shutdown-timeout", type=_seconds_at_least_zero, default=30.0,
+    w.add_argument("--shutdown-timeout", type=_seconds(False), default=30.0,
                    help="seconds runs in progress get to finish after SIGTERM/SIGINT (default: 30)")
-    w.add_argument("--heartbeat-interval", type=_seconds_at_least_zero, default=2.0,
+    w.add_argument("--heartbeat-interval", type=_seconds(True), default=2.0,
                    help="seconds between heartbeats; keep well below rowsched's --lost-after (default: 2)")
     w.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
