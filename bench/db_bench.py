@@ -917,9 +917,43 @@ def section_effect(ctx):
     emit(ctx, "effect", "Effect lateness and database cost (issue 15)", text, data, notes)
 
 
+# --- section: what the bookkeeping costs PostgreSQL (issue 15), rowsched alone --------------------
+
+def section_cost(ctx):
+    """10,000 staggered `log` jobs at 2,000 and 10,000 fires/s, rowsched only: PostgreSQL CPU per fire,
+    the machine's idle share and pg_stat_statements' top statements. With $ROWSCHED_BASELINE_BIN, that
+    binary runs each rate right before this build (before/after a change, back to back)."""
+    n, duration = 10000, (5.0 if ctx.quick else 10.0)
+    binaries = [("this build", ctx.bin)]
+    if os.environ.get("ROWSCHED_BASELINE_BIN"):
+        binaries.insert(0, ("baseline", os.environ["ROWSCHED_BASELINE_BIN"]))
+    data, rows, tops = [], [], []
+    own_bin = ctx.bin
+    try:
+        for rate in (2000, 10000):
+            for label, binary in binaries:
+                ctx.bin = binary
+                log("cost: %s, %d fires/s" % (label, rate))
+                r = rowsched_lateness(ctx, n, rate, duration)
+                data.append(dict(r, binary=label))
+                rows.append(["%d" % rate, label] + lat_cells(r)[1:] + cost_cells(r))
+                for st in (r.get("db") or {}).get("top_statements", []):
+                    tops.append("%d fires/s, %s: %s calls, %s ms/call: `%s`" % (
+                        rate, label, st["calls"], st["ms_per_call"], st["query"]))
+    finally:
+        ctx.bin = own_bin
+    text = table(["fires/s", "rowsched", "p99 ms", "max ms", "missed", "PostgreSQL CPU µs per fire",
+                  "machine idle %", "load average"], rows)
+    notes = ["%d interval `log` jobs, %.0f s per row, job_run history kept. baseline = $ROWSCHED_BASELINE_BIN (%s)."
+             % (n, duration, os.environ.get("ROWSCHED_BASELINE_BIN", "not given")),
+             "Top statements (pg_stat_statements):\n" + "\n".join("- " + t for t in tops)]
+    emit(ctx, "cost", "What the claims and the bookkeeping cost PostgreSQL", text, data, notes)
+
+
 SECTIONS = {"pickup": section_pickup, "sql": section_sql, "lateness": section_lateness, "throughput": section_throughput,
             "bulk": section_bulk, "startup": section_startup, "instances": section_instances,
-            "pgcron": section_pgcron, "effect": section_effect}
+            "pgcron": section_pgcron, "effect": section_effect,
+            "cost": section_cost}
 
 
 def main():

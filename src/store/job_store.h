@@ -219,8 +219,6 @@ class JobStore {
   std::string table(const char* name) const;
 
  private:
-  // The statement behind write_bookkeeping: $1 the runs, $2 the write-backs, as JSON arrays.
-  std::string bookkeeping_statement() const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string dsn_, schema_, instance_, session_;

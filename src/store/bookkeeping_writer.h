@@ -1,0 +1,34 @@
+// What happened, written back: run outcomes into job_run, the runs' counters and the loop's
+// write-backs (next_run_time, state, ...) into job_info guarded by version, served run_right_now
+// requests cleared, and the last status of fires recorded without a run. None of it is a definition
+// change (no notification). Internal to src/store (JobStore::write_bookkeeping and
+// record_fire_outcomes are the public side).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "store/job_store.h"
+#include "store/statements.h"
+
+namespace rowsched::store {
+
+class BookkeepingWriter {
+ public:
+  // Prepares the bookkeeping statement on `conn` (once per connection).
+  BookkeepingWriter(pqxx::connection& conn, const Statements& sql);
+
+  // See JobStore::write_bookkeeping and record_fire_outcomes.
+  void write(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
+             const std::vector<std::pair<std::string, TimePoint>>& run_now_served);
+  void record_fire_outcomes(const std::vector<FireOutcome>& outcomes);
+
+ private:
+  pqxx::connection& conn_;
+  const Statements& sql_;
+};
+
+}  // namespace rowsched::store

@@ -1,0 +1,6 @@
+-- The row count of job_info and the sum of every row's version hash (the version_hash column of
+-- load_all_jobs.sql) modulo 2^64, as an unsigned decimal, so that it equals a wrapping uint64 sum.
+SELECT count(*) AS row_count,
+       ((coalesce(sum(hashtextextended(j.job_id || ':' || j.version::text, 0)::numeric), 0)
+         % 18446744073709551616) + 18446744073709551616) % 18446744073709551616 AS hash_sum
+  FROM @schema@.job_info j
