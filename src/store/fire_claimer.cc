@@ -2,54 +2,58 @@
 
 #include <set>
 
-#include <nlohmann/json.hpp>
-
 #include "store/guarded.h"
+#include "store/pg_array.h"
 #include "store/timestamp_text.h"
 
 namespace rowsched::store {
 
 namespace {
-nlohmann::json json_or_null(const std::optional<TimePoint>& t) {
-  return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json(nullptr);
-}
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+// Prepared once per connection (FireClaimer is created on connect).
+constexpr const char* kClaim = "rowsched_claim";
 }  // namespace
 
 FireClaimer::FireClaimer(pqxx::connection& conn, const Statements& sql, std::string instance)
-    : conn_(conn), sql_(sql), instance_(std::move(instance)) {}
+    : conn_(conn), sql_(sql), instance_(std::move(instance)) {
+  conn_.prepare(kClaim, sql_["claim.sql"]);
+}
 
 std::vector<Claim> FireClaimer::claim(const std::vector<ClaimRequest>& fires) {
   if (fires.empty()) return {};
-  nlohmann::json batch = nlohmann::json::array();
-  int ord = 0;
+  PgArray job_id, scheduled_for, attempt, status, kind, max_instances, own, note, queue, take_by, not_before;
   std::set<std::string> job_ids;  // byte order: the order every instance locks in
   for (const auto& f : fires) {
-    batch.push_back({{"job_id", f.job_id}, {"scheduled_for", format_rfc3339(f.scheduled_for)}, {"attempt", f.attempt},
-                     {"status", f.status}, {"kind", f.run_now ? "run_now" : "schedule"}, {"max_instances", f.max_instances},
-                     {"own", f.own_running}, {"note", f.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.note)},
-                     {"queue", f.queue.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.queue)},
-                     {"take_by", json_or_null(f.take_by)}, {"not_before", json_or_null(f.not_before)},
-                     {"ord", ord++}});
+    job_id.add(f.job_id);
+    scheduled_for.add(f.scheduled_for);
+    attempt.add(int64_t{f.attempt});
+    status.add(f.status);
+    kind.add(f.run_now ? "run_now" : "schedule");
+    max_instances.add(int64_t{f.max_instances});
+    own.add(int64_t{f.own_running});
+    note.add(f.note.empty() ? std::nullopt : std::optional<std::string>(f.note));
+    queue.add(f.queue.empty() ? std::nullopt : std::optional<std::string>(f.queue));
+    take_by.add(f.take_by);
+    not_before.add(f.not_before);
     job_ids.insert(f.job_id);
   }
+  PgArray lock_ids;
+  for (const auto& id : job_ids) lock_ids.add(id);
   return guarded([&] {
-    // Two statements in one transaction: the locks, then the INSERT, whose snapshot is taken after
-    // the locks are granted (so it sees the runs another instance claimed before releasing them).
-    pqxx::work tx(conn_);
-    tx.exec_params(sql_["claim_locks.sql"], dump(nlohmann::json(job_ids)));
-    const auto r = tx.exec_params(sql_["claim.sql"], dump(batch), instance_);
-    tx.commit();
+    // One statement, one implicit transaction: the advisory locks are held until it ends.
+    pqxx::nontransaction tx(conn_);
+    const auto r = tx.exec_prepared(kClaim, instance_, lock_ids.str(), job_id.str(), scheduled_for.str(), attempt.str(), status.str(), kind.str(),
+                                    max_instances.str(), own.str(), note.str(), queue.str(), take_by.str(),
+                                    not_before.str());
     std::vector<Claim> out;
     out.reserve(r.size());
     if (r.empty()) return out;
-    const auto run_id = r.column_number("run_id"), job_id = r.column_number("job_id"),
-               scheduled_for = r.column_number("scheduled_for"), attempt = r.column_number("attempt"),
-               status = r.column_number("status");
+    const auto run_id_col = r.column_number("run_id"), job_id_col = r.column_number("job_id"),
+               scheduled_for_col = r.column_number("scheduled_for"), attempt_col = r.column_number("attempt"),
+               status_col = r.column_number("status");
     for (const auto& row : r)
-      out.push_back(Claim{row[run_id].as<int64_t>(), row[job_id].as<std::string>(),
-                          parse_utc_timestamp(row[scheduled_for].c_str()), row[attempt].as<int>(),
-                          row[status].as<std::string>()});
+      out.push_back(Claim{row[run_id_col].as<int64_t>(), row[job_id_col].as<std::string>(),
+                          parse_utc_timestamp(row[scheduled_for_col].c_str()), row[attempt_col].as<int>(),
+                          row[status_col].as<std::string>()});
     return out;
   });
 }
