@@ -2,8 +2,10 @@
 // job_info changes, (re)load rows, compare versions, claim fires in job_run, write state back into
 // job_info, record run outcomes, and keep this instance's scheduler_instance row alive.
 //
-// Every batch operation is one statement whatever its size (rows travel as one jsonb parameter and
-// are expanded with jsonb_to_recordset), so a tick with 10,000 due fires is one round trip.
+// Every batch operation is one statement whatever its size (rows travel as one array parameter per
+// column and are expanded with unnest), so a tick with 1,000 due fires is one round trip. The work
+// is done by one class per concept (job_listener, job_reader, fire_claimer, bookkeeping_writer,
+// instance_registry, run_history), over the statements in src/store/statements/.
 //
 // Thread safety: none; one JobStore per scheduler loop. Methods throw pqxx-independent exceptions:
 // ConnectionLost when the connection broke (reconnect and reload), std::runtime_error otherwise.
