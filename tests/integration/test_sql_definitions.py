@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (definition_files, definitions_record_name, migrate_with_rowsched, migration_files,
-                      numbered_migration_files, psql, quote_ident, sql, sql_value)
+from conftest import (create_database, definition_files, definitions_record_name, drop_database, migrate_with_rowsched,
+                      migration_files, numbered_migration_files, psql, sql, sql_value)
 from daemon import Daemon, wait_until
 from test_operations import binary, run_cli  # noqa: F401 (fixture)
 
@@ -139,7 +139,6 @@ def test_an_upgrade_by_rowsched_from_115911a_keeps_the_rows_and_ends_with_the_ca
     before = plant_rows(db)
     migrate_with_rowsched(binary, db)
     assert rows(db) == before
-    from conftest import create_database, drop_database
     fresh = create_database(pg)
     try:
         migrate_with_rowsched(binary, pg.dsn(fresh))
@@ -156,7 +155,6 @@ def test_an_upgrade_by_psql_from_115911a_keeps_the_rows_and_ends_with_the_catalo
     before = plant_rows(db)
     migrate_with_documented_psql(db)
     assert rows(db) == before
-    from conftest import create_database, drop_database
     fresh = create_database(pg)
     try:
         migrate_with_documented_psql(pg.dsn(fresh))
