@@ -2,11 +2,13 @@
 -- insertion is the claim) and scheduler_instance (live daemons and their heartbeats), plus the
 -- bookkeeping table of applied migrations.
 --
--- Every migration in sql/ is idempotent, uses unqualified names (it lands in the first schema of
--- search_path; `rowsched migrate --schema S` sets `search_path = S, pg_catalog`) and contains no
--- BEGIN/COMMIT and no psql meta-commands, so it runs unchanged both with
--- `psql -v ON_ERROR_STOP=1 -f` and embedded in the binary inside one transaction per file.
--- docs/sql-contract.md is the prose version of this contract.
+-- sql/NNN_*.sql are the table and index changes, applied once each in name order and recorded in
+-- rowsched_migration; every function, trigger, view and policy has one current definition in
+-- sql/definitions/, re-applied by every `rowsched migrate` after them (sql/definitions/README.md).
+-- Every file is idempotent, uses unqualified names (it lands in the first schema of search_path;
+-- `rowsched migrate --schema S` sets `search_path = S, pg_catalog`) and contains no BEGIN/COMMIT and
+-- no psql meta-commands, so it runs unchanged both with `psql -v ON_ERROR_STOP=1 -1 -f` and embedded
+-- in the binary. docs/sql-contract.md is the prose version of this contract.
 
 CREATE TABLE IF NOT EXISTS rowsched_migration (
     name       text PRIMARY KEY,
@@ -32,7 +34,7 @@ CREATE TABLE IF NOT EXISTS job_info (
     last_status    text,
     run_count      bigint      NOT NULL DEFAULT 0,
     failure_count  bigint      NOT NULL DEFAULT 0,
-    -- Stamped by the BEFORE trigger (002_job_info_triggers.sql).
+    -- Stamped by the BEFORE triggers (sql/definitions/20_job_info_triggers.sql).
     version        bigint      NOT NULL DEFAULT 1,
     create_time    timestamptz NOT NULL DEFAULT now(),
     update_time    timestamptz NOT NULL DEFAULT now(),

@@ -1,6 +1,6 @@
 // Dispatches on `trigger` (or `crontab`), reads each trigger's own keys, then the job options, then
-// rejects whatever key is left. The key lists here are the ones the SQL BEFORE trigger also checks
-// (sql/002_job_info_triggers.sql); keep the two in step.
+// rejects whatever key is left. The key lists are trigger_kwargs_keys(), generated from the SQL that
+// the table trigger checks with (sql/definitions/10_trigger_kwargs.sql), so the two cannot disagree.
 #include "trigger/trigger_kwargs.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "trigger/date_trigger.h"
 #include "trigger/interval_trigger.h"
 #include "trigger/kwargs_reader.h"
+#include "trigger/trigger_kwargs_keys.h"
 
 namespace rowsched {
 
@@ -19,12 +20,11 @@ namespace {
 
 using std::chrono::hours;
 
-const std::vector<std::string> kJobOptionKeys = {"misfire_grace_time", "coalesce", "max_instances", "next_run_time",
-                                                 "timeout",            "retries",  "retry_delay", "queue"};
 constexpr Duration kMaxSeconds = std::chrono::duration_cast<Duration>(hours{24 * 366 * 100});  // a century
 
 std::vector<std::string> with_job_options(std::vector<std::string> keys) {
-  keys.insert(keys.end(), kJobOptionKeys.begin(), kJobOptionKeys.end());
+  const auto& options = trigger_kwargs_keys("job_options");
+  keys.insert(keys.end(), options.begin(), options.end());
   return keys;
 }
 
@@ -149,23 +149,17 @@ JobSpec parse_trigger_kwargs(const nlohmann::json& kwargs, const ParseContext& c
   const bool crontab = type == "cron" && kwargs.contains("crontab");
   std::vector<std::string> allowed;
   if (crontab) {
-    allowed = {"crontab", "start_date", "end_date", "timezone", "jitter"};
-  } else if (type == "cron") {
-    allowed = {"year", "month", "day", "week", "day_of_week", "hour", "minute", "second", "start_date", "end_date", "timezone", "jitter"};
-  } else if (type == "interval") {
-    allowed = {"weeks", "days", "hours", "minutes", "seconds", "start_date", "end_date", "timezone", "jitter"};
-  } else if (type == "date") {
-    allowed = {"run_date", "timezone"};
-  } else if (type == "calendarinterval") {
-    allowed = {"years", "months", "weeks", "days", "hour", "minute", "second", "start_date", "end_date", "timezone"};
+    allowed = trigger_kwargs_keys("crontab");
+  } else if (type == "cron" || type == "interval" || type == "date" || type == "calendarinterval") {
+    allowed = trigger_kwargs_keys(type);
   } else {
     throw TriggerError("trigger_kwargs: unknown trigger " + nlohmann::json(type).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                        "; allowed: cron, interval, date, calendarinterval");
   }
   if (crontab) {
-    for (const char* field : {"year", "month", "day", "week", "day_of_week", "hour", "minute", "second"}) {
+    for (const std::string& field : trigger_kwargs_keys("cron_fields")) {
       if (kwargs.contains(field))
-        throw TriggerError(std::string("trigger_kwargs: \"crontab\" cannot be combined with cron field \"") + field + "\"");
+        throw TriggerError("trigger_kwargs: \"crontab\" cannot be combined with cron field \"" + field + "\"");
     }
   }
   r.reject_unknown(type, with_job_options(allowed));

@@ -278,7 +278,33 @@ def db(pg):
 
 
 def migration_files():
+    """Every file a psql user runs, in order: the numbered migrations (sql/NNN_*.sql), then the current
+    definitions (sql/definitions/*.sql; sql/definitions/README.md)."""
+    return numbered_migration_files() + definition_files()
+
+
+def numbered_migration_files():
     return sorted(SQL_DIR.glob("*.sql"))
+
+
+def definition_files():
+    return sorted((SQL_DIR / "definitions").glob("*.sql"))
+
+
+def definitions_record_name():
+    """The name `rowsched migrate` records for the definitions it applied: FNV-1a (64 bits) over each
+    file's embedded name and text (src/store/migrations.cc), computed here independently."""
+    hash_ = 0xcbf29ce484222325
+    for path in definition_files():
+        for chunk in (f"definitions/{path.name}".encode() + b"\0", path.read_bytes() + b"\0"):
+            for byte in chunk:
+                hash_ = ((hash_ ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return f"definitions-{hash_:016x}"
+
+
+def recorded_names():
+    """What a migrate records in rowsched_migration, in name order."""
+    return [p.name for p in numbered_migration_files()] + [definitions_record_name()]
 
 
 def psql(dsn, *args, env=None, check=True):
@@ -291,13 +317,14 @@ def psql(dsn, *args, env=None, check=True):
 
 
 def migrate_with_psql(dsn, schema="public"):
-    """Applies sql/*.sql as `rowsched migrate` does: each file not yet recorded in
+    """Applies sql/ as `rowsched migrate` does: each numbered file not yet recorded in
     <schema>.rowsched_migration runs in one transaction after CREATE SCHEMA IF NOT EXISTS and
-    SET LOCAL search_path = <schema>, pg_catalog, and is recorded there."""
+    SET LOCAL search_path = <schema>, pg_catalog, and is recorded there; then every definitions file,
+    in one more transaction, recorded as definitions_record_name()."""
     applied = set()
     if sql_value(dsn, "SELECT to_regclass(%s)", (f"{quote_ident(schema)}.rowsched_migration",)):
         applied = {r[0] for r in sql(dsn, f"SELECT name FROM {quote_ident(schema)}.rowsched_migration")}
-    for path in migration_files():
+    for path in numbered_migration_files():
         if path.name in applied:
             continue
         literal = "'" + path.name.replace("'", "''") + "'"
@@ -306,6 +333,11 @@ def migrate_with_psql(dsn, schema="public"):
              "-c", f"SET LOCAL search_path = {quote_ident(schema)}, pg_catalog",
              "-f", str(path),
              "-c", f"INSERT INTO rowsched_migration (name) VALUES ({literal}) ON CONFLICT DO NOTHING")
+    # The current definitions, every time, in one transaction (sql/definitions/README.md).
+    psql(dsn, "--single-transaction",
+         "-c", f"SET LOCAL search_path = {quote_ident(schema)}, pg_catalog",
+         *[a for path in definition_files() for a in ("-f", str(path))],
+         "-c", f"INSERT INTO rowsched_migration (name) VALUES ('{definitions_record_name()}') ON CONFLICT DO NOTHING")
 
 
 def migrate_with_rowsched(binary, dsn, schema="public"):
