@@ -1,6 +1,5 @@
 #include "daemon/scheduler_loop.h"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,9 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/claim_batch.h"
-#include "daemon/control_connection.h"
-#include "daemon/executor_runs.h"
-#include "daemon/writer.h"
 #include "store/dsn.h"
 #include "store/fault.h"
 #include "store/migrations.h"
@@ -24,52 +20,30 @@ namespace {
 using std::chrono::milliseconds;
 
 Duration seconds_option(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
-
-// Thrown out of a long full reload when SIGTERM/SIGINT arrives (not a std::exception: no fault).
-struct ShutdownDuringReload {};
-
-std::string host_name() {
-  char buf[256] = {0};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 }  // namespace
 
 SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics)
-    : SchedulerLoop(options, dsn, metrics, make_handler_registry(options), LoopParts{}) {
-  auto& p = parts_;
-  p.host = host_name();
-  p.instance = options.instance.empty() ? p.host + "-" + std::to_string(getpid()) : options.instance;
-  auto waiter = std::make_unique<SignalWaiter>();
-  SignalWaiter* wake = waiter.get();
-  p.waiter = std::move(waiter);
-  p.store = std::make_unique<ControlConnection>(dsn_, options.schema, p.instance);
-  p.writer = std::make_unique<Writer>(dsn_, options.schema, p.instance);
-  p.runs = std::make_unique<ExecutorRuns>(options.workers, dsn_, handlers_, clock_, [wake] { wake->wake(); },
-                                          static_cast<size_t>(options.owner_connections));
-  store_ = p.store.get();
-  writer_ = p.writer.get();
-  runs_ = p.runs.get();
-  waiter_ = p.waiter.get();
-}
+    : SchedulerLoop(options, dsn, metrics, std::make_shared<const run::HandlerRegistry>(make_handler_registry(options)), {}) {}
 
 SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics, run::HandlerRegistry handlers, LoopParts parts)
+    : SchedulerLoop(options, std::move(dsn), metrics, std::make_shared<const run::HandlerRegistry>(std::move(handlers)), std::move(parts)) {}
+
+SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics,
+                             std::shared_ptr<const run::HandlerRegistry> handlers, LoopParts parts)
     : options_(options),
       metrics_(metrics),
       dsn_(std::move(dsn)),
       handlers_(std::move(handlers)),
-      parts_(std::move(parts)),
-      clock_(parts_.clock ? parts_.clock : [] { return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()); }),
+      // No parts given: the production ones (loop_parts.h).
+      parts_(parts.store ? std::move(parts) : production_loop_parts(options, dsn_, *handlers_)),
+      clock_(parts_.clock),
       store_(parts_.store.get()),
       writer_(parts_.writer.get()),
       runs_(parts_.runs.get()),
       waiter_(parts_.waiter.get()),
       schedule_(seconds_option(options.misfire_grace_time)),
-      parser_(handlers_, *find_zone(options.timezone), seconds_option(options.misfire_grace_time),
-              parts_.throw_on_apply ? parts_.throw_on_apply : [] {
-                const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY");
-                return id && *id ? std::optional<std::string>(id) : std::nullopt;
-              }()),
+      parser_(*handlers_, *find_zone(options.timezone), seconds_option(options.misfire_grace_time), parts_.throw_on_apply),
+      rows_(jobs_, schedule_, parser_, *writer_, metrics, clock_),
       pruner_(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options.history_max_age_days * 86400.0)),
               options.history_per_job, seconds_option(options.prune_interval), metrics),
       queue_gauges_(metrics),
@@ -116,7 +90,7 @@ Duration SchedulerLoop::tick(TimePoint now) {
     // take them before waiting, or they would wait for the next timeout.
     if (apply_notifications()) return Duration::zero();
     return until_next_deadline(clock_());
-  } catch (const ShutdownDuringReload&) {
+  } catch (const ReloadInterrupted&) {
     stopping_ = true;
     return Duration::zero();
   } catch (const store::ConnectionLost& e) {
@@ -193,120 +167,9 @@ void SchedulerLoop::check_schema() {
 }
 
 void SchedulerLoop::full_reload() {
-  const TimePoint started = clock_();
-  schedule_.clear();
-  jobs_.clear();
-  // A write-back of the previous connection's state still queued may differ from the row: then
-  // every row is written as before.
-  const bool skip_unchanged = writer_->queued() == 0;
-  size_t n = 0;
-  {
-    const auto batch = parser_.begin_batch(true);
-    size_t seen = 0;
-    n = store_->load_all(
-        [&](store::JobRow&& row) {
-          apply_row(row, skip_unchanged);
-          // A large table takes seconds to load: a signal must not wait for the end.
-          if (++seen % 4096 == 0 && waiter_->wait(Duration::zero(), -1)) throw ShutdownDuringReload{};
-        },
-        [&](size_t estimate) {
-          jobs_.reserve(estimate);
-          schedule_.reserve(estimate);
-        });
-  }
-  metrics_.reloads.inc();
-  publish_job_counts();
-  const auto by_state = jobs_.count_by_state();
-  const auto count = [&](JobState s) { return by_state[static_cast<size_t>(s)]; };
-  spdlog::info("loaded {} jobs in {} ms: {} scheduled, {} paused, {} finished, {} invalid", n, (clock_() - started) / milliseconds(1),
-               count(JobState::scheduled), count(JobState::paused), count(JobState::finished), count(JobState::invalid));
-  for (const auto& [id, k] : jobs_.all())
-    if (k.state == JobState::invalid) spdlog::warn("job {} is invalid: {}", id, k.error.value_or(""));
+  // A large table takes seconds to load: a signal must not wait for the end.
+  rows_.full_reload(*store_, [this] { return waiter_->wait(Duration::zero(), -1); });
   next_resync_ = clock_() + seconds_option(options_.resync_interval);
-  // The load's transient memory (rows, parse trees, the cursor's chunks) goes back to the system.
-  malloc_trim(0);
-}
-
-void SchedulerLoop::reload(const std::vector<std::string>& job_ids) {
-  if (job_ids.empty()) return;
-  const auto rows = store_->load(job_ids);
-  const bool skip_unchanged = writer_->queued() == 0;
-  // Many rows at once (a bulk INSERT or UPDATE): share parses between them as a full load does.
-  const auto batch = parser_.begin_batch(rows.size() >= 100);
-  const bool log_each = spdlog::should_log(spdlog::level::info);
-  std::set<std::string_view> present;
-  for (const auto& row : rows) {
-    present.insert(row.job_id);
-    const KnownJob* old = jobs_.find(row.job_id);
-    const bool is_new = old == nullptr;
-    if (is_new || old->version != row.version)  // a change, not a repeated hint
-      metrics_.change_pickup_seconds.observe(std::max(0.0, std::chrono::duration<double>(clock_() - row.update_time).count()));
-    apply_row(row, skip_unchanged);
-    const KnownJob& k = *jobs_.find(row.job_id);
-    const char* what = is_new ? "added" : "changed";
-    if (k.state == JobState::invalid)
-      spdlog::warn("job {} {} (version {}): invalid: {}", row.job_id, what, row.version, k.error.value_or(""));
-    else if (log_each)
-      spdlog::info("job {} {} (version {}): {}{}", row.job_id, what, row.version, to_sql(k.state),
-                   schedule_.next_fire(row.job_id) ? ", next run " + format_rfc3339(*schedule_.next_fire(row.job_id)) : "");
-  }
-  for (const auto& id : job_ids) {
-    if (present.count(id) == 0 && jobs_.find(id)) {
-      schedule_.remove(id);
-      jobs_.erase(id);
-      spdlog::info("job {} deleted: unscheduled", id);
-    }
-  }
-  publish_job_counts();
-}
-
-void SchedulerLoop::publish_job_counts() {
-  const auto by_state = jobs_.count_by_state();
-  // The loop never holds a pending job (it writes every row it sees back as one of the other four),
-  // and the metrics have no pending series.
-  for (JobState s : kAllJobStates)
-    if (s != JobState::pending) metrics_.jobs(to_sql(s)).set(by_state[static_cast<size_t>(s)]);
-}
-
-void SchedulerLoop::apply_row(const store::JobRow& row, bool skip_unchanged) {
-  // The schedule holds only jobs the table holds: only a job seen before can have an entry to drop.
-  if (jobs_.find(row.job_id)) schedule_.remove(row.job_id);
-  ParsedRow parsed;
-  try {
-    parsed = parser_.parse(row);
-  } catch (const std::exception& e) {
-    parsed = {};
-    parsed.job.version = row.version;
-    parsed.job.version_hash = row.version_hash;
-    parsed.job.state = JobState::invalid;
-    parsed.job.error = std::string("rowsched could not apply this row: ") + e.what();
-    skip_unchanged = false;
-  }
-  KnownJob& k = parsed.job;
-  std::optional<TimePoint> next;
-  if (parsed.definition) {
-    next = schedule_.upsert(std::move(*parsed.definition));
-    k.state = row.is_paused ? JobState::paused : (next ? JobState::scheduled : JobState::finished);
-  }
-  const bool scheduled = k.state == JobState::scheduled;
-  // The row already holds what write_back would write (a restart with nothing changed): the UPDATE
-  // would skip it too, so it is not queued.
-  const bool unchanged = skip_unchanged && row.state == to_sql(k.state) && row.is_running == scheduled &&
-                         row.next_run_time == (scheduled ? next : std::nullopt) &&
-                         (k.state != JobState::invalid || row.last_error == k.error);
-  KnownJob& stored = *jobs_.find_or_add(row.job_id).first = std::move(k);
-  if (!unchanged) write_back(row.job_id, stored, scheduled ? next : std::nullopt);
-}
-
-void SchedulerLoop::write_back(const std::string& job_id, const KnownJob& k, std::optional<TimePoint> next) {
-  store::JobStateUpdate u;
-  u.job_id = job_id;
-  u.version = k.version;
-  u.state = to_sql(k.state);
-  u.last_error = k.error;
-  u.next_run_time = next;
-  u.is_running = k.state == JobState::scheduled;
-  writer_->update(std::move(u));
 }
 
 bool SchedulerLoop::apply_notifications() {
@@ -328,7 +191,7 @@ bool SchedulerLoop::apply_notifications() {
   // A statement changed more rows than its notification names: find them by comparing versions
   // (which also covers the named ones).
   if (many) resync(/*announced=*/true);
-  else reload(std::vector<std::string>(ids.begin(), ids.end()));
+  else rows_.reload(*store_, std::vector<std::string>(ids.begin(), ids.end()));
   return true;
 }
 
@@ -387,9 +250,9 @@ void SchedulerLoop::fire_due(TimePoint now) {
       k->state = JobState::finished;
       finished_any = true;
     }
-    write_back(id, *k, next);
+    rows_.write_back(id, *k, next);
   }
-  if (finished_any) publish_job_counts();
+  if (finished_any) rows_.publish_counts();
 }
 
 void SchedulerLoop::retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt) {
@@ -444,7 +307,7 @@ void SchedulerLoop::resync(bool announced) {
       spdlog::info("a statement changed {} job_info rows (its notification gives the count, not the ids): re-reading them", stale.size());
     else if (!stale.empty())
       spdlog::info("resync: {} jobs changed without a notification reaching us; re-reading them", stale.size());
-    reload(stale);
+    rows_.reload(*store_, stale);
   }
   next_resync_ = clock_() + seconds_option(options_.resync_interval);
 }

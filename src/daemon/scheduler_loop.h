@@ -29,28 +29,17 @@
 #include "daemon/event_waiter.h"
 #include "daemon/history_pruner.h"
 #include "daemon/job_table.h"
+#include "daemon/loop_parts.h"
 #include "daemon/loop_runs.h"
 #include "daemon/loop_store.h"
 #include "daemon/metrics.h"
+#include "daemon/row_applier.h"
 #include "daemon/row_parser.h"
 #include "daemon/worker_queue_gauges.h"
 #include "run/handler.h"
 #include "schedule/schedule.h"
 
 namespace rowsched::daemon {
-
-// The parts a SchedulerLoop runs on. The production ones come from SchedulerLoop's first constructor.
-struct LoopParts {
-  std::unique_ptr<LoopStore> store{};
-  std::unique_ptr<BookkeepingQueue> writer{};
-  std::unique_ptr<LoopRuns> runs{};
-  std::unique_ptr<EventWaiter> waiter{};
-  std::function<TimePoint()> clock{};
-  std::string host{};      // this machine's name, for scheduler_instance
-  std::string instance{};  // this instance's name
-  std::function<double()> jitter{};  // the backoff's random source in [0, 1); empty: random
-  std::optional<std::string> throw_on_apply{};  // test hook: applying this job_id's row throws
-};
 
 class SchedulerLoop {
  public:
@@ -59,9 +48,11 @@ class SchedulerLoop {
   // system clock. `metrics` must outlive the loop; the loop counts into it and keeps its readiness
   // current.
   SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics);
-  // A loop on the given parts (every one set), with `handlers` deciding which func_args are valid.
+  // A loop on the given parts (every one set; no store: the production parts), with `handlers` deciding which func_args are valid.
   SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics, run::HandlerRegistry handlers, LoopParts parts);
   ~SchedulerLoop();
+  SchedulerLoop(const SchedulerLoop&) = delete;
+  SchedulerLoop& operator=(const SchedulerLoop&) = delete;
 
   // Runs until SIGTERM or SIGINT, then shuts down. Returns the process exit code.
   int run();
@@ -73,16 +64,13 @@ class SchedulerLoop {
   bool stopping() const { return stopping_; }
 
  private:
+  SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics, std::shared_ptr<const run::HandlerRegistry> handlers,
+                LoopParts parts);
   // Connects when the backoff allows; false (and the next attempt scheduled) when it failed.
   bool connect();
   // After a connect: the schema check, the first start's own lost runs, a full reload, a heartbeat.
   void start_over();
   void full_reload();
-  void reload(const std::vector<std::string>& job_ids);
-  // Parses the row and schedules it; whatever that throws marks this row invalid with the reason:
-  // one bad row never takes the loop down (only the database's errors reconnect). `skip_unchanged`:
-  // queue no write-back when the row already holds what it would write.
-  void apply_row(const store::JobRow& row, bool skip_unchanged);
   // Applies the notifications that have arrived; true when there were any.
   bool apply_notifications();
   void fire_due(TimePoint now);
@@ -97,16 +85,13 @@ class SchedulerLoop {
   // the connection dropped, the next attempt after the backoff's wait.
   void back_off_after(const std::exception& e, const std::string& context);
   void check_schema();
-  // Queues the write-back of a known job's state and its next fire (nullopt unless scheduled).
-  void write_back(const std::string& job_id, const KnownJob& k, std::optional<TimePoint> next);
   // How long until the next deadline of any part (and this tick's claim horizon).
   Duration until_next_deadline(TimePoint now);
-  void publish_job_counts();
 
   Options options_;
   Metrics& metrics_;
   std::string dsn_;
-  run::HandlerRegistry handlers_;
+  std::shared_ptr<const run::HandlerRegistry> handlers_;  // shared with the production runs
   LoopParts parts_;
   // Shorthands for the parts.
   std::function<TimePoint()> clock_;
@@ -124,6 +109,7 @@ class SchedulerLoop {
   // Runs this instance has claimed and not yet seen end, per job (for max_instances: job_run may
   // still say running for an ended run whose outcome the writer has not written).
   std::unordered_map<std::string, int> running_by_job_;
+  RowApplier rows_;
   HistoryPruner pruner_;
   WorkerQueueGauges queue_gauges_;
   Backoff backoff_;  // the one retry policy of the control connection and the loop's error path
