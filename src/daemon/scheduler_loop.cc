@@ -9,9 +9,10 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/claim_batch.h"
+#include "daemon/schema_check.h"
+#include "daemon/shutdown_sequence.h"
 #include "store/dsn.h"
 #include "store/fault.h"
-#include "store/migrations.h"
 #include "store/pg_error.h"
 
 namespace rowsched::daemon {
@@ -129,7 +130,7 @@ bool SchedulerLoop::connect() {
 }
 
 void SchedulerLoop::start_over() {
-  check_schema();
+  check_schema_current(*store_, {dsn_, options_.schema, store_->role()});
   if (!started_) {
     // Runs still 'running' under our name were left by an earlier process of the same name.
     if (const int64_t n = store_->mark_own_runs_lost(); n > 0)
@@ -152,18 +153,6 @@ void SchedulerLoop::back_off_after(const std::exception& e, const std::string& c
   failing_ = true;
   spdlog::warn("{}", step.log_line);
   retry_at_ = clock_() + step.wait;
-}
-
-void SchedulerLoop::check_schema() {
-  const auto applied = store_->applied_migrations();
-  // Files run by hand with psql are not recorded (docs/sql-contract.md): nothing to compare with.
-  if (!applied || applied->empty()) return;
-  const std::set<std::string> have(applied->begin(), applied->end());
-  std::vector<std::string> missing;
-  for (const auto& m : store::embedded_migrations())
-    if (have.count(m.name) == 0) missing.push_back(m.name);
-  if (!missing.empty())
-    throw store::SchemaNotCurrent(store::schema_not_current_message(missing, {dsn_, options_.schema, store_->role()}));
 }
 
 void SchedulerLoop::full_reload() {
@@ -314,35 +303,9 @@ void SchedulerLoop::resync(bool announced) {
 
 int SchedulerLoop::shutdown() {
   metrics_.readiness.set_not_ready("shutting down");
-  // Fires claimed ahead of their instant (at most kMaxLead) were promised to us: let them start.
-  for (const TimePoint until = std::min(claimed_until_, clock_() + ClaimLead::kMaxLead); clock_() < until;)
-    waiter_->wait(until - clock_(), -1);
-  const TimePoint deadline = clock_() + seconds_option(options_.shutdown_timeout);
-  const size_t busy = runs_->busy();
-  const auto never_started = runs_->drain_queue();
-  if (busy > 0) spdlog::info("waiting up to {} s for {} running jobs", options_.shutdown_timeout, busy - never_started.size());
-  const bool idle = runs_->wait_idle_until(deadline);
-  record_results();
-  for (const auto& req : never_started)
-    writer_->record({req.run_id, req.job_id, to_sql(RunStatus::failed), clock_(), clock_(), "", "rowsched shut down before this run started"});
-  // The outcomes and write-backs still queued: at least a few seconds for them, even past the deadline;
-  // but only one while the writer cannot reach the database (an outage must not hold up the exit).
-  const TimePoint flush_by = writer_->failing() ? clock_() + std::chrono::seconds(1) : std::max(deadline, clock_() + std::chrono::seconds(5));
-  if (!writer_->flush(flush_by)) spdlog::warn("shutdown: {} run results and write-backs could not be written in time", writer_->queued());
-  try {
-    if (!store_->connected()) store_->connect();
-    store_->clear_is_running_if_last(std::chrono::seconds(5));
-    store_->deregister();
-  } catch (const std::exception& e) {
-    spdlog::warn("shutdown: could not record the final state: {}", store::format_pg_error(e));
-  }
-  if (!idle) {
-    spdlog::warn("shutdown deadline passed with jobs still running; they stay 'running' in job_run");
-    runs_->abandon_running();
-  } else {
-    spdlog::info("rowsched stopped");
-  }
-  return 0;
+  return ShutdownSequence{*runs_, *writer_, *store_, *waiter_, clock_, [this] { record_results(); },
+                          seconds_option(options_.shutdown_timeout)}
+      .run(claimed_until_);
 }
 
 }  // namespace rowsched::daemon

@@ -84,7 +84,6 @@ class SchedulerLoop {
   // The error path of every database failure: one log line per backoff step, the reason in /readyz,
   // the connection dropped, the next attempt after the backoff's wait.
   void back_off_after(const std::exception& e, const std::string& context);
-  void check_schema();
   // How long until the next deadline of any part (and this tick's claim horizon).
   Duration until_next_deadline(TimePoint now);
 
