@@ -28,7 +28,7 @@ LoopParts production_loop_parts(const Options& options, const std::string& dsn, 
   SignalWaiter* wake = waiter.get();
   p.waiter = std::move(waiter);
   p.store = std::make_unique<ControlConnection>(dsn, options.schema, p.instance);
-  p.writer = std::make_unique<Writer>(dsn, options.schema, p.instance);
+  p.writer = std::make_unique<Writer>(dsn, options.schema, p.instance, system_now);
   p.runs = std::make_unique<ExecutorRuns>(options.workers, dsn, handlers, system_now, [wake] { wake->wake(); },
                                           static_cast<size_t>(options.owner_connections));
   if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) p.throw_on_apply = id;

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,7 +29,8 @@ namespace rowsched::daemon {
 
 class Writer final : public BookkeepingQueue {
  public:
-  Writer(std::string dsn, std::string schema, std::string instance);
+  // `clock` gives the instants the backoff measures a fault's duration with.
+  Writer(std::string dsn, std::string schema, std::string instance, std::function<TimePoint()> clock);
   // Stops the thread; what has not been written by then is dropped (call flush() first).
   ~Writer() override;
   Writer(const Writer&) = delete;
@@ -59,6 +61,7 @@ class Writer final : public BookkeepingQueue {
 
   const std::string dsn_;
   const std::string schema_;
+  const std::function<TimePoint()> clock_;
   store::JobStore store_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
