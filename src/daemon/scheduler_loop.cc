@@ -45,6 +45,7 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
       schedule_(seconds_option(options.misfire_grace_time)),
       parser_(*handlers_, *find_zone(options.timezone), seconds_option(options.misfire_grace_time), parts_.throw_on_apply),
       rows_(jobs_, schedule_, parser_, *writer_, metrics, clock_),
+      endings_(jobs_, schedule_, *writer_, metrics, clock_),
       pruner_(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options.history_max_age_days * 86400.0)),
               options.history_per_job, seconds_option(options.prune_interval), metrics),
       queue_gauges_(metrics),
@@ -190,8 +191,7 @@ void SchedulerLoop::fire_due(TimePoint now) {
   ClaimBatch batch(now, process_started_, options_.misfire_grace_time);
   std::set<std::string> touched;
   for (const auto& f : due) {
-    const auto own = running_by_job_.find(f.job_id);
-    batch.add(f, jobs_.find(f.job_id), own == running_by_job_.end() ? 0 : own->second);
+    batch.add(f, jobs_.find(f.job_id), endings_.running(f.job_id));
     if (f.kind == schedule::FireKind::run_now) writer_->run_now_served(f.job_id, f.scheduled_for);
     touched.insert(f.job_id);
   }
@@ -222,7 +222,7 @@ void SchedulerLoop::fire_due(TimePoint now) {
     run::RunRequest req{c.run_id, c.job_id, c.scheduled_for, c.attempt, job->func, job->args, job->owner, job->timeout};
     if (const auto at = batch.start_at(c)) req.not_before = *at;
     claimed_until_ = std::max(claimed_until_, req.not_before);
-    ++running_by_job_[c.job_id];
+    endings_.started(c.job_id);
     if (spdlog::should_log(spdlog::level::info))
       spdlog::info("job {}: run {} started for {}{} ({} ms late)", c.job_id, c.run_id, format_rfc3339(c.scheduled_for), attempt,
                    std::max(Duration::zero(), now - c.scheduled_for) / milliseconds(1));
@@ -244,48 +244,17 @@ void SchedulerLoop::fire_due(TimePoint now) {
   if (finished_any) rows_.publish_counts();
 }
 
-void SchedulerLoop::retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt) {
-  const KnownJob* k = jobs_.find(job_id);
-  if (!k || attempt > k->retries) return;
-  const TimePoint at = clock_() + schedule::Schedule::retry_delay(k->retry_delay, attempt + 1);
-  schedule_.schedule_retry(job_id, scheduled_for, attempt + 1, at);
-  spdlog::info("job {}: attempt {} of the fire for {} at {}", job_id, attempt + 1, format_rfc3339(scheduled_for), format_rfc3339(at));
-}
-
 void SchedulerLoop::heartbeat() {
   store_->heartbeat(getpid(), parts_.host);
   const Duration lost_after = seconds_option(options_.lost_after);
-  for (const auto& lost : store_->mark_lost_runs(lost_after)) {
-    spdlog::warn("job {}: run for {} (attempt {}) marked lost: its instance stopped heart-beating", lost.job_id,
-                 format_rfc3339(lost.scheduled_for), lost.attempt);
-    metrics_.runs(to_sql(RunStatus::lost)).inc();
-    retry_if_asked(lost.job_id, lost.scheduled_for, lost.attempt);
-  }
+  endings_.lost(store_->mark_lost_runs(lost_after));
   // Ends the worker runs nobody will end and retries the ones that ended badly (sql/010_workers.sql).
-  for (const auto& ended : store_->sweep_worker_runs(lost_after)) {
-    spdlog::warn("job {}: worker run for {} (attempt {}, queue \"{}\") {}: {}", ended.job_id, format_rfc3339(ended.scheduled_for),
-                 ended.attempt, ended.queue, ended.status, ended.error.substr(0, 500));
-    if (ended.status != to_sql(RunStatus::missed)) retry_if_asked(ended.job_id, ended.scheduled_for, ended.attempt);
-  }
+  endings_.worker_runs_ended(store_->sweep_worker_runs(lost_after));
   queue_gauges_.report(store_->worker_queues());
   next_heartbeat_ = clock_() + seconds_option(options_.heartbeat_interval);
 }
 
-void SchedulerLoop::record_results() {
-  for (auto& r : runs_->take_finished()) {
-    const auto ms = (r.finished_at - r.started_at) / milliseconds(1);
-    metrics_.runs(r.status).inc();
-    if (r.request.attempt == 1)  // a retry's scheduled_for is its fire's, so its delay is not lateness
-      metrics_.fire_lateness_seconds.observe(std::max(0.0, std::chrono::duration<double>(r.started_at - r.request.scheduled_for).count()));
-    if (r.status == to_sql(RunStatus::succeeded))
-      spdlog::info("job {}: run {} succeeded in {} ms", r.request.job_id, r.request.run_id, ms);
-    else
-      spdlog::warn("job {}: run {} {} after {} ms: {}", r.request.job_id, r.request.run_id, r.status, ms, r.error);
-    if (auto it = running_by_job_.find(r.request.job_id); it != running_by_job_.end() && --it->second <= 0) running_by_job_.erase(it);
-    if (r.status != to_sql(RunStatus::succeeded)) retry_if_asked(r.request.job_id, r.request.scheduled_for, r.request.attempt);
-    writer_->record({r.request.run_id, r.request.job_id, r.status, r.started_at, r.finished_at, std::move(r.output), std::move(r.error)});
-  }
-}
+void SchedulerLoop::record_results() { endings_.finished(runs_->take_finished()); }
 
 void SchedulerLoop::resync(bool announced) {
   // Repairs anything a lost notification missed. First one aggregate over the table; only when its

@@ -35,6 +35,7 @@
 #include "daemon/metrics.h"
 #include "daemon/row_applier.h"
 #include "daemon/row_parser.h"
+#include "daemon/run_endings.h"
 #include "daemon/worker_queue_gauges.h"
 #include "run/handler.h"
 #include "schedule/schedule.h"
@@ -79,8 +80,6 @@ class SchedulerLoop {
   // said a statement changed more rows than it names (else this is the periodic repair).
   void resync(bool announced = false);
   void heartbeat();
-  // Schedules the next attempt of a failed or lost run when the job asks for retries.
-  void retry_if_asked(const std::string& job_id, TimePoint scheduled_for, int attempt);
   // The error path of every database failure: one log line per backoff step, the reason in /readyz,
   // the connection dropped, the next attempt after the backoff's wait.
   void back_off_after(const std::exception& e, const std::string& context);
@@ -105,10 +104,8 @@ class SchedulerLoop {
   ClaimLead lead_;
   Duration horizon_ = ClaimLead::kMinLead;  // how far ahead this tick claims: the lead, or more before a burst
   TimePoint claimed_until_{};               // the latest instant a claimed fire waits for
-  // Runs this instance has claimed and not yet seen end, per job (for max_instances: job_run may
-  // still say running for an ended run whose outcome the writer has not written).
-  std::unordered_map<std::string, int> running_by_job_;
   RowApplier rows_;
+  RunEndings endings_;
   HistoryPruner pruner_;
   WorkerQueueGauges queue_gauges_;
   Backoff backoff_;  // the one retry policy of the control connection and the loop's error path

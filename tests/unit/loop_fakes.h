@@ -29,6 +29,8 @@ class FakeStore final : public LoopStore {
   std::map<std::string, store::JobRow> table;
   std::vector<store::Notification> pending;  // delivered by the next drain
   std::vector<store::ClaimRequest> claimed;
+  std::vector<TimePoint> claimed_at;  // the instant of each claim statement
+  Duration claim_takes_per_fire{};    // how far a claim moves the fake clock, per fire
   bool cleared_is_running = false, deregistered = false;
 
   void connect() override {
@@ -69,6 +71,8 @@ class FakeStore final : public LoopStore {
 
   std::vector<store::Claim> claim(const std::vector<store::ClaimRequest>& fires) override {
     std::vector<store::Claim> won;
+    claimed_at.push_back(clock_.now);
+    clock_.now += claim_takes_per_fire * static_cast<int64_t>(fires.size());
     for (const auto& f : fires) {
       claimed.push_back(f);
       won.push_back({next_run_id_++, f.job_id, f.scheduled_for, f.attempt, f.status});

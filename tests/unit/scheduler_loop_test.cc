@@ -200,3 +200,20 @@ TEST_CASE("A run still inside its handler at the shutdown deadline is abandoned,
   CHECK(h.runs->abandoned);
   CHECK(h.store->cleared_is_running);
 }
+
+TEST_CASE("Fires due at one instant are claimed ahead of it, by the claim lead's horizon for the burst", "[scheduler_loop]") {
+  Harness h;
+  for (int i = 0; i < 100; ++i) {
+    h.add_job("b" + std::to_string(i), 5);
+    h.store->table["b" + std::to_string(i)].trigger_kwargs = R"({"trigger":"cron","second":"*/5"})";
+  }
+  h.store->claim_takes_per_fire = std::chrono::microseconds(50);
+  h.tick_for(seconds(12));
+  REQUIRE(h.store->claimed_at.size() >= 2);
+  for (const TimePoint at : h.store->claimed_at) {
+    if (at == h.store->connect_attempts.front()) continue;  // the fires due at start-up
+    const auto ahead = (TimePoint{} + std::chrono::ceil<seconds>(at.time_since_epoch())) - at;
+    INFO("claimed " << (ahead / std::chrono::microseconds(1)) << " us ahead");
+    CHECK(ahead == milliseconds(7) + std::chrono::microseconds(500));  // 100 fires x 50 us x 1.5
+  }
+}
