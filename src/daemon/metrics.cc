@@ -178,7 +178,7 @@ Metrics::Metrics()
       claim_lead_seconds(registry.gauge("rowsched_claim_lead_seconds",
                                         "How far ahead of their instant fires are claimed now (1.5 x the recent longest claim)")),
       up(registry.gauge("rowsched_up", "1 while the rowsched process runs")) {
-  // The loop holds no pending job, so pending has no series (see count_jobs_by_state).
+  // The loop holds no pending job, so pending has no series (see RowApplier::publish_counts).
   for (JobState state : {JobState::scheduled, JobState::paused, JobState::finished, JobState::invalid}) jobs(to_sql(state));
   for (const char* outcome : {"run", "missed", "skipped"}) fires(outcome);  // "run" stands for a claimed fire
   // The outcomes a run of this instance ends with.

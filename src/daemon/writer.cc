@@ -31,8 +31,8 @@ void put_back(std::deque<T>& to, std::vector<T>& items) {
 }
 }  // namespace
 
-Writer::Writer(std::string dsn, std::string schema, std::string instance)
-    : dsn_(dsn), schema_(schema), store_(std::move(dsn), std::move(schema), std::move(instance), "writer"), thread_([this] { work(); }) {}
+Writer::Writer(std::string dsn, std::string schema, std::string instance, std::function<TimePoint()> clock)
+    : dsn_(dsn), schema_(schema), clock_(std::move(clock)), store_(std::move(dsn), std::move(schema), std::move(instance), "writer"), thread_([this] { work(); }) {}
 
 Writer::~Writer() {
   {
@@ -92,8 +92,8 @@ void Writer::work() {
   Backoff backoff;
   bool failed_last = false;  // the previous attempt failed: a success is worth a line
   // One log line per failure, worded by the backoff ("still failing (N times): ...").
-  const auto fail = [&backoff](const std::string& error) {
-    const auto step = backoff.failed(error, std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+  const auto fail = [&](const std::string& error) {
+    const auto step = backoff.failed(error, clock_());
     spdlog::warn("{}", step.log_line);
     return step.wait;
   };
@@ -125,7 +125,7 @@ void Writer::work() {
       store_.write_bookkeeping(runs, newest, run_now);
       written = true;
       if (failed_last) spdlog::info("writer: reconnected to the database after {} failed attempts", backoff.failures());
-      backoff.succeeded(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+      backoff.succeeded(clock_());
       failures = 0;
     } catch (const store::ConnectionLost& e) {
       lost = true;

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,31 +22,33 @@
 #include <vector>
 
 #include "daemon/backoff.h"
+#include "daemon/bookkeeping_queue.h"
 #include "store/job_store.h"
 
 namespace rowsched::daemon {
 
-class Writer {
+class Writer final : public BookkeepingQueue {
  public:
-  Writer(std::string dsn, std::string schema, std::string instance);
+  // `clock` gives the instants the backoff measures a fault's duration with.
+  Writer(std::string dsn, std::string schema, std::string instance, std::function<TimePoint()> clock);
   // Stops the thread; what has not been written by then is dropped (call flush() first).
-  ~Writer();
+  ~Writer() override;
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  void update(store::JobStateUpdate u);
-  void record(store::RunRecord r);
+  void update(store::JobStateUpdate u) override;
+  void record(store::RunRecord r) override;
   // Clears run_right_now on (job_id, run_right_now_at) once that request has been claimed.
-  void run_now_served(std::string job_id, TimePoint at);
+  void run_now_served(std::string job_id, TimePoint at) override;
 
   // Waits until everything queued before the call has been written (or dropped), or until
   // `deadline`; true when it has.
-  bool flush(TimePoint deadline);
+  bool flush(TimePoint deadline) override;
   // Items queued and not yet written.
-  size_t queued() const;
+  size_t queued() const override;
   // The last attempt to write failed (the database is unreachable or refuses): a flush would wait
   // for the backoff, so shutdown gives it only a short while.
-  bool failing() const;
+  bool failing() const override;
 
   // Most items of each kind written by one statement.
   static constexpr size_t kBatch = 2000;
@@ -58,6 +61,7 @@ class Writer {
 
   const std::string dsn_;
   const std::string schema_;
+  const std::function<TimePoint()> clock_;
   store::JobStore store_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;

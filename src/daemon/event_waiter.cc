@@ -1,0 +1,53 @@
+#include "daemon/event_waiter.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+namespace rowsched::daemon {
+
+SignalWaiter::SignalWaiter() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+SignalWaiter::~SignalWaiter() {
+  if (signal_fd_ >= 0) close(signal_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+bool SignalWaiter::wait(Duration timeout, int socket) {
+  pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {socket, POLLIN, 0}};
+  timeout = std::max(timeout, Duration::zero());
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timespec ts{static_cast<time_t>(secs.count()), static_cast<long>((timeout - secs).count() * 1000)};
+  ppoll(fds, socket >= 0 ? 3 : 2, &ts, nullptr);
+  bool signalled = false;
+  if (fds[0].revents & POLLIN) {
+    signalfd_siginfo info;
+    if (read(signal_fd_, &info, sizeof info) == sizeof info) {
+      spdlog::info("received signal {}: shutting down", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+      signalled = true;
+    }
+  }
+  if (fds[1].revents & POLLIN) {
+    uint64_t n;
+    [[maybe_unused]] auto r = read(wake_fd_, &n, sizeof n);
+  }
+  return signalled;
+}
+
+void SignalWaiter::wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace rowsched::daemon

@@ -1,0 +1,38 @@
+#include "daemon/loop_parts.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "daemon/control_connection.h"
+#include "daemon/executor_runs.h"
+#include "daemon/writer.h"
+
+namespace rowsched::daemon {
+
+namespace {
+std::string host_name() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+TimePoint system_now() { return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()); }
+}  // namespace
+
+LoopParts production_loop_parts(const Options& options, const std::string& dsn, const run::HandlerRegistry& handlers) {
+  LoopParts p;
+  p.host = host_name();
+  p.instance = options.instance.empty() ? p.host + "-" + std::to_string(getpid()) : options.instance;
+  p.clock = system_now;
+  auto waiter = std::make_unique<SignalWaiter>();
+  SignalWaiter* wake = waiter.get();
+  p.waiter = std::move(waiter);
+  p.store = std::make_unique<ControlConnection>(dsn, options.schema, p.instance);
+  p.writer = std::make_unique<Writer>(dsn, options.schema, p.instance, system_now);
+  p.runs = std::make_unique<ExecutorRuns>(options.workers, dsn, handlers, system_now, [wake] { wake->wake(); },
+                                          static_cast<size_t>(options.owner_connections));
+  if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) p.throw_on_apply = id;
+  return p;
+}
+
+}  // namespace rowsched::daemon

@@ -1,0 +1,207 @@
+// In-memory stand-ins for the parts a SchedulerLoop runs on (loop_store.h, loop_runs.h,
+// bookkeeping_queue.h, event_waiter.h), sharing one fake clock: the loop's unit tests drive the
+// real loop with them, with no database, no threads and no sleeps. Waiting advances the clock.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "daemon/scheduler_loop.h"
+
+namespace rowsched::daemon::testing {
+
+struct FakeClock {
+  TimePoint now = TimePoint{} + std::chrono::hours(24 * 365 * 56);  // 2026
+  TimePoint operator()() const { return now; }
+};
+
+// job_info as a map, and what the loop asked of it.
+class FakeStore final : public LoopStore {
+ public:
+  explicit FakeStore(FakeClock& clock) : clock_(clock) {}
+
+  int refuse_connects = 0;             // the next this many connects fail
+  std::vector<TimePoint> connect_attempts;
+  std::map<std::string, store::JobRow> table;
+  std::vector<store::Notification> pending;  // delivered by the next drain
+  std::vector<store::ClaimRequest> claimed;
+  std::vector<TimePoint> claimed_at;  // the instant of each claim statement
+  Duration claim_takes_per_fire{};    // how far a claim moves the fake clock, per fire
+  bool cleared_is_running = false, deregistered = false;
+
+  void connect() override {
+    connect_attempts.push_back(clock_.now);
+    if (refuse_connects > 0) {
+      --refuse_connects;
+      throw std::runtime_error("connection refused");
+    }
+    connected_ = true;
+  }
+  void disconnect() noexcept override { connected_ = false; }
+  bool connected() const override { return connected_; }
+  int socket() const override { return -1; }
+  std::string role() const override { return "tester"; }
+  std::optional<std::vector<std::string>> applied_migrations() override { return std::nullopt; }
+
+  std::vector<store::Notification> drain_notifications() override { return std::exchange(pending, {}); }
+  size_t load_all(const std::function<void(store::JobRow&&)>& sink, const std::function<void(size_t)>&) override {
+    for (auto row : table) sink(std::move(row.second));
+    return table.size();
+  }
+  std::vector<store::JobRow> load(const std::vector<std::string>& job_ids) override {
+    std::vector<store::JobRow> rows;
+    for (const auto& id : job_ids)
+      if (auto it = table.find(id); it != table.end()) rows.push_back(it->second);
+    return rows;
+  }
+  std::pair<int64_t, uint64_t> version_fingerprint() override {
+    uint64_t sum = 0;
+    for (const auto& [_, r] : table) sum += r.version_hash;
+    return {static_cast<int64_t>(table.size()), sum};
+  }
+  std::vector<std::pair<std::string, int64_t>> versions() override {
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const auto& [id, r] : table) out.emplace_back(id, r.version);
+    return out;
+  }
+
+  std::vector<store::Claim> claim(const std::vector<store::ClaimRequest>& fires) override {
+    std::vector<store::Claim> won;
+    claimed_at.push_back(clock_.now);
+    clock_.now += claim_takes_per_fire * static_cast<int64_t>(fires.size());
+    for (const auto& f : fires) {
+      claimed.push_back(f);
+      won.push_back({next_run_id_++, f.job_id, f.scheduled_for, f.attempt, f.status});
+    }
+    return won;
+  }
+  void record_fire_outcomes(const std::vector<store::FireOutcome>&) override {}
+
+  void heartbeat(int, const std::string&) override {}
+  std::vector<store::LostRun> mark_lost_runs(Duration) override { return {}; }
+  int64_t mark_own_runs_lost() override { return 0; }
+  std::vector<store::EndedWorkerRun> sweep_worker_runs(Duration) override { return {}; }
+  std::vector<store::WorkerQueue> worker_queues() override { return {}; }
+  int64_t prune_history(Duration, int, int) override { return 0; }
+
+  void clear_is_running_if_last(Duration) override { cleared_is_running = true; }
+  void deregister() override { deregistered = true; }
+
+ private:
+  FakeClock& clock_;
+  bool connected_ = false;
+  int64_t next_run_id_ = 1;
+};
+
+// What the loop queued for the writer, kept in order.
+class FakeBookkeeping final : public BookkeepingQueue {
+ public:
+  std::vector<store::JobStateUpdate> updates;
+  std::vector<store::RunRecord> records;
+
+  void update(store::JobStateUpdate u) override { updates.push_back(std::move(u)); }
+  void record(store::RunRecord r) override { records.push_back(std::move(r)); }
+  void run_now_served(std::string, TimePoint) override {}
+  bool flush(TimePoint) override { return true; }
+  size_t queued() const override { return 0; }
+  bool failing() const override { return false; }
+
+  // The newest write-back of `job_id`, if any.
+  std::optional<store::JobStateUpdate> last_update(const std::string& job_id) const {
+    for (auto it = updates.rbegin(); it != updates.rend(); ++it)
+      if (it->job_id == job_id) return *it;
+    return std::nullopt;
+  }
+};
+
+// `threads` runs at a time, each taking `run_takes` of fake time; the rest wait in a queue.
+class FakeRuns final : public LoopRuns {
+ public:
+  explicit FakeRuns(FakeClock& clock) : clock_(clock) {}
+
+  size_t threads = 4;
+  Duration run_takes = std::chrono::milliseconds(10);
+  std::vector<run::RunRequest> submitted;
+  bool abandoned = false;
+
+  void submit(run::RunRequest request) override {
+    submitted.push_back(request);
+    queue_.push_back(std::move(request));
+    start_queued(clock_.now);
+  }
+  std::vector<run::RunResult> take_finished() override {
+    std::vector<run::RunResult> out;
+    end_until(clock_.now, out);
+    return out;
+  }
+  size_t busy() const override { return running_.size() + queue_.size(); }
+  bool wait_idle_until(TimePoint deadline) override {
+    std::vector<run::RunResult> done;
+    end_until(deadline, done);
+    for (auto& r : done) {
+      clock_.now = std::max(clock_.now, r.finished_at);
+      ended_.push_back(std::move(r));
+    }
+    return busy() == 0;
+  }
+  std::vector<run::RunRequest> drain_queue() override { return std::exchange(queue_, {}); }
+  void abandon_running() override { abandoned = true; }
+
+ private:
+  struct Running {
+    run::RunRequest request;
+    TimePoint started, ends;
+  };
+  void start_queued(TimePoint at) {
+    while (running_.size() < threads && !queue_.empty()) {
+      running_.push_back({queue_.front(), at, at + run_takes});
+      queue_.erase(queue_.begin());
+    }
+  }
+  // Ends every run due by `t` (in order), starting queued ones as threads free up.
+  void end_until(TimePoint t, std::vector<run::RunResult>& out) {
+    for (auto& r : ended_) out.push_back(std::move(r));
+    ended_.clear();
+    while (!running_.empty()) {
+      auto first = std::min_element(running_.begin(), running_.end(), [](auto& a, auto& b) { return a.ends < b.ends; });
+      if (first->ends > t) break;
+      out.push_back({first->request, to_sql(RunStatus::succeeded), first->started, first->ends, "", ""});
+      const TimePoint freed = first->ends;
+      running_.erase(first);
+      start_queued(freed);
+    }
+  }
+  FakeClock& clock_;
+  std::vector<run::RunRequest> queue_;
+  std::vector<Running> running_;
+  std::vector<run::RunResult> ended_;
+};
+
+// Waiting moves the fake clock by the whole timeout; SIGTERM "arrives" at `signal_at`. After
+// kMaxWaits waits it signals too, so that a loop that never waits cannot hang its test.
+class FakeWaiter final : public EventWaiter {
+ public:
+  explicit FakeWaiter(FakeClock& clock) : clock_(clock) {}
+  static constexpr int kMaxWaits = 20000;
+  std::optional<TimePoint> signal_at;
+  int waits = 0;
+
+  bool wait(Duration timeout, int) override {
+    ++waits;
+    if (signal_at && clock_.now + timeout >= *signal_at && clock_.now < *signal_at) {
+      clock_.now = *signal_at;
+      return true;
+    }
+    clock_.now += timeout;
+    return waits >= kMaxWaits || (signal_at && clock_.now >= *signal_at);
+  }
+
+ private:
+  FakeClock& clock_;
+};
+
+}  // namespace rowsched::daemon::testing

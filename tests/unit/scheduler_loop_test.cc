@@ -1,0 +1,219 @@
+// The scheduler loop's decisions, driven against in-memory parts and a fake clock (loop_fakes.h):
+// how it retries a database that refuses it, what one bad row does to the others, how a change
+// whose notification was lost is found, and what SIGTERM does to runs in flight.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "loop_fakes.h"
+
+using namespace rowsched;
+using namespace rowsched::daemon;
+using namespace rowsched::daemon::testing;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+// A loop on fakes; the fakes stay reachable through raw pointers (the loop owns them).
+struct Harness {
+  FakeClock clock;
+  Metrics metrics;
+  FakeStore* store = nullptr;
+  FakeBookkeeping* writer = nullptr;
+  FakeRuns* runs = nullptr;
+  FakeWaiter* waiter = nullptr;
+  std::unique_ptr<SchedulerLoop> loop;
+
+  explicit Harness(Options options = {}, std::optional<std::string> throw_on_apply = std::nullopt) {
+    spdlog::set_level(spdlog::level::warn);  // the loop's info lines would bury the test report
+    LoopParts p;
+    auto s = std::make_unique<FakeStore>(clock);
+    auto w = std::make_unique<FakeBookkeeping>();
+    auto r = std::make_unique<FakeRuns>(clock);
+    auto wt = std::make_unique<FakeWaiter>(clock);
+    store = s.get();
+    writer = w.get();
+    runs = r.get();
+    waiter = wt.get();
+    p.store = std::move(s);
+    p.writer = std::move(w);
+    p.runs = std::move(r);
+    p.waiter = std::move(wt);
+    p.clock = [this] { return clock.now; };
+    p.host = "testhost";
+    p.instance = "test";
+    p.jitter = [] { return 0.5; };  // every wait exactly its step
+    p.throw_on_apply = std::move(throw_on_apply);
+    loop = std::make_unique<SchedulerLoop>(options, "", metrics, run::HandlerRegistry::with_builtins(), std::move(p));
+  }
+  ~Harness() { spdlog::set_level(spdlog::level::info); }
+
+  // A `log` job firing every `every_s` seconds from the current fake instant.
+  void add_job(const std::string& id, int every_s, int64_t version = 1) {
+    store::JobRow row;
+    row.job_id = id;
+    row.func = "log";
+    row.func_args = R"(["hello"])";
+    row.trigger_kwargs = R"({"trigger":"interval","seconds":)" + std::to_string(every_s) + "}";
+    row.owner = "tester";
+    row.version = version;
+    row.version_hash = std::hash<std::string>{}(id) * 31 + static_cast<uint64_t>(version);
+    row.update_time = row.trigger_time = row.active_time = clock.now;
+    row.state = "pending";
+    store->table[id] = row;
+  }
+
+  // tick() and wait as run() does, for `d` of fake time (at most FakeWaiter::kMaxWaits ticks), no shutdown.
+  void tick_for(Duration d) {
+    const TimePoint end = clock.now + d;
+    for (int i = 0; i < FakeWaiter::kMaxWaits && clock.now < end; ++i) clock.now += std::min(loop->tick(clock.now), end - clock.now);
+  }
+
+  // Runs the loop (run(), as the daemon does) until SIGTERM at `stop_after` from now; its exit code.
+  int run_for(Duration stop_after) {
+    waiter->signal_at = clock.now + stop_after;
+    return loop->run();
+  }
+
+  size_t runs_of(const std::string& job_id) const {
+    return static_cast<size_t>(std::count_if(runs->submitted.begin(), runs->submitted.end(), [&](auto& r) { return r.job_id == job_id; }));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("A database that refuses connections is retried with doubling waits, a dozen times a minute, not in a busy loop",
+          "[scheduler_loop]") {
+  Harness h;
+  h.store->refuse_connects = 1000;
+  const TimePoint start = h.clock.now;
+  h.tick_for(seconds(60));
+
+  const auto& attempts = h.store->connect_attempts;
+  INFO("connect attempts in one fake minute: " << attempts.size());
+  REQUIRE(attempts.size() >= 2);
+  // 0.1 + 0.2 + ... + 6.4 s, then every 10 s: 12 attempts in the minute (the backoff policy of backoff.h).
+  CHECK(attempts.size() <= 15);
+  std::vector<Duration> gaps;
+  for (size_t i = 1; i < attempts.size(); ++i) gaps.push_back(attempts[i] - attempts[i - 1]);
+  const std::vector<Duration> expected{milliseconds(100), milliseconds(200), milliseconds(400), milliseconds(800),
+                                       milliseconds(1600), milliseconds(3200), milliseconds(6400), seconds(10)};
+  for (size_t i = 0; i < gaps.size(); ++i) {
+    INFO("wait before attempt " << i + 2);
+    REQUIRE(gaps[i] == expected[std::min(i, expected.size() - 1)]);
+  }
+  CHECK(attempts.front() == start);
+  REQUIRE(h.metrics.readiness.not_ready_reason());
+  CHECK(h.metrics.readiness.not_ready_reason()->find("connection refused") != std::string::npos);
+}
+
+TEST_CASE("Once the database accepts the connection again, the loop loads the jobs and fires them", "[scheduler_loop]") {
+  Harness h;
+  h.add_job("every-second", 1);
+  h.store->refuse_connects = 3;  // 0.1 + 0.2 + 0.4 s of backoff
+  h.run_for(milliseconds(3500));
+  CHECK(h.store->connect_attempts.size() == 4);
+  CHECK(h.runs_of("every-second") >= 2);
+  CHECK(h.metrics.readiness.not_ready_reason() == std::optional<std::string>("shutting down"));
+}
+
+TEST_CASE("A row that throws while being applied is invalid with the reason, and the other jobs still fire", "[scheduler_loop]") {
+  Harness h({}, std::string("bad"));
+  h.add_job("bad", 1);
+  h.add_job("good", 1);
+  h.run_for(milliseconds(2500));
+
+  const auto bad = h.writer->last_update("bad");
+  REQUIRE(bad);
+  CHECK(bad->state == "invalid");
+  CHECK(bad->last_error.value_or("").find("rowsched could not apply this row") != std::string::npos);
+  CHECK_FALSE(bad->is_running);
+  CHECK(h.runs_of("bad") == 0);
+  CHECK(h.runs_of("good") == 2);
+  CHECK(h.store->connect_attempts.size() == 1);  // one bad row does not reconnect
+}
+
+TEST_CASE("A change whose notification never arrived is found by the resync fingerprint and applied", "[scheduler_loop]") {
+  Options o;
+  o.resync_interval = 5;
+  Harness h(o);
+  h.add_job("changed", 3600);
+  REQUIRE(h.loop->tick(h.clock.now) >= Duration::zero());
+  REQUIRE(h.writer->last_update("changed"));
+  CHECK(h.writer->last_update("changed")->version == 1);
+
+  // Behind the loop's back: a new version of one job and a new job, with no notification.
+  h.add_job("changed", 1, 2);
+  h.add_job("added", 1);
+  h.clock.now += seconds(4);
+  h.loop->tick(h.clock.now);
+  CHECK(h.writer->last_update("changed")->version == 1);  // not yet: the resync is every 5 s
+
+  h.run_for(seconds(3));
+  CHECK(h.writer->last_update("changed")->version == 2);
+  REQUIRE(h.writer->last_update("added"));
+  CHECK(h.writer->last_update("added")->state == "scheduled");
+  CHECK(h.runs_of("added") >= 1);
+  CHECK(h.runs_of("changed") >= 1);  // the new version's 1 s interval applies
+}
+
+TEST_CASE("On SIGTERM the loop stops claiming, lets running runs finish, records the queued ones as not run, and clears is_running",
+          "[scheduler_loop]") {
+  Options o;
+  o.shutdown_timeout = 30;
+  Harness h(o);
+  h.runs->threads = 1;
+  h.runs->run_takes = seconds(20);  // ends within the shutdown deadline
+  h.add_job("slow", 1);
+  const int code = h.run_for(milliseconds(3500));
+  const TimePoint signalled = h.clock.now;
+
+  CHECK(code == 0);
+  // Fires at 1, 2 and 3 s: the first runs, two wait for the only thread.
+  REQUIRE(h.store->claimed.size() == 3);
+  CHECK(std::all_of(h.store->claimed.begin(), h.store->claimed.end(), [&](auto& c) { return c.scheduled_for <= signalled; }));
+  REQUIRE(h.writer->records.size() == 3);
+  CHECK(h.writer->records[0].status == "succeeded");
+  CHECK(h.writer->records[0].run_id == 1);
+  for (size_t i = 1; i < 3; ++i) {
+    CHECK(h.writer->records[i].status == "failed");
+    CHECK(h.writer->records[i].error == "rowsched shut down before this run started");
+  }
+  CHECK(h.store->cleared_is_running);
+  CHECK(h.store->deregistered);
+  CHECK_FALSE(h.runs->abandoned);
+}
+
+TEST_CASE("A run still inside its handler at the shutdown deadline is abandoned, the rest recorded as before", "[scheduler_loop]") {
+  Options o;
+  o.shutdown_timeout = 5;
+  Harness h(o);
+  h.runs->run_takes = seconds(60);
+  h.add_job("endless", 3600);
+  h.store->table["endless"].run_right_now = true;
+  h.store->table["endless"].run_right_now_at = h.clock.now;
+  CHECK(h.run_for(seconds(1)) == 0);
+  CHECK(h.runs_of("endless") == 1);
+  CHECK(h.runs->abandoned);
+  CHECK(h.store->cleared_is_running);
+}
+
+TEST_CASE("Fires due at one instant are claimed ahead of it, by the claim lead's horizon for the burst", "[scheduler_loop]") {
+  Harness h;
+  for (int i = 0; i < 100; ++i) {
+    h.add_job("b" + std::to_string(i), 5);
+    h.store->table["b" + std::to_string(i)].trigger_kwargs = R"({"trigger":"cron","second":"*/5"})";
+  }
+  h.store->claim_takes_per_fire = std::chrono::microseconds(50);
+  h.tick_for(seconds(12));
+  REQUIRE(h.store->claimed_at.size() >= 2);
+  for (const TimePoint at : h.store->claimed_at) {
+    if (at == h.store->connect_attempts.front()) continue;  // the fires due at start-up
+    const auto ahead = (TimePoint{} + std::chrono::ceil<seconds>(at.time_since_epoch())) - at;
+    INFO("claimed " << (ahead / std::chrono::microseconds(1)) << " us ahead");
+    CHECK(ahead == milliseconds(7) + std::chrono::microseconds(500));  // 100 fires x 50 us x 1.5
+  }
+}
