@@ -74,7 +74,7 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
           [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
         }
       },
-      static_cast<size_t>(options.owner_connections));
+      static_cast<size_t>(options.owner_connections), options.max_owner_connections > 0 ? static_cast<size_t>(options.max_owner_connections) : run::Executor::default_max_owner_connections());
 }
 
 SchedulerLoop::~SchedulerLoop() {

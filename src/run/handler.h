@@ -38,6 +38,14 @@ struct RunRequest {
   TimePoint not_before{};
 };
 
+// A fire that is one statement run in a session of the job's owner, with $1.. bound to `params`.
+// `output`, when set, is what job_run.output records instead of the statement's summary.
+struct OwnerCall {
+  std::string statement;
+  std::vector<std::optional<std::string>> params;
+  std::optional<std::string> output;
+};
+
 // What a handler reports; `ok == false` is a failure with `error` saying why.
 struct RunOutcome {
   bool ok = true;
@@ -64,6 +72,10 @@ class Handler {
   virtual std::optional<std::string> validate(const nlohmann::json& args) const = 0;
   // Runs one fire. Exceptions are caught by the executor and recorded as failures.
   virtual RunOutcome run(const RunRequest& request, WorkerContext& context) const = 0;
+  // When the fire is one statement run as the job's owner (sql, notify): that statement, which the
+  // executor then sends down a pipelined owner connection (store/owner_pipelines.h) instead of
+  // calling run(). nullopt (the default): run() it on an executor thread.
+  virtual std::optional<OwnerCall> owner_call(const RunRequest&) const { return std::nullopt; }
 };
 
 // What the operator allowed at start-up (docs/handlers.md). Nothing is allowed by default.
