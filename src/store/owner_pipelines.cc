@@ -120,7 +120,7 @@ struct OwnerPipelines::Impl {
     finish(item.id, std::move(r));
   }
 
-  static std::string key_of(const OwnerStatement& s) { return s.owner + '\0' + s.statement; }
+  static std::string key_of(const OwnerStatement& s) { return s.owner + '\0' + statement_shape(s.statement); }
 
   // True when the statement ran before and took at most slow_after: a run may be queued behind it.
   bool known_fast(const std::string& key) const {
@@ -559,6 +559,31 @@ bool OwnerPipelines::can_pipeline(const std::string& statement) {
   for (const char* word : {"begin", "start", "commit", "end", "rollback", "abort", "prepare", "savepoint", "release"})
     if (lower.compare(first, std::strlen(word), word) == 0) return false;
   return true;
+}
+
+std::string OwnerPipelines::statement_shape(const std::string& statement) {
+  std::string shape;
+  shape.reserve(statement.size());
+  for (size_t i = 0; i < statement.size();) {
+    const char c = statement[i];
+    if (c == '\'') {
+      for (++i; i < statement.size(); ++i) {
+        if (statement[i] != '\'') continue;
+        if (i + 1 < statement.size() && statement[i + 1] == '\'') ++i;  // '' inside a literal
+        else break;
+      }
+      ++i;
+      shape += '?';
+    } else if (std::isdigit(static_cast<unsigned char>(c)) &&
+               (shape.empty() || !(std::isalnum(static_cast<unsigned char>(shape.back())) || shape.back() == '_'))) {
+      while (i < statement.size() && (std::isdigit(static_cast<unsigned char>(statement[i])) || statement[i] == '.')) ++i;
+      shape += '?';
+    } else {
+      shape += c;
+      ++i;
+    }
+  }
+  return shape;
 }
 
 void OwnerPipelines::submit(uint64_t id, OwnerStatement statement) {

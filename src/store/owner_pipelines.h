@@ -19,8 +19,8 @@
 //
 // Fairness: owners' queues are served round-robin, one run each per turn, so one owner's burst does not
 // starve another owner's run due at the same instant. A run is queued behind others on a connection
-// only when every run in flight there is known to be fast: its statement (same owner, same text) took
-// at most `slow_after` the last time it ran. A statement never seen, or slow last time, has its
+// only when every run in flight there is known to be fast: its statement (same owner, same text up to
+// its string and number literals) took at most `slow_after` the last time it ran. A statement never seen, or slow last time, has its
 // connection to itself until it ends; so a slow statement occupies only its own connection, and a
 // burst of new statements starts one per connection until their first runs end (about a millisecond
 // for an INSERT), then pipelines. Nor is a run queued behind one the server has been on for longer
@@ -79,6 +79,9 @@ class OwnerPipelines {
 
   // True when `statement` can run here exactly as the simple query protocol would run it.
   static bool can_pipeline(const std::string& statement);
+  // `statement` with its string and number literals replaced by `?`: statements of one shape
+  // ("INSERT ... VALUES ('job-17', ...)") are taken to take about as long as each other.
+  static std::string statement_shape(const std::string& statement);
 
   // Queues `statement`; `done(id, ...)` reports its end.
   void submit(uint64_t id, OwnerStatement statement);

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import dsn_with, quote_ident, sql, sql_value
+from conftest import Listener, dsn_with, quote_ident, sql, sql_value
 from daemon import insert_job, runs, start_daemon, wait_until  # noqa: F401 (fixture)
 
 # The statement of the jobs below: who ran it, in which session, and when the work happened.
@@ -22,7 +22,7 @@ STAMP = ("INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, s
 def owners(migrated_db, make_role):
     """alice and bob, who may write job_info, and the table `stamp` every run writes to."""
     alice, bob = make_role("alice"), make_role("bob")
-    sql(migrated_db, "CREATE TABLE stamp (label text, at timestamptz, cu name, su name, pid int, tx bigint); "
+    sql(migrated_db, "CREATE TABLE stamp (label text, at timestamptz, cu name, su name, pid int, tx bigint, note text); "
                      "GRANT SELECT, INSERT ON stamp TO PUBLIC")
     for role in (alice, bob):
         sql(migrated_db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON job_info TO {quote_ident(role)}")
@@ -108,3 +108,79 @@ def test_one_owners_burst_does_not_starve_another_owners_job_due_at_the_same_ins
     bob_at = stamps(migrated_db, "bob")[0][1]
     before_bob = sum(1 for _, a, *_ in done if a < bob_at)
     assert before_bob < 300, f"{before_bob} of alice's 600 runs did their work before bob's one"
+
+
+# What each single statement leaves on its session, and how the next run reads the same thing back.
+LEFT_BEHIND = [
+    "SELECT set_config('search_path', 'nowhere', false)",
+    "SELECT set_config('rowsched.left', 'behind', false)",
+    "SET statement_timeout = 123456",
+    "SET ROLE NONE",
+    "CREATE TEMP TABLE left_behind (x int)",
+    "LISTEN left_channel",
+    "SELECT pg_advisory_lock(4242)",
+]
+STATE = ("concat_ws(',', current_setting('search_path'), coalesce(current_setting('rowsched.left', true), ''), "
+         "current_setting('statement_timeout'), to_regclass('pg_temp.left_behind') IS NULL, "
+         "(SELECT count(*) FROM pg_listening_channels()), "
+         "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()))")
+
+
+def test_nothing_a_pipelined_run_sets_on_its_session_is_seen_by_the_next_run_on_that_session(
+        migrated_db, start_daemon, owners):
+    alice, bob = owners
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    as_alice, as_bob = dsn_with(migrated_db, user=alice), dsn_with(migrated_db, user=bob)
+    for i, statement in enumerate(LEFT_BEHIND):
+        insert_job(as_alice, f"leaver-{i}", func="sql", args=[statement], kwargs={"trigger": "date"})
+        wait_until(lambda: runs(migrated_db, f"leaver-{i}", "succeeded"), what=f"the run of {statement}")
+        insert_job(as_alice, f"reader-{i}", func="sql", kwargs={"trigger": "date"},
+                   args=["INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, session_user, "
+                         "pg_backend_pid(), NULL, " + STATE, f"reader-{i}"])
+    insert_job(as_bob, "reader-bob", func="sql", kwargs={"trigger": "date"},
+               args=["INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, session_user, "
+                     "pg_backend_pid(), NULL, " + STATE, "reader-bob"])
+    read = wait_until(lambda: (lambda r: r if len(r) == len(LEFT_BEHIND) + 1 else None)(
+        sql(migrated_db, "SELECT label, cu, su, pid, note FROM stamp ORDER BY label")), what="every reader's stamp")
+    clean = '"$user", public,,0,t,0,0'
+    for label, cu, su, _, note in read:
+        assert (note, cu) == (clean, su), label
+    alice_sessions = {pid for label, cu, _, pid, _ in read if cu == alice}
+    assert len(alice_sessions) == 1, "one session (--max-owner-connections 1), so the test means something"
+
+
+def test_a_superusers_pipelined_set_session_authorization_does_not_reach_the_next_run(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    su = sql_value(migrated_db, "SELECT session_user")
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    insert_job(migrated_db, "become-alice", func="sql", kwargs={"trigger": "date"},
+               args=[f"SET SESSION AUTHORIZATION {quote_ident(alice)}"])
+    wait_until(lambda: runs(migrated_db, "become-alice", "succeeded"), what="the first run")
+    insert_job(migrated_db, "next-admin", func="sql", args=[STAMP, "next-admin"], kwargs={"trigger": "date"})
+    stamp = wait_until(lambda: stamps(migrated_db, "next"), what="the next run")[0]
+    assert stamp[2:4] == (su, su)
+
+
+def test_a_job_timeout_cancels_a_pipelined_statement_and_the_next_run_on_its_session_has_none(
+        migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "slow", func="sql", args=["SELECT pg_sleep(30)"], kwargs={"trigger": "date", "timeout": 0.2})
+    run = wait_until(lambda: runs(migrated_db, "slow", "timeout"), what="the timed-out run")[0]
+    assert "canceling statement due to statement timeout" in run[3]
+    insert_job(as_alice, "after", func="sql", args=["SELECT current_setting('statement_timeout') AS t"],
+               kwargs={"trigger": "date"})
+    after = wait_until(lambda: runs(migrated_db, "after", "succeeded"), what="the next run")[0]
+    assert json.loads(after[2])["first_rows"] == [{"t": "0"}]
+
+
+def test_a_notify_job_goes_down_the_owners_session_with_its_default_payload(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    listener = Listener(migrated_db, "wake_alice")
+    start_daemon(migrated_db)
+    insert_job(dsn_with(migrated_db, user=alice), "notifier", func="notify", args=["wake_alice"],
+               kwargs={"trigger": "date"})
+    run = wait_until(lambda: runs(migrated_db, "notifier", "succeeded"), what="the notify run")[0]
+    assert json.loads(run[2])["job_id"] == "notifier"
+    assert json.loads(listener.collect(1, timeout=10)[0]) == json.loads(run[2])
