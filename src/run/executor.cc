@@ -45,6 +45,10 @@ Executor::~Executor() {
   cv_.notify_all();
   for (auto& t : threads_) t.join();
   pipelines_.reset();  // runs what it holds to the end, calling back into this
+  // As the threads finish their current runs: transfers started without a thread end (their own
+  // timeouts bound them) before their callbacks lose this.
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [this] { return started_without_thread_ == 0; });
 }
 
 void Executor::submit(RunRequest request) {
@@ -68,6 +72,7 @@ void Executor::submit(RunRequest request) {
       pipelines_->submit(id, std::move(statement));
       return;
     }
+    if (start_without_thread(*h, request)) return;
   }
   {
     std::lock_guard lock(mu_);
@@ -100,14 +105,42 @@ void Executor::pipelined_done(uint64_t id, store::OwnerStatementResult result) {
   idle_cv_.notify_all();
 }
 
+bool Executor::start_without_thread(const Handler& handler, const RunRequest& request) {
+  {
+    std::lock_guard lock(mu_);
+    ++started_without_thread_;
+  }
+  const TimePoint started_at = std::max(clock_(), request.not_before);
+  const bool started = handler.start(request, [this, request, started_at](RunOutcome outcome) {
+    RunResult r;
+    r.request = request;
+    r.started_at = std::max(started_at, request.not_before);
+    r.finished_at = clock_();
+    r.status = to_sql(outcome.ok ? RunStatus::succeeded : (outcome.timed_out ? RunStatus::timeout : RunStatus::failed));
+    r.output = truncate_capture(std::move(outcome.output), kMaxCapture);
+    r.error = truncate_capture(std::move(outcome.error), kMaxCapture);
+    on_done_(std::move(r));
+    {
+      std::lock_guard lock(mu_);
+      --started_without_thread_;
+    }
+    idle_cv_.notify_all();
+  });
+  if (!started) {
+    std::lock_guard lock(mu_);
+    --started_without_thread_;
+  }
+  return started;
+}
+
 size_t Executor::busy() const {
   std::lock_guard lock(mu_);
-  return queue_.size() + running_ + pipelined_.size();
+  return queue_.size() + running_ + pipelined_.size() + started_without_thread_;
 }
 
 bool Executor::wait_idle_until(TimePoint deadline) {
   std::unique_lock lock(mu_);
-  while (!queue_.empty() || running_ > 0 || !pipelined_.empty()) {
+  while (!queue_.empty() || running_ > 0 || !pipelined_.empty() || started_without_thread_ > 0) {
     const auto left = deadline - clock_();
     if (left <= Duration::zero()) return false;
     idle_cv_.wait_for(lock, std::min<Duration>(left, std::chrono::milliseconds(100)));

@@ -1,8 +1,9 @@
 // The executor: runs claimed fires through their handlers and reports each outcome through a
 // callback. Timing (started/finished) is measured here. A fire that is one statement run as the job's
 // owner (Handler::owner_call: sql, notify) goes to the owner pipelines (store/owner_pipelines.h), where
-// one thread drives all owner connections and no thread waits on a run; the other fires (log, exec,
-// http, plugins, and statements the pipelines cannot take) run on a fixed number of threads.
+// one thread drives all owner connections and no thread waits on a run; a handler that can start a
+// run without a thread (Handler::start: http, on run/curl_multi_loop.h) is left to do so; the other
+// fires (log, exec, plugins, and statements the pipelines cannot take) run on a fixed number of threads.
 //
 // Thread safety: submit() and the queries may be called from any thread; the callback runs on an
 // executor thread or the pipeline thread and must be thread-safe.
@@ -64,6 +65,8 @@ class Executor {
   void work();
   RunResult execute(const RunRequest& req, WorkerContext& ctx);
   void pipelined_done(uint64_t id, store::OwnerStatementResult result);
+  // Handler::start(): true when the handler took the run without a thread (http).
+  bool start_without_thread(const Handler& handler, const RunRequest& request);
 
   const HandlerRegistry& handlers_;
   Clock clock_;
@@ -81,6 +84,7 @@ class Executor {
   };
   std::unordered_map<uint64_t, Pipelined> pipelined_;  // sent to pipelines_, not yet done
   uint64_t next_pipelined_id_ = 1;
+  size_t started_without_thread_ = 0;  // Handler::start()ed, not yet done
   std::unique_ptr<store::OwnerPipelines> pipelines_;  // last: its thread calls back into the above
 };
 

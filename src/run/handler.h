@@ -7,6 +7,7 @@
 // (the sessions logged in as job owners) comes through the WorkerContext passed to run().
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -76,6 +77,11 @@ class Handler {
   // executor then sends down a pipelined owner connection (store/owner_pipelines.h) instead of
   // calling run(). nullopt (the default): run() it on an executor thread.
   virtual std::optional<OwnerCall> owner_call(const RunRequest&) const { return std::nullopt; }
+  // Starts the fire (at request.not_before) without holding the calling thread, and returns true;
+  // `done` is called once, on another thread, with the outcome. false (the default): the executor
+  // calls run() on one of its threads instead.
+  using Done = std::function<void(RunOutcome)>;
+  virtual bool start(const RunRequest&, Done) const { return false; }
 };
 
 // What the operator allowed at start-up (docs/handlers.md). Nothing is allowed by default.
