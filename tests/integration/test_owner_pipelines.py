@@ -184,3 +184,19 @@ def test_a_notify_job_goes_down_the_owners_session_with_its_default_payload(migr
     run = wait_until(lambda: runs(migrated_db, "notifier", "succeeded"), what="the notify run")[0]
     assert json.loads(run[2])["job_id"] == "notifier"
     assert json.loads(listener.collect(1, timeout=10)[0]) == json.loads(run[2])
+
+
+def test_a_session_lost_mid_run_fails_that_run_and_the_next_run_gets_a_new_session(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "doomed", func="sql", args=["SELECT pg_sleep(20)"], kwargs={"trigger": "date"})
+    pid = wait_until(lambda: sql_value(migrated_db, "SELECT pid FROM pg_stat_activity WHERE usename = %s "
+                                                    "AND query = 'SELECT pg_sleep(20)' AND state = 'active'", (alice,)),
+                     what="the run's session")
+    sql(migrated_db, "SELECT pg_terminate_backend(%s)", (pid,))
+    run = wait_until(lambda: runs(migrated_db, "doomed", "failed"), what="the failed run")[0]
+    assert "connection lost" in run[3] or "terminating connection" in run[3], run[3]
+    insert_job(as_alice, "after", func="sql", args=[STAMP, "after-1"], kwargs={"trigger": "date"})
+    stamp = wait_until(lambda: stamps(migrated_db, "after"), what="the next run")[0]
+    assert stamp[2:5] != (alice, alice, pid) and stamp[2] == alice
