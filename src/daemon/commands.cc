@@ -48,6 +48,10 @@ void add_run_options(CLI::App& cmd, Options& opt) {
                  "Idle sessions logged in as job owners (for sql and notify jobs) kept open for reuse, over all "
                  "owners; 0 opens a new session for every run (docs/security.md)")
       ->capture_default_str()->check(CLI::Range(0, 10000));
+  cmd.add_option("--max-owner-connections", opt.max_owner_connections,
+                 "Most connections logged in as job owners open at once for pipelined sql and notify runs, over "
+                 "all owners; 0: 4 per CPU, at least 8, at most 32 (docs/operations.md)")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
   cmd.add_option("--heartbeat-interval", opt.heartbeat_interval, "Seconds between heartbeats in scheduler_instance")
       ->capture_default_str()->check(CLI::Range(0.05, 3600.0));
   cmd.add_option("--lost-after", opt.lost_after,

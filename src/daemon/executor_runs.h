@@ -19,7 +19,7 @@ class ExecutorRuns final : public LoopRuns {
  public:
   // `handlers` and whatever `wake` uses must outlive this object.
   ExecutorRuns(int threads, std::string dsn, const run::HandlerRegistry& handlers, run::Executor::Clock clock,
-               std::function<void()> wake, size_t owner_connections);
+               std::function<void()> wake, size_t owner_connections, size_t max_owner_connections);
   // Joins the executor threads (after their current runs) before the list they report into goes.
   ~ExecutorRuns() override;
 

@@ -30,7 +30,10 @@ LoopParts production_loop_parts(const Options& options, const std::string& dsn, 
   p.store = std::make_unique<ControlConnection>(dsn, options.schema, p.instance);
   p.writer = std::make_unique<Writer>(dsn, options.schema, p.instance, system_now);
   p.runs = std::make_unique<ExecutorRuns>(options.workers, dsn, handlers, system_now, [wake] { wake->wake(); },
-                                          static_cast<size_t>(options.owner_connections));
+                                          static_cast<size_t>(options.owner_connections),
+                                          options.max_owner_connections > 0
+                                              ? static_cast<size_t>(options.max_owner_connections)
+                                              : run::Executor::default_max_owner_connections());
   if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) p.throw_on_apply = id;
   return p;
 }

@@ -6,6 +6,7 @@
 #include "run/exec_handler.h"
 #include "run/handler.h"
 #include "run/http_handler.h"
+#include "store/owner_pipelines.h"
 #include "store/sql_session.h"
 
 namespace rowsched::run {
@@ -16,6 +17,16 @@ std::string text_of(const nlohmann::json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// func_args[1..] as the statement's parameters: strings as they are, null as NULL, the rest as JSON.
+std::vector<std::optional<std::string>> params_of(const RunRequest& req) {
+  std::vector<std::optional<std::string>> params;
+  for (size_t i = 1; i < req.args.size(); ++i) {
+    if (req.args[i].is_null()) params.emplace_back(std::nullopt);
+    else params.emplace_back(text_of(req.args[i]));
+  }
+  return params;
+}
+
 class SqlHandler final : public Handler {
  public:
   std::optional<std::string> validate(const nlohmann::json& args) const override {
@@ -23,15 +34,15 @@ class SqlHandler final : public Handler {
       return "func_args[0] must be the SQL statement to run, a non-empty string (then values for $1, $2, ...)";
     return std::nullopt;
   }
+  std::optional<OwnerCall> owner_call(const RunRequest& req) const override {
+    OwnerCall call{req.args[0].get<std::string>(), params_of(req), std::nullopt};
+    if (!store::OwnerPipelines::can_pipeline(call.statement)) return std::nullopt;
+    return call;
+  }
   RunOutcome run(const RunRequest& req, WorkerContext& ctx) const override {
-    std::vector<std::optional<std::string>> params;
-    for (size_t i = 1; i < req.args.size(); ++i) {
-      if (req.args[i].is_null()) params.emplace_back(std::nullopt);
-      else params.emplace_back(text_of(req.args[i]));
-    }
     RunOutcome out;
     try {
-      out.output = ctx.sql().execute_as(req.owner, req.args[0].get<std::string>(), params, req.timeout);
+      out.output = ctx.sql().execute_as(req.owner, req.args[0].get<std::string>(), params_of(req), req.timeout);
     } catch (const store::StatementTimeout& e) {
       out.ok = false;
       out.timed_out = true;
@@ -63,15 +74,23 @@ class NotifyHandler final : public Handler {
     if (args[0].get<std::string>().size() > 63) return "func_args[0]: a channel name is at most 63 bytes";
     return std::nullopt;
   }
+  std::optional<OwnerCall> owner_call(const RunRequest& req) const override {
+    const std::string text = payload_of(req);
+    return OwnerCall{"SELECT pg_notify($1, $2)", {req.args[0].get<std::string>(), text}, text};
+  }
   RunOutcome run(const RunRequest& req, WorkerContext& ctx) const override {
-    // The default payload tells the worker which fire woke it.
-    nlohmann::json payload = req.args.size() > 1 ? req.args[1]
-                                                 : nlohmann::json{{"job_id", req.job_id},
-                                                                  {"scheduled_for", format_rfc3339(req.scheduled_for)},
-                                                                  {"run_id", req.run_id}};
-    const std::string text = text_of(payload);
+    const std::string text = payload_of(req);
     ctx.sql().notify_as(req.owner, req.args[0].get<std::string>(), text);
     return RunOutcome{true, false, text, ""};
+  }
+
+ private:
+  // The default payload tells the worker which fire woke it.
+  static std::string payload_of(const RunRequest& req) {
+    return text_of(req.args.size() > 1 ? req.args[1]
+                                       : nlohmann::json{{"job_id", req.job_id},
+                                                        {"scheduled_for", format_rfc3339(req.scheduled_for)},
+                                                        {"run_id", req.run_id}});
   }
 };
 

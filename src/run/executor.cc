@@ -1,5 +1,7 @@
 #include "run/executor.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "base/states.h"
@@ -15,12 +17,23 @@ std::string truncate_capture(std::string text, size_t limit) {
   return text + "\n[... " + std::to_string(dropped) + " more bytes not kept]";
 }
 
+size_t Executor::default_max_owner_connections() {
+  const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
+  return std::clamp<size_t>(4 * cpus, 8, 32);
+}
+
 Executor::Executor(int threads, std::string dsn, const HandlerRegistry& handlers, Clock clock, OnDone on_done,
-                   size_t owner_connections)
+                   size_t owner_connections, size_t max_owner_connections)
     : handlers_(handlers),
       clock_(std::move(clock)),
-      sql_(std::move(dsn), store::SqlSession::Limits{.max_idle = owner_connections}, clock_),
+      sql_(dsn, store::SqlSession::Limits{.max_idle = owner_connections}, clock_),
       on_done_(std::move(on_done)) {
+  store::OwnerPipelines::Limits limits;
+  limits.max_open = std::max<size_t>(1, max_owner_connections);
+  limits.max_idle = owner_connections;
+  pipelines_ = std::make_unique<store::OwnerPipelines>(
+      std::move(dsn), limits, clock_,
+      [this](uint64_t id, store::OwnerStatementResult result) { pipelined_done(id, std::move(result)); });
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -31,9 +44,36 @@ Executor::~Executor() {
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
+  pipelines_.reset();  // runs what it holds to the end, calling back into this
+  // As the threads finish their current runs: transfers started without a thread end (their own
+  // timeouts bound them) before their callbacks lose this.
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [this] { return started_without_thread_ == 0; });
 }
 
 void Executor::submit(RunRequest request) {
+  if (const Handler* h = handlers_.find(request.func)) {
+    std::optional<OwnerCall> call;
+    try {
+      call = h->owner_call(request);
+    } catch (const std::exception&) {
+      call.reset();  // run() reports the same fault as a failure
+    }
+    if (call) {
+      uint64_t id;
+      store::OwnerStatement statement{request.owner, std::move(call->statement), std::move(call->params), request.timeout,
+                                      // As on the threads: a wall clock stepped back holds a run for 1 s at most.
+                                      std::min(request.not_before, clock_() + kMaxStartWait)};
+      {
+        std::lock_guard lock(mu_);
+        id = next_pipelined_id_++;
+        pipelined_.emplace(id, Pipelined{std::move(request), std::move(call->output)});
+      }
+      pipelines_->submit(id, std::move(statement));
+      return;
+    }
+    if (start_without_thread(*h, request)) return;
+  }
   {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(request));
@@ -41,14 +81,66 @@ void Executor::submit(RunRequest request) {
   cv_.notify_one();
 }
 
+void Executor::pipelined_done(uint64_t id, store::OwnerStatementResult result) {
+  Pipelined run;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pipelined_.find(id);
+    if (it == pipelined_.end()) return;
+    run = std::move(it->second);
+    pipelined_.erase(it);
+  }
+  RunResult r;
+  r.request = std::move(run.request);
+  r.started_at = result.started_at;
+  r.finished_at = result.finished_at;
+  using Outcome = store::OwnerStatementResult::Outcome;
+  r.status = to_sql(result.outcome == Outcome::succeeded ? RunStatus::succeeded
+                    : result.outcome == Outcome::timed_out ? RunStatus::timeout
+                                                           : RunStatus::failed);
+  if (result.outcome == Outcome::succeeded && run.output) result.output = std::move(*run.output);
+  r.output = truncate_capture(std::move(result.output), kMaxCapture);
+  r.error = truncate_capture(std::move(result.error), kMaxCapture);
+  on_done_(std::move(r));
+  idle_cv_.notify_all();
+}
+
+bool Executor::start_without_thread(const Handler& handler, const RunRequest& request) {
+  {
+    std::lock_guard lock(mu_);
+    ++started_without_thread_;
+  }
+  const TimePoint started_at = std::max(clock_(), request.not_before);
+  const bool started = handler.start(request, [this, request, started_at](RunOutcome outcome) {
+    RunResult r;
+    r.request = request;
+    r.started_at = std::max(started_at, request.not_before);
+    r.finished_at = clock_();
+    r.status = to_sql(outcome.ok ? RunStatus::succeeded : (outcome.timed_out ? RunStatus::timeout : RunStatus::failed));
+    r.output = truncate_capture(std::move(outcome.output), kMaxCapture);
+    r.error = truncate_capture(std::move(outcome.error), kMaxCapture);
+    on_done_(std::move(r));
+    {
+      std::lock_guard lock(mu_);
+      --started_without_thread_;
+    }
+    idle_cv_.notify_all();
+  });
+  if (!started) {
+    std::lock_guard lock(mu_);
+    --started_without_thread_;
+  }
+  return started;
+}
+
 size_t Executor::busy() const {
   std::lock_guard lock(mu_);
-  return queue_.size() + running_;
+  return queue_.size() + running_ + pipelined_.size() + started_without_thread_;
 }
 
 bool Executor::wait_idle_until(TimePoint deadline) {
   std::unique_lock lock(mu_);
-  while (!queue_.empty() || running_ > 0) {
+  while (!queue_.empty() || running_ > 0 || !pipelined_.empty() || started_without_thread_ > 0) {
     const auto left = deadline - clock_();
     if (left <= Duration::zero()) return false;
     idle_cv_.wait_for(lock, std::min<Duration>(left, std::chrono::milliseconds(100)));
@@ -57,9 +149,16 @@ bool Executor::wait_idle_until(TimePoint deadline) {
 }
 
 std::vector<RunRequest> Executor::drain_queue() {
+  const std::vector<uint64_t> unsent = pipelines_->drain_unsent();
   std::lock_guard lock(mu_);
   std::vector<RunRequest> out(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
   queue_.clear();
+  for (uint64_t id : unsent) {
+    if (auto it = pipelined_.find(id); it != pipelined_.end()) {
+      out.push_back(std::move(it->second.request));
+      pipelined_.erase(it);
+    }
+  }
   idle_cv_.notify_all();
   return out;
 }

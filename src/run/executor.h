@@ -1,8 +1,12 @@
-// The executor pool: a fixed number of threads that run claimed fires through their handlers and
-// report each outcome through a callback. Timing (started/finished) is measured here.
+// The executor: runs claimed fires through their handlers and reports each outcome through a
+// callback. Timing (started/finished) is measured here. A fire that is one statement run as the job's
+// owner (Handler::owner_call: sql, notify) goes to the owner pipelines (store/owner_pipelines.h), where
+// one thread drives all owner connections and no thread waits on a run; a handler that can start a
+// run without a thread (Handler::start: http, on run/curl_multi_loop.h) is left to do so; the other
+// fires (log, exec, plugins, and statements the pipelines cannot take) run on a fixed number of threads.
 //
 // Thread safety: submit() and the queries may be called from any thread; the callback runs on an
-// executor thread and must be thread-safe.
+// executor thread or the pipeline thread and must be thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -10,9 +14,11 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "run/handler.h"
+#include "store/owner_pipelines.h"
 #include "store/sql_session.h"
 
 namespace rowsched::run {
@@ -29,10 +35,12 @@ class Executor {
   using Clock = std::function<TimePoint()>;
   using OnDone = std::function<void(RunResult)>;
 
-  // Starts `threads` workers sharing the owner sessions of `dsn` (store/sql_session.h), of which at
-  // most `owner_connections` stay open idle.
+  // Starts `threads` workers sharing the owner sessions of `dsn` (store/sql_session.h), and the owner
+  // pipelines, with at most `owner_connections` idle sessions each kept open and at most
+  // `max_owner_connections` pipelined connections open at once.
   Executor(int threads, std::string dsn, const HandlerRegistry& handlers, Clock clock, OnDone on_done,
-           size_t owner_connections = store::SqlSession::Limits{}.max_idle);
+           size_t owner_connections = store::SqlSession::Limits{}.max_idle,
+           size_t max_owner_connections = default_max_owner_connections());
   // Stops taking work and joins the threads (after their current runs).
   ~Executor();
 
@@ -49,9 +57,16 @@ class Executor {
   // Longest a run claimed ahead waits for its RunRequest::not_before.
   static constexpr Duration kMaxStartWait = std::chrono::seconds(1);
 
+  // Pipelined owner connections open at once by default: 4 per CPU (a backend waits on its client
+  // between pipelines, so a CPU keeps more than one busy), at least 8, at most 32 (well under
+  // PostgreSQL's default max_connections of 100, which other clients share). docs/operations.md.
+  static size_t default_max_owner_connections();
  private:
   void work();
   RunResult execute(const RunRequest& req, WorkerContext& ctx);
+  void pipelined_done(uint64_t id, store::OwnerStatementResult result);
+  // Handler::start(): true when the handler took the run without a thread (http).
+  bool start_without_thread(const Handler& handler, const RunRequest& request);
 
   const HandlerRegistry& handlers_;
   Clock clock_;
@@ -63,6 +78,14 @@ class Executor {
   size_t running_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  struct Pipelined {
+    RunRequest request;
+    std::optional<std::string> output;
+  };
+  std::unordered_map<uint64_t, Pipelined> pipelined_;  // sent to pipelines_, not yet done
+  uint64_t next_pipelined_id_ = 1;
+  size_t started_without_thread_ = 0;  // Handler::start()ed, not yet done
+  std::unique_ptr<store::OwnerPipelines> pipelines_;  // last: its thread calls back into the above
 };
 
 // `text` cut to `limit` bytes (at a UTF-8 boundary) with a note of how much was dropped.

@@ -7,6 +7,7 @@
 // (the sessions logged in as job owners) comes through the WorkerContext passed to run().
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +39,14 @@ struct RunRequest {
   TimePoint not_before{};
 };
 
+// A fire that is one statement run in a session of the job's owner, with $1.. bound to `params`.
+// `output`, when set, is what job_run.output records instead of the statement's summary.
+struct OwnerCall {
+  std::string statement;
+  std::vector<std::optional<std::string>> params;
+  std::optional<std::string> output;
+};
+
 // What a handler reports; `ok == false` is a failure with `error` saying why.
 struct RunOutcome {
   bool ok = true;
@@ -64,6 +73,15 @@ class Handler {
   virtual std::optional<std::string> validate(const nlohmann::json& args) const = 0;
   // Runs one fire. Exceptions are caught by the executor and recorded as failures.
   virtual RunOutcome run(const RunRequest& request, WorkerContext& context) const = 0;
+  // When the fire is one statement run as the job's owner (sql, notify): that statement, which the
+  // executor then sends down a pipelined owner connection (store/owner_pipelines.h) instead of
+  // calling run(). nullopt (the default): run() it on an executor thread.
+  virtual std::optional<OwnerCall> owner_call(const RunRequest&) const { return std::nullopt; }
+  // Starts the fire (at request.not_before) without holding the calling thread, and returns true;
+  // `done` is called once, on another thread, with the outcome. false (the default): the executor
+  // calls run() on one of its threads instead.
+  using Done = std::function<void(RunOutcome)>;
+  virtual bool start(const RunRequest&, Done) const { return false; }
 };
 
 // What the operator allowed at start-up (docs/handlers.md). Nothing is allowed by default.

@@ -1,5 +1,5 @@
-// The `http` handler: one request per fire through libcurl's easy API, restricted to http/https and
-// to the hosts of --allow-http. Redirects are followed here rather than by libcurl, so that every
+// The `http` handler: one request per fire, a transfer of the shared curl multi loop
+// (run/curl_multi_loop.h), restricted to http/https and to the hosts of --allow-http. Redirects are followed here rather than by libcurl, so that every
 // hop is checked against the allowlist before a connection is made.
 #include "run/http_handler.h"
 
@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <set>
 
 #include "run/bounded_capture.h"
+#include "run/curl_multi_loop.h"
 #include "run/executor.h"
 
 namespace rowsched::run {
@@ -194,7 +196,6 @@ std::optional<std::string> check_options(const nlohmann::json& o) {
   return std::nullopt;
 }
 
-using CurlHandle = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
 using HeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
@@ -224,33 +225,39 @@ class HttpHandler final : public Handler {
     return std::nullopt;
   }
 
-  RunOutcome run(const RunRequest& req, WorkerContext&) const override {
-    if (auto problem = validate(req.args)) return RunOutcome{false, false, "", *problem};
+  // The transfer goes to the shared curl multi loop (run/curl_multi_loop.h): no thread waits on it.
+  bool start(const RunRequest& req, Done done) const override {
+    if (auto problem = validate(req.args)) {
+      done(RunOutcome{false, false, "", *problem});
+      return true;
+    }
     const nlohmann::json options = req.args.size() > 1 ? req.args[1] : nlohmann::json::object();
+    auto t = std::make_shared<Transfer>();
+    t->done = std::move(done);
+    t->not_before = req.not_before;
 
     // The budget is the shorter of the job's timeout and the request's own.
-    Duration budget = kDefaultTimeout;
-    std::string budget_source = "the default http timeout";
+    t->budget = kDefaultTimeout;
+    t->budget_source = "the default http timeout";
     if (options.contains("timeout")) {
-      budget = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options["timeout"].get<double>()));
-      budget_source = "func_args[1].timeout";
+      t->budget = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options["timeout"].get<double>()));
+      t->budget_source = "func_args[1].timeout";
     }
-    if (req.timeout && *req.timeout <= budget) {
-      budget = *req.timeout;
-      budget_source = "the job's timeout";
+    if (req.timeout && *req.timeout <= t->budget) {
+      t->budget = *req.timeout;
+      t->budget_source = "the job's timeout";
     }
-    const auto deadline = SteadyClock::now() + budget;
+    const Duration wait = std::max(Duration::zero(), req.not_before - std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+    t->deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(wait + t->budget);
 
-    std::string method = options.value("method", options.contains("body") ? "POST" : "GET");
-    std::optional<std::string> body;
+    t->method = options.value("method", options.contains("body") ? "POST" : "GET");
     if (options.contains("body") && !options["body"].is_null())
-      body = options["body"].is_string() ? options["body"].get<std::string>() : options["body"].dump();
-    HeaderList headers(nullptr, &curl_slist_free_all);
+      t->body = options["body"].is_string() ? options["body"].get<std::string>() : options["body"].dump();
     auto add_header = [&](const std::string& line) {
-      curl_slist* grown = curl_slist_append(headers.get(), line.c_str());
+      curl_slist* grown = curl_slist_append(t->headers.get(), line.c_str());
       if (!grown) throw std::bad_alloc();
-      headers.release();
-      headers.reset(grown);
+      t->headers.release();
+      t->headers.reset(grown);
     };
     bool has_content_type = false;
     const nlohmann::json user_headers = options.value("headers", nlohmann::json::object());
@@ -258,61 +265,106 @@ class HttpHandler final : public Handler {
       add_header(name + ": " + value.get<std::string>());
       has_content_type = has_content_type || lower(name) == "content-type";
     }
-    if (body && !options["body"].is_string() && !has_content_type) add_header("Content-Type: application/json");
+    if (t->body && !options["body"].is_string() && !has_content_type) add_header("Content-Type: application/json");
     add_header("X-Rowsched-Job-Id: " + req.job_id);
     add_header("X-Rowsched-Run-Id: " + std::to_string(req.run_id));
     add_header("X-Rowsched-Scheduled-For: " + format_rfc3339(req.scheduled_for));
     add_header("Expect:");  // no 100-continue round trip before a body
 
     std::string problem;
-    auto url = parse_url(req.args[0].get<std::string>(), patterns_, problem);
-    for (int hop = 0;; ++hop) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
-      if (left <= milliseconds(0)) return timed_out(budget, budget_source, "");
-      Response r = perform(*url, method, body, headers.get(), left);
-      // A timeout before the budget is spent is the connect timeout: the server is unreachable.
-      if (r.code == CURLE_OPERATION_TIMEDOUT && SteadyClock::now() + milliseconds(50) >= deadline)
-        return timed_out(budget, budget_source, r.body.text());
-      if (r.code != CURLE_OK && !(r.code == CURLE_WRITE_ERROR && r.body.full()))
-        return RunOutcome{false, false, "", method + " " + url->text + " failed: " + r.error};
-      if (r.status >= 300 && r.status < 400 && !r.redirect.empty()) {
-        if (hop == kMaxRedirects)
-          return RunOutcome{false, false, "", "more than " + std::to_string(kMaxRedirects) + " redirects, the last to " + r.redirect};
-        auto next = parse_url(r.redirect, patterns_, problem);
-        if (!next)
-          return RunOutcome{false, false, "HTTP " + std::to_string(r.status) + "\n" + r.body.text(),
-                            "HTTP " + std::to_string(r.status) + " redirect not followed: " + problem};
-        // Browsers' rule, which curl follows too: 301/302/303 turn into GET, 307/308 repeat the request.
-        if (r.status <= 303 && method != "HEAD") {
-          method = "GET";
-          body.reset();
-        }
-        url = std::move(next);
-        continue;
-      }
-      RunOutcome out;
-      out.output = "HTTP " + std::to_string(r.status) + (r.body.empty() ? "" : "\n" + r.body.text());
-      if (r.status < 200 || r.status >= 300) {
-        out.ok = false;
-        out.error = "HTTP " + std::to_string(r.status) + " from " + method + " " + url->text + " (only 2xx is success)";
-      }
-      return out;
-    }
+    t->url = parse_url(req.args[0].get<std::string>(), patterns_, problem);
+    launch(t);
+    return true;
+  }
+
+  // The same transfer, waited for on the calling thread.
+  RunOutcome run(const RunRequest& req, WorkerContext&) const override {
+    std::promise<RunOutcome> outcome;
+    auto future = outcome.get_future();
+    start(req, [&outcome](RunOutcome o) { outcome.set_value(std::move(o)); });
+    return future.get();
   }
 
  private:
+  // One fire's request across its redirects.
+  struct Transfer {
+    Done done;
+    TimePoint not_before{};
+    Duration budget{};
+    std::string budget_source;
+    SteadyClock::time_point deadline{};
+    std::string method;
+    std::optional<std::string> body;
+    HeaderList headers{nullptr, &curl_slist_free_all};
+    std::optional<ParsedUrl> url;
+    int hop = 0;
+    Response response;
+    char error[CURL_ERROR_SIZE] = {0};
+  };
+
+  // Starts the transfer's next hop, or ends it when its budget is spent.
+  void launch(const std::shared_ptr<Transfer>& t) const {
+    const auto left = std::chrono::duration_cast<milliseconds>(t->deadline - SteadyClock::now());
+    if (left <= milliseconds(0)) return t->done(timed_out(t->budget, t->budget_source, ""));
+    t->response = Response{};
+    t->error[0] = 0;
+    CURL* easy = configure(*t->url, t->method, t->body, t->headers.get(), left, t->response, t->error);
+    CurlMultiLoop::shared().add(easy, t->hop == 0 ? t->not_before : TimePoint{}, [this, t](CURL* c, CURLcode code) {
+      Response& r = t->response;
+      r.code = code;
+      r.error = t->error[0] ? t->error : curl_easy_strerror(code);
+      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+      char* location = nullptr;
+      if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) r.redirect = location;
+      if (auto outcome = finished(*t)) t->done(std::move(*outcome));
+      else launch(t);
+    });
+  }
+
+  // The outcome of the hop that just ended, or nullopt when a redirect is to be followed.
+  std::optional<RunOutcome> finished(Transfer& t) const {
+    Response& r = t.response;
+    // A timeout before the budget is spent is the connect timeout: the server is unreachable.
+    if (r.code == CURLE_OPERATION_TIMEDOUT && SteadyClock::now() + milliseconds(50) >= t.deadline)
+      return timed_out(t.budget, t.budget_source, r.body.text());
+    if (r.code != CURLE_OK && !(r.code == CURLE_WRITE_ERROR && r.body.full()))
+      return RunOutcome{false, false, "", t.method + " " + t.url->text + " failed: " + r.error};
+    if (r.status >= 300 && r.status < 400 && !r.redirect.empty()) {
+      if (t.hop == kMaxRedirects)
+        return RunOutcome{false, false, "", "more than " + std::to_string(kMaxRedirects) + " redirects, the last to " + r.redirect};
+      std::string problem;
+      auto next = parse_url(r.redirect, patterns_, problem);
+      if (!next)
+        return RunOutcome{false, false, "HTTP " + std::to_string(r.status) + "\n" + r.body.text(),
+                          "HTTP " + std::to_string(r.status) + " redirect not followed: " + problem};
+      // Browsers' rule, which curl follows too: 301/302/303 turn into GET, 307/308 repeat the request.
+      if (r.status <= 303 && t.method != "HEAD") {
+        t.method = "GET";
+        t.body.reset();
+      }
+      t.url = std::move(next);
+      ++t.hop;
+      return std::nullopt;
+    }
+    RunOutcome out;
+    out.output = "HTTP " + std::to_string(r.status) + (r.body.empty() ? "" : "\n" + r.body.text());
+    if (r.status < 200 || r.status >= 300) {
+      out.ok = false;
+      out.error = "HTTP " + std::to_string(r.status) + " from " + t.method + " " + t.url->text + " (only 2xx is success)";
+    }
+    return out;
+  }
+
   static RunOutcome timed_out(Duration budget, const std::string& source, std::string partial) {
     return RunOutcome{false, true, std::move(partial),
                       "timed out after " + format_seconds(budget) + " s (" + source + "): the transfer was aborted"};
   }
 
-  static Response perform(const ParsedUrl& url, const std::string& method, const std::optional<std::string>& body,
-                          curl_slist* headers, milliseconds left) {
-    Response r;
-    CurlHandle curl(curl_easy_init(), &curl_easy_cleanup);
-    if (!curl) throw std::runtime_error("curl_easy_init failed");
-    char error[CURL_ERROR_SIZE] = {0};
-    CURL* c = curl.get();
+  // A new easy handle for one hop, writing into `r` and `error` (which outlive it).
+  static CURL* configure(const ParsedUrl& url, const std::string& method, const std::optional<std::string>& body,
+                         curl_slist* headers, milliseconds left, Response& r, char* error) {
+    CURL* c = curl_easy_init();
+    if (!c) throw std::runtime_error("curl_easy_init failed");
     curl_easy_setopt(c, CURLOPT_CURLU, url.handle.get());
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -335,12 +387,7 @@ class HttpHandler final : public Handler {
         curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body->c_str());
       }
     }
-    r.code = curl_easy_perform(c);
-    r.error = error[0] ? error : curl_easy_strerror(r.code);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    char* location = nullptr;
-    if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) r.redirect = location;
-    return r;
+    return c;
   }
 
   std::vector<std::string> patterns_;

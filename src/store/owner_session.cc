@@ -36,7 +36,9 @@ constexpr const char* kReset =
     "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; DEALLOCATE ALL; UNLISTEN *; "
     "SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD SEQUENCES; DISCARD TEMP";
 
-std::string summary_of(const PGresult* r) {
+}  // namespace
+
+std::string owner_result_summary(const PGresult* r) {
   nlohmann::json summary;
   if (PQresultStatus(r) == PGRES_TUPLES_OK) {
     const int rows = PQntuples(r), columns = PQnfields(r);
@@ -56,7 +58,13 @@ std::string summary_of(const PGresult* r) {
   return summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace
+std::string owner_login_error_message(const std::string& owner, const std::string& why) {
+  return "cannot log in as the job's owner role \"" + owner + "\": " + why +
+         ". A job runs in a session logged in as its owner: the role must exist and have LOGIN "
+         "(ALTER ROLE \"" + owner + "\" LOGIN), pg_hba.conf must admit it from the daemon's host, and the daemon "
+         "must have its credentials (a line in the daemon's passfile, ~/.pgpass or PGPASSFILE, a client "
+         "certificate, or peer/trust on a local socket); see docs/security.md";
+}
 
 OwnerSession::OwnerSession(const std::string& owner, const std::string& conninfo) : owner_(owner) {
   conn_ = PQconnectdb(conninfo.c_str());
@@ -64,12 +72,7 @@ OwnerSession::OwnerSession(const std::string& owner, const std::string& conninfo
     const std::string why = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
-    throw OwnerLoginError(
-        "cannot log in as the job's owner role \"" + owner + "\": " + why +
-        ". A job runs in a session logged in as its owner: the role must exist and have LOGIN "
-        "(ALTER ROLE \"" + owner + "\" LOGIN), pg_hba.conf must admit it from the daemon's host, and the daemon "
-        "must have its credentials (a line in the daemon's passfile, ~/.pgpass or PGPASSFILE, a client "
-        "certificate, or peer/trust on a local socket); see docs/security.md");
+    throw OwnerLoginError(owner_login_error_message(owner, why));
   }
   PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
 }
@@ -115,7 +118,7 @@ std::string OwnerSession::run(const std::string& statement, const std::vector<st
     switch (PQresultStatus(r.get())) {
       case PGRES_TUPLES_OK:
       case PGRES_COMMAND_OK:
-        output = summary_of(r.get());
+        output = owner_result_summary(r.get());
         break;
       case PGRES_COPY_IN:
       case PGRES_COPY_OUT:

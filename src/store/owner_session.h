@@ -20,6 +20,7 @@
 #include "base/time.h"
 
 typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
 
 namespace rowsched::store {
 
@@ -35,6 +36,13 @@ class StatementTimeout : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// What job_run.output says of a statement's last result: {"affected_rows": N}, or for a query
+// {"rows": N, "first_rows": [...]} (the first 10 rows as JSON objects of text).
+std::string owner_result_summary(const PGresult* result);
+
+// The message of an OwnerLoginError: the role, libpq's reason `why`, and what to configure.
+std::string owner_login_error_message(const std::string& owner, const std::string& why);
 
 class OwnerSession {
  public:

@@ -3,10 +3,12 @@ allowlists, jobs written as rows of job_info, and only what a user can SELECT as
 status, output and error; job_info's state and last_error). The only network traffic is to a
 throwaway HTTP server on 127.0.0.1."""
 
+import datetime
 import json
 import os
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -166,12 +168,25 @@ def test_output_beyond_the_bound_is_cut_with_a_note(migrated_db, start_daemon):
     assert output.endswith(f"[... {300000 - len(kept)} more bytes not kept]")
 
 
+def test_exec_jobs_due_at_one_instant_run_at_once_not_one_after_another(migrated_db, start_daemon):
+    start_daemon(migrated_db, "--allow-exec", "/bin/sleep", "--workers", "1")
+    at = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)).isoformat()
+    sql(migrated_db, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) SELECT 'nap-' || i, 'exec', "
+                     "'[\"/bin/sleep\", \"1\"]', jsonb_build_object('trigger', 'date', 'run_date', %s::text) "
+                     "FROM generate_series(1, 20) i", (at,))
+    done = wait_until(lambda: (lambda r: r if r[0][0] == 20 else None)(sql(
+        migrated_db, "SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at))::float FROM job_run "
+                     "WHERE job_id LIKE 'nap-%%' AND status = 'succeeded'")), timeout=60, what="20 succeeded naps")
+    # Each program sleeps 1 s: one after another on the one executor thread would take 20 s.
+    assert done[0][1] < 8, f"20 programs of 1 s each took {done[0][1]:.1f} s from the first start to the last end"
+
+
 # --- http ------------------------------------------------------------------------------------------
 
 
 class Recorder(BaseHTTPRequestHandler):
     """/ok -> 200, /fail -> 500, /echo -> 200 with the request, /slow -> answers after 5 s,
-    /hop -> 302 to /ok, /away -> 302 to a host that is not allowed."""
+    /second -> answers after 1 s, /hop -> 302 to /ok, /away -> 302 to a host that is not allowed."""
 
     def _answer(self, code, body, headers=()):
         data = body.encode()
@@ -198,6 +213,9 @@ class Recorder(BaseHTTPRequestHandler):
         elif self.path == "/slow":
             self.server.release.wait(5)
             self._answer(200, "late")
+        elif self.path == "/second":
+            time.sleep(1)
+            self._answer(200, "a second later")
         elif self.path == "/hop":
             self._answer(302, "", [("Location", "/ok")])
         elif self.path == "/away":
@@ -239,6 +257,22 @@ def test_an_http_job_answered_with_500_is_a_failure(migrated_db, start_daemon, h
     status, output, error, _ = finished_run(migrated_db, "bad")
     assert (status, output) == ("failed", "HTTP 500\nboom")
     assert error == f"HTTP 500 from GET {url} (only 2xx is success)"
+
+
+def test_http_jobs_due_at_one_instant_are_requested_at_once_not_one_after_another(
+        migrated_db, start_daemon, http_server):
+    start_daemon(migrated_db, "--allow-http", "127.0.0.1", "--workers", "1")
+    at = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)).isoformat()
+    url = f"http://127.0.0.1:{http_server.server_port}/second"
+    sql(migrated_db, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) SELECT 'get-' || i, 'http', "
+                     "jsonb_build_array(%s::text), jsonb_build_object('trigger', 'date', 'run_date', %s::text) "
+                     "FROM generate_series(1, 40) i", (url, at))
+    done = wait_until(lambda: (lambda r: r if r[0][0] == 40 else None)(sql(
+        migrated_db, "SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at))::float FROM job_run "
+                     "WHERE job_id LIKE 'get-%%' AND status = 'succeeded'")), timeout=60, what="40 succeeded requests")
+    # Each answer takes 1 s: one after another on the one executor thread would take 40 s. (The test
+    # server's listen backlog of 5 delays some connections by a SYN retry of 1 s or more.)
+    assert done[0][1] < 15, f"40 requests of 1 s each took {done[0][1]:.1f} s from the first start to the last end"
 
 
 def test_an_http_job_sends_its_method_headers_and_json_body(migrated_db, start_daemon, http_server):

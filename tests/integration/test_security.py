@@ -129,8 +129,10 @@ def test_nothing_a_run_sets_on_its_session_is_seen_by_the_next_run_of_the_same_o
              "current_setting('statement_timeout'), to_regclass('pg_temp.left_behind') IS NULL, "
              "(SELECT count(*) FROM pg_prepared_statements), (SELECT count(*) FROM pg_listening_channels()), "
              "(SELECT count(*) FROM pg_cursors))")
-    insert_job(as_alice, "next-alice", func="sql", args=[record("next-alice", state)], kwargs={"trigger": "date"})
-    insert_job(as_bob, "next-bob", func="sql", args=[record("next-bob", state)], kwargs={"trigger": "date"})
+    # Two statements, as the leaver's: they run on the same (blocking) owner sessions. Single statements
+    # go down the pipelined sessions, whose reset test_owner_pipelines.py checks the same way.
+    insert_job(as_alice, "next-alice", func="sql", args=[record("next-alice", state) + "; SELECT 1"], kwargs={"trigger": "date"})
+    insert_job(as_bob, "next-bob", func="sql", args=[record("next-bob", state) + "; SELECT 1"], kwargs={"trigger": "date"})
     wait_until(lambda: seen(migrated_db, "next-alice") and seen(migrated_db, "next-bob"), what="the next runs")
     clean = '"$user", public,,0,t,0,0,0'
     leaver, next_alice, next_bob = (seen(migrated_db, label) for label in ("leaver", "next-alice", "next-bob"))
@@ -349,7 +351,7 @@ def test_a_superuser_jobs_set_session_authorization_does_not_reach_the_next_run(
     insert_job(migrated_db, "become-alice", func="sql", kwargs={"trigger": "date"},
                args=[f"SET SESSION AUTHORIZATION {quote_ident(alice)}; " + record("become-alice")])
     wait_until(lambda: runs(migrated_db, "become-alice", "succeeded"), what="the first run")
-    insert_job(migrated_db, "next-admin", func="sql", args=[record("next-admin")], kwargs={"trigger": "date"})
+    insert_job(migrated_db, "next-admin", func="sql", args=[record("next-admin") + "; SELECT 1"], kwargs={"trigger": "date"})
     wait_until(lambda: seen(migrated_db, "next-admin"), what="the next run")
     assert seen(migrated_db, "become-alice")[:2] == (alice, alice)
     assert seen(migrated_db, "next-admin")[2] == seen(migrated_db, "become-alice")[2]  # the same session

@@ -1,0 +1,614 @@
+#include "store/owner_pipelines.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "store/owner_conninfo.h"
+#include "store/owner_session.h"
+#include "store/pg_error.h"
+
+namespace rowsched::store {
+
+namespace {
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+void ignore_notice(void*, const char*) {}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+struct Item {
+  uint64_t id = 0;
+  OwnerStatement call;
+};
+
+// One query of a run and the Sync after it. A run is [timeout,] statement, reset.
+struct Step {
+  enum class Kind { timeout, statement, reset } kind = Kind::statement;
+  uint64_t id = 0;
+  TimePoint sent_at{};
+  std::string key{};  // owner + statement text, to learn how long it takes
+  bool known_fast = false;
+  // Collected from the statement's results.
+  std::string output = R"({"affected_rows":0})";
+  std::optional<std::string> error{};
+  bool cancelled = false;
+  bool query_done = false;
+};
+
+struct Connection {
+  std::string owner;
+  PGconn* conn = nullptr;
+  bool connecting = true;
+  PostgresPollingStatusType poll_wants = PGRES_POLLING_WRITING;
+  bool wants_flush = false;
+  std::deque<Step> steps;
+  size_t runs_in_flight = 0;
+  bool retiring = false;  // closed once its runs end, to make room for a starved owner
+  size_t unsure_in_flight = 0;  // runs in flight not known to be fast: nothing is queued behind them
+  TimePoint idle_since{};
+  TimePoint front_since{};  // when the server got to the front step (its previous Sync arrived)
+
+  ~Connection() {
+    if (conn) PQfinish(conn);
+  }
+};
+
+}  // namespace
+
+struct OwnerPipelines::Impl {
+  std::string dsn;
+  Limits limits;
+  Clock clock;
+  Done done;
+
+  mutable std::mutex mu;
+  std::map<std::string, std::deque<Item>> waiting;  // per owner, in submit order
+  std::string next_owner;                           // round-robin: serve owners from this one on
+  size_t pending = 0;                               // waiting + in flight
+  bool stopping = false;
+  int wake_fd = -1;
+
+  // Owned by the pipeline thread.
+  std::list<std::unique_ptr<Connection>> connections;
+  struct LoginFailure {
+    TimePoint at, until;
+    std::string message;
+  };
+  std::map<std::string, LoginFailure> failures;
+  std::unordered_map<std::string, Duration> last_duration;  // owner + '\0' + statement -> last run's time
+  std::thread thread;
+
+  void wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] auto n = write(wake_fd, &one, sizeof one);
+  }
+
+  void finish(uint64_t id, OwnerStatementResult result) {
+    done(id, std::move(result));
+    std::lock_guard lock(mu);
+    --pending;
+  }
+
+  void fail(const Item& item, const std::string& error, TimePoint now) {
+    OwnerStatementResult r;
+    r.outcome = OwnerStatementResult::Outcome::failed;
+    r.error = error;
+    r.started_at = r.finished_at = now;
+    finish(item.id, std::move(r));
+  }
+
+  static std::string key_of(const OwnerStatement& s) { return s.owner + '\0' + statement_shape(s.statement); }
+
+  // True when the statement ran before and took at most slow_after: a run may be queued behind it.
+  bool known_fast(const std::string& key) const {
+    const auto it = last_duration.find(key);
+    return it != last_duration.end() && it->second <= limits.slow_after;
+  }
+
+  size_t open_of(const std::string& owner) const {
+    size_t n = 0;
+    for (const auto& c : connections) n += c->owner == owner;
+    return n;
+  }
+
+  // A connection of `owner` that can take one more run now, the least loaded; null when none.
+  Connection* ready_connection(const std::string& owner, TimePoint now) {
+    Connection* best = nullptr;
+    for (auto& c : connections) {
+      if (c->owner != owner || c->connecting || c->retiring || c->unsure_in_flight > 0) continue;
+      if (c->runs_in_flight >= limits.max_depth) continue;
+      if (!c->steps.empty() && now - c->front_since > limits.slow_after) continue;  // a long run is in flight
+      if (!best || c->runs_in_flight < best->runs_in_flight) best = c.get();
+    }
+    return best;
+  }
+
+  // Opens a connection for `owner` when the bound allows, closing an idle one of another owner to
+  // make room. False when it cannot.
+  bool open_connection(const std::string& owner, TimePoint now) {
+    if (connections.size() >= limits.max_open) {
+      auto victim = connections.end();
+      for (auto it = connections.begin(); it != connections.end(); ++it)
+        if (!(*it)->connecting && (*it)->steps.empty() && (*it)->owner != owner &&
+            (victim == connections.end() || (*it)->idle_since < (*victim)->idle_since))
+          victim = it;
+      if (victim == connections.end()) return false;
+      connections.erase(victim);
+    }
+    std::string conninfo;
+    try {
+      conninfo = owner_conninfo(dsn, owner, "rowsched job");
+    } catch (const std::exception& e) {
+      failures[owner] = LoginFailure{now, now + limits.login_backoff, owner_login_error_message(owner, e.what())};
+      return false;
+    }
+    auto c = std::make_unique<Connection>();
+    c->owner = owner;
+    c->conn = PQconnectStart(conninfo.c_str());
+    if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
+      const std::string why = c->conn ? trimmed(PQerrorMessage(c->conn)) : "out of memory";
+      failures[owner] = LoginFailure{now, now + limits.login_backoff, owner_login_error_message(owner, why)};
+      return false;
+    }
+    c->idle_since = now;
+    connections.push_back(std::move(c));
+    return true;
+  }
+
+  std::optional<std::string> remembered_failure(const std::string& owner, TimePoint now) {
+    const auto f = failures.find(owner);
+    if (f == failures.end()) return std::nullopt;
+    if (now >= f->second.until) {
+      failures.erase(f);
+      return std::nullopt;
+    }
+    const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - f->second.at).count();
+    return f->second.message + " (remembered from a login attempt " + std::to_string(ago) +
+           " ms ago: the role's runs fail without asking the server again for " +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.login_backoff).count()) + " s)";
+  }
+
+  // Queues one run's queries on `c`. False when libpq refused them (the connection is broken).
+  bool send(Connection& c, Item& item, TimePoint now) {
+    const std::string key = key_of(item.call);
+    const bool fast = known_fast(key);
+    PGconn* pg = c.conn;
+    if (c.steps.empty()) c.front_since = now;
+    if (item.call.timeout) {
+      const auto ms =
+          std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*item.call.timeout).count());
+      const std::string set = "SET statement_timeout = " + std::to_string(ms);
+      if (!PQsendQueryParams(pg, set.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) || !PQpipelineSync(pg))
+        return false;
+      c.steps.push_back(Step{.kind = Step::Kind::timeout, .sent_at = now});
+    }
+    std::vector<const char*> values;
+    values.reserve(item.call.params.size());
+    for (const auto& p : item.call.params) values.push_back(p ? p->c_str() : nullptr);
+    if (!PQsendQueryParams(pg, item.call.statement.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                           nullptr, nullptr, 0) ||
+        !PQpipelineSync(pg))
+      return false;
+    c.steps.push_back(Step{.kind = Step::Kind::statement, .id = item.id, .sent_at = now, .key = key, .known_fast = fast});
+    if (!PQsendQueryParams(pg, "DISCARD ALL", 0, nullptr, nullptr, nullptr, nullptr, 0) || !PQpipelineSync(pg))
+      return false;
+    c.steps.push_back(Step{.kind = Step::Kind::reset, .sent_at = now});
+    ++c.runs_in_flight;
+    c.unsure_in_flight += !fast;
+    c.wants_flush = true;
+    return true;
+  }
+
+  // Fails the runs in flight on `c` (its connection is gone) and closes it.
+  void lose(std::list<std::unique_ptr<Connection>>::iterator it, const std::string& why, TimePoint now) {
+    Connection& c = **it;
+    for (const Step& s : c.steps) {
+      if (s.kind != Step::Kind::statement) continue;
+      OwnerStatementResult r;
+      r.outcome = OwnerStatementResult::Outcome::failed;
+      r.error = "connection lost: " + why;
+      r.started_at = s.sent_at;
+      r.finished_at = now;
+      finish(s.id, std::move(r));
+    }
+    connections.erase(it);
+  }
+
+  // Fails the runs of `owner` due by `now` with `why`, into `failed` (reported outside the lock).
+  void fail_due(std::deque<Item>& queue, const std::string& why, TimePoint now,
+                std::vector<std::pair<Item, std::string>>& failed) {
+    while (!queue.empty() && queue.front().call.not_before <= now) {
+      failed.emplace_back(std::move(queue.front()), why);
+      queue.pop_front();
+    }
+  }
+
+  // Opens connections ahead of a burst (runs are claimed up to 100 ms before their instant): as many
+  // as `owner`'s queued runs need (max_depth known-fast runs each, one run not known to be fast each;
+  // the first 64 runs looked at), within the bound. Requires `mu`.
+  void open_for(const std::string& owner, const std::deque<Item>& queue, TimePoint now) {
+    size_t fast = 0, unsure = 0, looked = 0;
+    for (auto it = queue.begin(); it != queue.end() && looked < 64; ++it, ++looked) {
+      if (known_fast(key_of(it->call))) ++fast;
+      else ++unsure;
+    }
+    fast += queue.size() - looked;
+    // Owners with runs queued share the bound.
+    const size_t share = std::max<size_t>(1, limits.max_open / std::max<size_t>(1, waiting.size()));
+    const size_t wanted = std::min(share, (fast + limits.max_depth - 1) / limits.max_depth + unsure);
+    size_t open = open_of(owner);
+    while (open < wanted) {
+      if (!open_connection(owner, now)) return;
+      ++open;
+    }
+  }
+
+  // At the bound, with no idle connection to close, `starved` has none: the owner with the most
+  // connections gives one up (it takes no more runs and closes when they end; trim() closes it).
+  void retire_one_for(const std::string& starved) {
+    std::map<std::string, size_t> open;
+    for (const auto& c : connections) {
+      if (c->retiring) return;  // one at a time
+      if (c->owner != starved) ++open[c->owner];
+    }
+    auto richest = std::max_element(open.begin(), open.end(), [](auto& a, auto& b) { return a.second < b.second; });
+    if (richest == open.end() || richest->second < 2) return;
+    Connection* victim = nullptr;
+    for (auto& c : connections)
+      if (c->owner == richest->first && !c->connecting && (!victim || c->runs_in_flight < victim->runs_in_flight))
+        victim = c.get();
+    if (victim) victim->retiring = true;
+  }
+
+  // Sends due runs, one per owner per turn, round-robin over the owners.
+  void dispatch(TimePoint now) {
+    std::vector<std::pair<Item, std::string>> failed;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [owner, queue] : waiting) {
+        if (queue.empty() || remembered_failure(owner, now)) continue;
+        open_for(owner, queue, now);
+      }
+      for (bool progress = true; progress && !waiting.empty();) {
+        progress = false;
+        std::vector<std::string> order;
+        for (auto it = waiting.lower_bound(next_owner); it != waiting.end(); ++it) order.push_back(it->first);
+        for (auto it = waiting.begin(); it != waiting.end() && it->first < next_owner; ++it) order.push_back(it->first);
+        for (const std::string& owner : order) {
+          std::deque<Item>& queue = waiting[owner];
+          if (queue.empty() || queue.front().call.not_before > now) continue;
+          if (auto why = remembered_failure(owner, now)) {
+            fail_due(queue, *why, now, failed);
+            continue;
+          }
+          Connection* c = ready_connection(owner, now);
+          if (!c) {
+            bool connecting = false;
+            for (const auto& cn : connections) connecting = connecting || (cn->owner == owner && cn->connecting);
+            if (!connecting && open_of(owner) == 0 && !open_connection(owner, now) && !failures.count(owner))
+              retire_one_for(owner);
+            else if (!connecting && open_of(owner) > 0 && open_of(owner) < limits.max_open)
+              open_connection(owner, now);
+            if (auto why = remembered_failure(owner, now)) fail_due(queue, *why, now, failed);
+            continue;
+          }
+          Item item = std::move(queue.front());
+          queue.pop_front();
+          if (!send(*c, item, now)) failed.emplace_back(std::move(item), "connection lost: " + trimmed(PQerrorMessage(c->conn)));
+          progress = true;
+          next_owner = owner + std::string(1, '\0');
+        }
+        for (auto it = waiting.begin(); it != waiting.end();) it = it->second.empty() ? waiting.erase(it) : std::next(it);
+      }
+    }
+    for (auto& [item, why] : failed) fail(item, why, now);
+  }
+
+  // Reads what arrived on `c`. False when the connection is gone (runs in flight already failed).
+  bool read(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
+    Connection& c = **it;
+    if (!PQconsumeInput(c.conn)) {
+      lose(it, trimmed(PQerrorMessage(c.conn)), now);
+      return false;
+    }
+    while (!c.steps.empty() && !PQisBusy(c.conn)) {
+      PGresult* r = PQgetResult(c.conn);
+      Step& s = c.steps.front();
+      if (!r) {
+        if (s.query_done) break;  // nothing more buffered
+        s.query_done = true;
+        continue;
+      }
+      const ExecStatusType status = PQresultStatus(r);
+      if (status == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        complete(c, now);
+        continue;
+      }
+      if (s.kind == Step::Kind::statement) {
+        switch (status) {
+          case PGRES_TUPLES_OK:
+          case PGRES_COMMAND_OK:
+            s.output = owner_result_summary(r);
+            break;
+          case PGRES_EMPTY_QUERY:
+            break;
+          default: {
+            const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            const std::string sqlstate = state ? state : "";
+            if (!s.error) {
+              s.cancelled = sqlstate == "57014";
+              s.error = format_pg_error(PQresultErrorMessage(r), sqlstate);
+            }
+          }
+        }
+      } else if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        // A reset (or SET) that failed leaves the session in a state the next run must not see.
+        const char* msg = PQresultErrorMessage(r);
+        spdlog::warn("owner session of role \"{}\": {} failed: {}; closing it", c.owner,
+                     s.kind == Step::Kind::reset ? "the reset after a run" : "SET statement_timeout", trimmed(msg ? msg : ""));
+        PQclear(r);
+        lose(it, "the session's reset failed", now);
+        return false;
+      }
+      PQclear(r);
+    }
+    // LISTENs are gone after DISCARD ALL; drop whatever notifications arrived before it.
+    while (PGnotify* n = PQnotifies(c.conn)) PQfreemem(n);
+    if (PQstatus(c.conn) == CONNECTION_BAD) {
+      lose(it, trimmed(PQerrorMessage(c.conn)), now);
+      return false;
+    }
+    return true;
+  }
+
+  // The front step's Sync arrived.
+  void complete(Connection& c, TimePoint now) {
+    Step s = std::move(c.steps.front());
+    c.steps.pop_front();
+    c.front_since = now;
+    if (s.kind == Step::Kind::reset) {
+      --c.runs_in_flight;
+      if (c.runs_in_flight == 0) c.idle_since = now;
+      return;
+    }
+    if (s.kind != Step::Kind::statement) return;
+    c.unsure_in_flight -= !s.known_fast;
+    last_duration[s.key] = now - s.sent_at;
+    if (last_duration.size() > 100000) last_duration.clear();
+    OwnerStatementResult r;
+    r.started_at = s.sent_at;
+    r.finished_at = now;
+    if (s.error) {
+      r.outcome = s.cancelled ? OwnerStatementResult::Outcome::timed_out : OwnerStatementResult::Outcome::failed;
+      r.error = s.cancelled ? "cancelled by the job's timeout: " + *s.error : *s.error;
+    } else {
+      r.output = std::move(s.output);
+    }
+    finish(s.id, std::move(r));
+  }
+
+  // Advances a login. False when it failed (remembered for the owner) and the connection is closed.
+  bool advance_login(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
+    Connection& c = **it;
+    c.poll_wants = PQconnectPoll(c.conn);
+    if (c.poll_wants == PGRES_POLLING_OK) {
+      PQsetNoticeProcessor(c.conn, ignore_notice, nullptr);
+      if (PQsetnonblocking(c.conn, 1) != 0 || !PQenterPipelineMode(c.conn)) {
+        failures[c.owner] = LoginFailure{now, now + limits.login_backoff,
+                                         "cannot use the session of role \"" + c.owner + "\" in pipeline mode: " +
+                                             trimmed(PQerrorMessage(c.conn))};
+        connections.erase(it);
+        return false;
+      }
+      c.connecting = false;
+      c.idle_since = now;
+      return true;
+    }
+    if (c.poll_wants == PGRES_POLLING_FAILED) {
+      failures[c.owner] = LoginFailure{now, now + limits.login_backoff,
+                                       owner_login_error_message(c.owner, trimmed(PQerrorMessage(c.conn)))};
+      connections.erase(it);
+      return false;
+    }
+    return true;
+  }
+
+  // Closes connections idle too long, and idle ones beyond max_idle (the longest idle first).
+  void trim(TimePoint now) {
+    size_t idle = 0;
+    for (auto it = connections.begin(); it != connections.end();) {
+      Connection& c = **it;
+      if (!c.connecting && c.steps.empty()) {
+        if (c.retiring || now - c.idle_since >= limits.idle_timeout) {
+          it = connections.erase(it);
+          continue;
+        }
+        ++idle;
+      }
+      ++it;
+    }
+    while (idle > limits.max_idle) {
+      auto victim = connections.end();
+      for (auto it = connections.begin(); it != connections.end(); ++it)
+        if (!(*it)->connecting && (*it)->steps.empty() &&
+            (victim == connections.end() || (*it)->idle_since < (*victim)->idle_since))
+          victim = it;
+      connections.erase(victim);
+      --idle;
+    }
+  }
+
+  // When the loop must wake next without an event: the next run due, the idle timeout.
+  Duration wait_for(TimePoint now) {
+    Duration wait = std::chrono::seconds(1);
+    std::lock_guard lock(mu);
+    for (const auto& [owner, queue] : waiting) {
+      if (queue.empty()) continue;
+      const Duration left = queue.front().call.not_before - now;
+      wait = std::min(wait, std::max(Duration::zero(), left));
+      // A queue held back because its connections are busy or stalled is looked at again soon.
+      if (left <= Duration::zero()) wait = std::min<Duration>(wait, limits.slow_after / 4);
+    }
+    return wait;
+  }
+
+  void loop() {
+    for (;;) {
+      TimePoint now = clock();
+      dispatch(now);
+      trim(now);
+      {
+        std::lock_guard lock(mu);
+        if (stopping && pending == 0) return;
+      }
+      std::vector<pollfd> fds;
+      std::vector<std::list<std::unique_ptr<Connection>>::iterator> owners_of_fd;
+      fds.push_back(pollfd{wake_fd, POLLIN, 0});
+      for (auto it = connections.begin(); it != connections.end(); ++it) {
+        Connection& c = **it;
+        if (!c.connecting && c.wants_flush) c.wants_flush = PQflush(c.conn) == 1;
+        short events = 0;
+        if (c.connecting) events = c.poll_wants == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        else events = static_cast<short>(POLLIN | (c.wants_flush ? POLLOUT : 0));
+        fds.push_back(pollfd{PQsocket(c.conn), events, 0});
+        owners_of_fd.push_back(it);
+      }
+      const Duration wait = wait_for(now);
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
+      const timespec ts{static_cast<time_t>(secs.count()),
+                        static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
+      if (ppoll(fds.data(), fds.size(), &ts, nullptr) < 0 && errno != EINTR) {
+        spdlog::error("owner pipelines: poll failed: {}", std::strerror(errno));
+      }
+      now = clock();
+      if (fds[0].revents & POLLIN) {
+        uint64_t n;
+        [[maybe_unused]] auto r = ::read(wake_fd, &n, sizeof n);
+      }
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (!fds[i].revents) continue;
+        auto it = owners_of_fd[i - 1];
+        Connection& c = **it;
+        if (c.connecting) {
+          advance_login(it, now);
+          continue;
+        }
+        if (fds[i].revents & POLLOUT) c.wants_flush = PQflush(c.conn) == 1;
+        if (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) read(it, now);
+      }
+    }
+  }
+};
+
+OwnerPipelines::OwnerPipelines(std::string dsn, Limits limits, Clock clock, Done done) : impl_(std::make_unique<Impl>()) {
+  impl_->dsn = std::move(dsn);
+  impl_->limits = limits;
+  impl_->clock = std::move(clock);
+  impl_->done = std::move(done);
+  impl_->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (impl_->wake_fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  impl_->thread = std::thread([impl = impl_.get()] { impl->loop(); });
+}
+
+OwnerPipelines::~OwnerPipelines() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->wake();
+  impl_->thread.join();
+  impl_->connections.clear();
+  close(impl_->wake_fd);
+}
+
+bool OwnerPipelines::can_pipeline(const std::string& statement) {
+  // A `;` before the end may separate statements (or sit in a literal: then the blocking session
+  // runs it, correct either way). COPY needs the simple protocol's handling; BEGIN would leave the
+  // pipeline's next query inside a transaction.
+  std::string_view s = statement;
+  while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) || s.back() == ';')) s.remove_suffix(1);
+  if (s.empty() || s.find(';') != std::string_view::npos) return false;
+  const std::string lower = lowercase(s);
+  if (lower.find("copy") != std::string::npos) return false;
+  size_t first = 0;
+  while (first < lower.size() && std::isspace(static_cast<unsigned char>(lower[first]))) ++first;
+  for (const char* word : {"begin", "start", "commit", "end", "rollback", "abort", "prepare", "savepoint", "release"})
+    if (lower.compare(first, std::strlen(word), word) == 0) return false;
+  return true;
+}
+
+std::string OwnerPipelines::statement_shape(const std::string& statement) {
+  std::string shape;
+  shape.reserve(statement.size());
+  for (size_t i = 0; i < statement.size();) {
+    const char c = statement[i];
+    if (c == '\'') {
+      for (++i; i < statement.size(); ++i) {
+        if (statement[i] != '\'') continue;
+        if (i + 1 < statement.size() && statement[i + 1] == '\'') ++i;  // '' inside a literal
+        else break;
+      }
+      ++i;
+      shape += '?';
+    } else if (std::isdigit(static_cast<unsigned char>(c)) &&
+               (shape.empty() || !(std::isalnum(static_cast<unsigned char>(shape.back())) || shape.back() == '_'))) {
+      while (i < statement.size() && (std::isdigit(static_cast<unsigned char>(statement[i])) || statement[i] == '.')) ++i;
+      shape += '?';
+    } else {
+      shape += c;
+      ++i;
+    }
+  }
+  return shape;
+}
+
+void OwnerPipelines::submit(uint64_t id, OwnerStatement statement) {
+  {
+    std::lock_guard lock(impl_->mu);
+    const std::string owner = statement.owner;
+    impl_->waiting[owner].push_back(Item{id, std::move(statement)});
+    ++impl_->pending;
+  }
+  impl_->wake();
+}
+
+std::vector<uint64_t> OwnerPipelines::drain_unsent() {
+  std::vector<uint64_t> ids;
+  std::lock_guard lock(impl_->mu);
+  for (auto& [owner, queue] : impl_->waiting)
+    for (const Item& item : queue) ids.push_back(item.id);
+  impl_->pending -= ids.size();
+  impl_->waiting.clear();
+  return ids;
+}
+
+size_t OwnerPipelines::pending() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->pending;
+}
+
+}  // namespace rowsched::store

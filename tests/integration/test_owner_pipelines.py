@@ -1,0 +1,202 @@
+"""sql and notify runs go down pipelined connections logged in as their owners
+(src/store/owner_pipelines.h, docs/handlers.md): a burst at one instant runs on a few sessions, each
+run still as its owner and in its own transaction; a slow statement holds up no other job due with it;
+one owner's burst does not starve another owner's job due at the same instant. What is asserted is
+what a user can SELECT: job_run rows and the rows the statements wrote (stamped where the work
+happened, with clock_timestamp())."""
+
+import datetime
+import json
+
+import pytest
+
+from conftest import Listener, dsn_with, quote_ident, sql, sql_value
+from daemon import insert_job, runs, start_daemon, wait_until  # noqa: F401 (fixture)
+
+# The statement of the jobs below: who ran it, in which session, and when the work happened.
+STAMP = ("INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, session_user, pg_backend_pid(), "
+         "txid_current()")
+
+
+@pytest.fixture
+def owners(migrated_db, make_role):
+    """alice and bob, who may write job_info, and the table `stamp` every run writes to."""
+    alice, bob = make_role("alice"), make_role("bob")
+    sql(migrated_db, "CREATE TABLE stamp (label text, at timestamptz, cu name, su name, pid int, tx bigint, note text); "
+                     "GRANT SELECT, INSERT ON stamp TO PUBLIC")
+    for role in (alice, bob):
+        sql(migrated_db, f"GRANT SELECT, INSERT, UPDATE, DELETE ON job_info TO {quote_ident(role)}")
+    return alice, bob
+
+
+def instant(seconds_ahead):
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(seconds=seconds_ahead)
+
+
+def insert_burst(dsn, prefix, count, at, statement=STAMP):
+    """`count` sql jobs `prefix`-1.. due at `at`, each stamping its own job_id, written as dsn's user."""
+    sql(dsn, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) "
+             "SELECT %s || '-' || i, 'sql', jsonb_build_array(%s::text, %s || '-' || i), "
+             "jsonb_build_object('trigger', 'date', 'run_date', %s::text) FROM generate_series(1, %s) i",
+        (prefix, statement, prefix, at.isoformat(), count))
+
+
+def stamps(dsn, prefix):
+    """(label, seconds after the instant is computed by the caller, cu, su, pid, tx) of `prefix`'s jobs."""
+    return sql(dsn, "SELECT label, at, cu, su, pid, tx FROM stamp WHERE label LIKE %s ORDER BY at", (prefix + "-%",))
+
+
+def test_a_burst_due_at_one_instant_runs_every_job_as_its_owner_each_in_its_own_transaction_on_a_few_sessions(
+        migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    at = instant(3)
+    insert_burst(dsn_with(migrated_db, user=alice), "burst", 300, at)
+    done = wait_until(lambda: (lambda r: r if len(r) == 300 else None)(stamps(migrated_db, "burst")), timeout=30,
+                      what="300 stamps")
+    assert {(cu, su) for _, _, cu, su, _, _ in done} == {(alice, alice)}
+    assert len({tx for *_, tx in done}) == 300, "each run is its own transaction"
+    sessions = len({pid for *_, pid, _ in done})
+    assert 1 <= sessions <= 32, f"{sessions} sessions for 300 runs"
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'burst-%' "
+                                              "AND status = 'succeeded'") == 300, what="300 succeeded runs in job_run")
+    assert min(a for _, a, *_ in done) >= at, "no run before its instant"
+
+
+def test_a_failing_run_in_a_burst_fails_alone_and_the_runs_after_it_succeed(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    as_alice = dsn_with(migrated_db, user=alice)
+    at = instant(3)
+    insert_burst(as_alice, "ok", 50, at)
+    insert_job(as_alice, "bad", func="sql", args=["SELECT 1/0"], kwargs={"trigger": "date", "run_date": at.isoformat()})
+    insert_job(as_alice, "leaver", func="sql", args=["SELECT set_config('search_path', 'nowhere', false)"],
+               kwargs={"trigger": "date", "run_date": at.isoformat()})
+    wait_until(lambda: len(stamps(migrated_db, "ok")) == 50, timeout=30, what="50 stamps")
+    bad = wait_until(lambda: runs(migrated_db, "bad", "failed"), what="the failed run")[0]
+    assert "division by zero (SQLSTATE 22012)" in bad[3]
+    wait_until(lambda: runs(migrated_db, "leaver", "succeeded"), what="the leaving run")
+    insert_job(as_alice, "after", func="sql", args=["SELECT current_setting('search_path') AS search_path"],
+               kwargs={"trigger": "date"})
+    after = wait_until(lambda: runs(migrated_db, "after", "succeeded"), what="the next run")[0]
+    assert json.loads(after[2])["first_rows"] == [{"search_path": '"$user", public'}]
+
+
+def test_a_slow_statement_does_not_hold_up_the_jobs_due_at_the_same_instant(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    as_alice = dsn_with(migrated_db, user=alice)
+    at = instant(3)
+    insert_job(as_alice, "slow", func="sql", args=["SELECT pg_sleep(4)"], kwargs={"trigger": "date", "run_date": at.isoformat()})
+    insert_burst(as_alice, "quick", 40, at)
+    done = wait_until(lambda: (lambda r: r if len(r) == 40 else None)(stamps(migrated_db, "quick")), timeout=30,
+                      what="40 stamps")
+    latest = max(a for _, a, *_ in done) - at
+    assert latest < datetime.timedelta(seconds=2), f"the last quick job did its work {latest} after its instant"
+    assert runs(migrated_db, "slow", "succeeded") == [], "the slow statement was still running meanwhile"
+
+
+def test_one_owners_burst_does_not_starve_another_owners_job_due_at_the_same_instant(
+        migrated_db, start_daemon, owners):
+    alice, bob = owners
+    start_daemon(migrated_db)
+    at = instant(3)
+    insert_burst(dsn_with(migrated_db, user=alice), "alice", 600, at)
+    insert_burst(dsn_with(migrated_db, user=bob), "bob", 1, at)
+    done = wait_until(lambda: (lambda r: r if len(r) == 600 else None)(stamps(migrated_db, "alice")), timeout=60,
+                      what="alice's 600 stamps")
+    bob_at = stamps(migrated_db, "bob")[0][1]
+    before_bob = sum(1 for _, a, *_ in done if a < bob_at)
+    assert before_bob < 300, f"{before_bob} of alice's 600 runs did their work before bob's one"
+
+
+# What each single statement leaves on its session, and how the next run reads the same thing back.
+LEFT_BEHIND = [
+    "SELECT set_config('search_path', 'nowhere', false)",
+    "SELECT set_config('rowsched.left', 'behind', false)",
+    "SET statement_timeout = 123456",
+    "SET ROLE NONE",
+    "CREATE TEMP TABLE left_behind (x int)",
+    "LISTEN left_channel",
+    "SELECT pg_advisory_lock(4242)",
+]
+STATE = ("concat_ws(',', current_setting('search_path'), coalesce(current_setting('rowsched.left', true), ''), "
+         "current_setting('statement_timeout'), to_regclass('pg_temp.left_behind') IS NULL, "
+         "(SELECT count(*) FROM pg_listening_channels()), "
+         "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()))")
+
+
+def test_nothing_a_pipelined_run_sets_on_its_session_is_seen_by_the_next_run_on_that_session(
+        migrated_db, start_daemon, owners):
+    alice, bob = owners
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    as_alice, as_bob = dsn_with(migrated_db, user=alice), dsn_with(migrated_db, user=bob)
+    for i, statement in enumerate(LEFT_BEHIND):
+        insert_job(as_alice, f"leaver-{i}", func="sql", args=[statement], kwargs={"trigger": "date"})
+        wait_until(lambda: runs(migrated_db, f"leaver-{i}", "succeeded"), what=f"the run of {statement}")
+        insert_job(as_alice, f"reader-{i}", func="sql", kwargs={"trigger": "date"},
+                   args=["INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, session_user, "
+                         "pg_backend_pid(), NULL, " + STATE, f"reader-{i}"])
+    insert_job(as_bob, "reader-bob", func="sql", kwargs={"trigger": "date"},
+               args=["INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, session_user, "
+                     "pg_backend_pid(), NULL, " + STATE, "reader-bob"])
+    read = wait_until(lambda: (lambda r: r if len(r) == len(LEFT_BEHIND) + 1 else None)(
+        sql(migrated_db, "SELECT label, cu, su, pid, note FROM stamp ORDER BY label")), what="every reader's stamp")
+    clean = '"$user", public,,0,t,0,0'
+    for label, cu, su, _, note in read:
+        assert (note, cu) == (clean, su), label
+    alice_sessions = {pid for label, cu, _, pid, _ in read if cu == alice}
+    assert len(alice_sessions) == 1, "one session (--max-owner-connections 1), so the test means something"
+
+
+def test_a_superusers_pipelined_set_session_authorization_does_not_reach_the_next_run(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    su = sql_value(migrated_db, "SELECT session_user")
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    insert_job(migrated_db, "become-alice", func="sql", kwargs={"trigger": "date"},
+               args=[f"SET SESSION AUTHORIZATION {quote_ident(alice)}"])
+    wait_until(lambda: runs(migrated_db, "become-alice", "succeeded"), what="the first run")
+    insert_job(migrated_db, "next-admin", func="sql", args=[STAMP, "next-admin"], kwargs={"trigger": "date"})
+    stamp = wait_until(lambda: stamps(migrated_db, "next"), what="the next run")[0]
+    assert stamp[2:4] == (su, su)
+
+
+def test_a_job_timeout_cancels_a_pipelined_statement_and_the_next_run_on_its_session_has_none(
+        migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "slow", func="sql", args=["SELECT pg_sleep(30)"], kwargs={"trigger": "date", "timeout": 0.2})
+    run = wait_until(lambda: runs(migrated_db, "slow", "timeout"), what="the timed-out run")[0]
+    assert "canceling statement due to statement timeout" in run[3]
+    insert_job(as_alice, "after", func="sql", args=["SELECT current_setting('statement_timeout') AS t"],
+               kwargs={"trigger": "date"})
+    after = wait_until(lambda: runs(migrated_db, "after", "succeeded"), what="the next run")[0]
+    assert json.loads(after[2])["first_rows"] == [{"t": "0"}]
+
+
+def test_a_notify_job_goes_down_the_owners_session_with_its_default_payload(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    listener = Listener(migrated_db, "wake_alice")
+    start_daemon(migrated_db)
+    insert_job(dsn_with(migrated_db, user=alice), "notifier", func="notify", args=["wake_alice"],
+               kwargs={"trigger": "date"})
+    run = wait_until(lambda: runs(migrated_db, "notifier", "succeeded"), what="the notify run")[0]
+    assert json.loads(run[2])["job_id"] == "notifier"
+    assert json.loads(listener.collect(1, timeout=10)[0]) == json.loads(run[2])
+
+
+def test_a_session_lost_mid_run_fails_that_run_and_the_next_run_gets_a_new_session(migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "doomed", func="sql", args=["SELECT pg_sleep(20)"], kwargs={"trigger": "date"})
+    pid = wait_until(lambda: sql_value(migrated_db, "SELECT pid FROM pg_stat_activity WHERE usename = %s "
+                                                    "AND query = 'SELECT pg_sleep(20)' AND state = 'active'", (alice,)),
+                     what="the run's session")
+    sql(migrated_db, "SELECT pg_terminate_backend(%s)", (pid,))
+    run = wait_until(lambda: runs(migrated_db, "doomed", "failed"), what="the failed run")[0]
+    assert "connection lost" in run[3] or "terminating connection" in run[3], run[3]
+    insert_job(as_alice, "after", func="sql", args=[STAMP, "after-1"], kwargs={"trigger": "date"})
+    stamp = wait_until(lambda: stamps(migrated_db, "after"), what="the next run")[0]
+    assert stamp[2:5] != (alice, alice, pid) and stamp[2] == alice
