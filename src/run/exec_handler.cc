@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <future>
 
 #include "run/child_process_loop.h"
 #include "run/executor.h"
@@ -120,12 +119,7 @@ class ExecHandler final : public Handler {
   }
 
   // The same program, waited for on the calling thread.
-  RunOutcome run(const RunRequest& req, WorkerContext&) const override {
-    std::promise<RunOutcome> outcome;
-    auto future = outcome.get_future();
-    start(req, [&outcome](RunOutcome o) { outcome.set_value(std::move(o)); });
-    return future.get();
-  }
+  RunOutcome run(const RunRequest& req, WorkerContext&) const override { return run_started(req); }
 
  private:
   static RunOutcome outcome_of(ChildExit e, const std::string& program, const std::string& cwd,

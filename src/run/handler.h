@@ -82,6 +82,11 @@ class Handler {
   // calls run() on one of its threads instead.
   using Done = std::function<void(RunOutcome)>;
   virtual bool start(const RunRequest&, Done) const { return false; }
+
+ protected:
+  // start(), then waits on the calling thread for its outcome: run() of a handler that starts its
+  // fires without a thread (exec, http), for callers that want the outcome in hand.
+  RunOutcome run_started(const RunRequest& request) const;
 };
 
 // What the operator allowed at start-up (docs/handlers.md). Nothing is allowed by default.

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <future>
 #include <memory>
 #include <set>
 
@@ -278,12 +277,7 @@ class HttpHandler final : public Handler {
   }
 
   // The same transfer, waited for on the calling thread.
-  RunOutcome run(const RunRequest& req, WorkerContext&) const override {
-    std::promise<RunOutcome> outcome;
-    auto future = outcome.get_future();
-    start(req, [&outcome](RunOutcome o) { outcome.set_value(std::move(o)); });
-    return future.get();
-  }
+  RunOutcome run(const RunRequest& req, WorkerContext&) const override { return run_started(req); }
 
  private:
   // One fire's request across its redirects.
