@@ -24,6 +24,9 @@ class BookkeepingQueue {
   // Waits until everything queued before the call has been written (or dropped), or until
   // `deadline`; true when it has.
   virtual bool flush(TimePoint deadline) = 0;
+  // Something a user is waiting to see is queued (the write-back of a change they committed): write
+  // it now rather than gather more into the batch.
+  virtual void hurry() {}
   // Items queued and not yet written.
   virtual size_t queued() const = 0;
   // The last attempt to write failed: a flush would wait for the backoff.

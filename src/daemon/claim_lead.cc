@@ -5,13 +5,14 @@
 namespace rowsched::daemon {
 
 size_t ClaimLead::burst_worth_counting() const {
-  return static_cast<size_t>(kMaxLead / std::max(Duration{1}, per_fire_ * 3 / 2)) + 1;
+  return static_cast<size_t>(kMaxBurstLead / std::max(Duration{1}, per_fire_ * 3 / 2)) + 1;
 }
 
 Duration ClaimLead::horizon(int64_t burst) const {
   // Many fires due at one instant take longer to claim than the recent claims did: start earlier.
   if (burst <= 1) return lead_;
-  return std::clamp(std::max(lead_, per_fire_ * burst * 3 / 2), kMinLead, kMaxLead);
+  const Duration warm = burst >= kWarmBurst ? kWarmLead : Duration::zero();
+  return std::clamp(std::max({lead_, per_fire_ * burst * 3 / 2, warm}), kMinLead, kMaxBurstLead);
 }
 
 void ClaimLead::claimed(size_t fires, Duration took) {

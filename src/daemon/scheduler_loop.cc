@@ -52,10 +52,11 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
       backoff_(parts_.jitter ? Backoff({}, parts_.jitter) : Backoff()),
       process_started_(clock_()) {}
 
-// The runs go first: their threads report into the waiter and read the handlers.
+// The writer goes first (its thread asks the runs whether they are busy), then the runs: their
+// threads report into the waiter and read the handlers.
 SchedulerLoop::~SchedulerLoop() {
-  parts_.runs.reset();
   parts_.writer.reset();
+  parts_.runs.reset();
 }
 
 int SchedulerLoop::run() {
@@ -159,6 +160,7 @@ void SchedulerLoop::back_off_after(const std::exception& e, const std::string& c
 void SchedulerLoop::full_reload() {
   // A large table takes seconds to load: a signal must not wait for the end.
   rows_.full_reload(*store_, [this] { return waiter_->wait(Duration::zero(), -1); });
+  writer_->hurry();
   next_resync_ = clock_() + seconds_option(options_.resync_interval);
 }
 
@@ -172,6 +174,7 @@ bool SchedulerLoop::apply_notifications() {
     if (n.op == "truncate") {
       spdlog::info("job_info truncated: reloading everything");
       full_reload();
+      writer_->hurry();
       return true;
     }
     many = many || n.many;
@@ -182,11 +185,18 @@ bool SchedulerLoop::apply_notifications() {
   // (which also covers the named ones).
   if (many) resync(/*announced=*/true);
   else rows_.reload(*store_, std::vector<std::string>(ids.begin(), ids.end()));
+  // The user who committed the change is waiting for its next_run_time: no gathering.
+  writer_->hurry();
   return true;
 }
 
 void SchedulerLoop::fire_due(TimePoint now) {
-  auto due = schedule_.take_due(now, horizon_);
+  // Only once the next fire is within the horizon; then the window after it comes along. Ticks woken
+  // by other events (run outcomes, notifications) claim nothing: each claiming the one or two fires
+  // that had just come within reach made a claim per fire (docs/decisions.md).
+  const auto wake = schedule_.next_wakeup();
+  if (!wake || *wake > now + horizon_) return;
+  auto due = schedule_.take_due(now, ClaimLead::reach(horizon_));
   if (due.empty()) return;
   ClaimBatch batch(now, process_started_, options_.misfire_grace_time);
   std::set<std::string> touched;

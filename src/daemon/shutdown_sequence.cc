@@ -11,8 +11,8 @@
 namespace rowsched::daemon {
 
 int ShutdownSequence::run(TimePoint claimed_until) const {
-  // Fires claimed ahead of their instant (at most kMaxLead) were promised to us: let them start.
-  for (const TimePoint until = std::min(claimed_until, clock() + ClaimLead::kMaxLead); clock() < until;)
+  // Fires claimed ahead of their instant (at most kMaxAhead) were promised to us: let them start.
+  for (const TimePoint until = std::min(claimed_until, clock() + ClaimLead::kMaxAhead); clock() < until;)
     waiter.wait(until - clock(), -1);
   const TimePoint deadline = clock() + timeout;
   const size_t busy = runs.busy();

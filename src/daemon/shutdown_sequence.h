@@ -1,5 +1,5 @@
 // What `rowsched run` does between SIGTERM and exit: fires claimed ahead of their instant (at most
-// ClaimLead::kMaxLead) get to start, runs not yet started are recorded as failed ("rowsched shut
+// ClaimLead::kMaxAhead) get to start, runs not yet started are recorded as failed ("rowsched shut
 // down before this run started"), running ones get until --shutdown-timeout to finish, the queued
 // bookkeeping a few more seconds to be written (one second while the writer cannot reach the
 // database), and is_running is cleared unless another instance lives. A run still in its handler at

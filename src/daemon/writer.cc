@@ -31,8 +31,9 @@ void put_back(std::deque<T>& to, std::vector<T>& items) {
 }
 }  // namespace
 
-Writer::Writer(std::string dsn, std::string schema, std::string instance, std::function<TimePoint()> clock)
-    : dsn_(dsn), schema_(schema), clock_(std::move(clock)), store_(std::move(dsn), std::move(schema), std::move(instance), "writer"), thread_([this] { work(); }) {}
+Writer::Writer(std::string dsn, std::string schema, std::string instance, std::function<TimePoint()> clock,
+               std::function<bool()> busy)
+    : dsn_(dsn), schema_(schema), clock_(std::move(clock)), busy_(std::move(busy)), store_(std::move(dsn), std::move(schema), std::move(instance), "writer"), thread_([this] { work(); }) {}
 
 Writer::~Writer() {
   {
@@ -43,31 +44,58 @@ Writer::~Writer() {
   thread_.join();
 }
 
-void Writer::update(store::JobStateUpdate u) {
+void Writer::update(store::JobStateUpdate u) { queue(updates_, std::move(u)); }
+
+void Writer::record(store::RunRecord r) { queue(runs_, std::move(r)); }
+
+void Writer::run_now_served(std::string job_id, TimePoint at) { queue(run_now_, std::make_pair(std::move(job_id), at)); }
+
+template <typename T>
+void Writer::queue(std::deque<T>& to, T item) {
+  bool wake;
   {
     std::lock_guard lock(mu_);
-    updates_.push_back(std::move(u));
+    // The writer waits for a first item, then gathers the batch: only the first and a full batch wake it.
+    const size_t before = queued_locked();
+    if (before == 0) batch_began_ = std::chrono::steady_clock::now();
+    wake = before == 0 || before + 1 == kBatch;
+    to.push_back(std::move(item));
     ++queued_total_;
+  }
+  if (wake) work_cv_.notify_one();
+}
+
+void Writer::hurry() {
+  {
+    std::lock_guard lock(mu_);
+    ++hurry_;
   }
   work_cv_.notify_one();
 }
 
-void Writer::record(store::RunRecord r) {
-  {
-    std::lock_guard lock(mu_);
-    runs_.push_back(std::move(r));
-    ++queued_total_;
-  }
-  work_cv_.notify_one();
+Duration Writer::gather_left(Duration age, bool hurried, const std::function<bool()>& busy) {
+  if (hurried) return Duration::zero();
+  if (age < kGather) return kGather - age;
+  if (age >= kMaxHold || !busy || !busy()) return Duration::zero();
+  return std::min<Duration>(std::chrono::milliseconds(5), kMaxHold - age);
 }
 
-void Writer::run_now_served(std::string job_id, TimePoint at) {
-  {
-    std::lock_guard lock(mu_);
-    run_now_.emplace_back(std::move(job_id), at);
-    ++queued_total_;
+void Writer::gather(std::unique_lock<std::mutex>& lock) {
+  const auto write_now = [&] { return stopping_ || hurry_ > 0 || queued_locked() >= kBatch; };
+  const auto began = batch_began_;
+  // busy_ takes the executor's lock: never with ours held.
+  const std::function<bool()> busy = busy_ ? [&] {
+    lock.unlock();
+    const bool b = busy_();
+    lock.lock();
+    return b;
+  } : std::function<bool()>{};
+  while (true) {
+    const auto now = std::chrono::steady_clock::now();
+    const Duration left = gather_left(std::chrono::duration_cast<Duration>(now - began), write_now(), busy);
+    if (left <= Duration::zero() || write_now()) return;
+    work_cv_.wait_until(lock, now + left, write_now);
   }
-  work_cv_.notify_one();
 }
 
 bool Writer::failing() const {
@@ -77,12 +105,14 @@ bool Writer::failing() const {
 
 size_t Writer::queued() const {
   std::lock_guard lock(mu_);
-  return updates_.size() + runs_.size() + run_now_.size();
+  return queued_locked();
 }
 
 bool Writer::flush(TimePoint deadline) {
   std::unique_lock lock(mu_);
   const uint64_t target = queued_total_;
+  ++hurry_;
+  work_cv_.notify_one();
   const auto until = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
       deadline.time_since_epoch()));
   return done_cv_.wait_until(lock, until, [&] { return written_total_ >= target; });
@@ -102,7 +132,9 @@ void Writer::work() {
   std::unique_lock lock(mu_);
   while (true) {
     work_cv_.wait(lock, [&] { return stopping_ || !updates_.empty() || !runs_.empty() || !run_now_.empty(); });
+    gather(lock);
     if (stopping_) return;
+    hurry_ = 0;  // this batch takes what the hurried callers wait for
     auto runs = take_front(runs_, kBatch);
     auto updates = take_front(updates_, kBatch);
     auto run_now = take_front(run_now_, kBatch);

@@ -2,6 +2,10 @@
 // job_run and the daemon's columns (next_run_time, state, counters, ...) back into job_info, so that
 // the scheduler loop's connection only ever waits for claims and re-reads. Whatever is queued while
 // a batch is being written goes into the next batch: the busier the daemon, the larger the batches.
+// A batch is also gathered for kGather after its first item (a statement's fixed cost is most of
+// what it costs PostgreSQL at a few runs per call), and for up to kMaxHold while `busy` says runs are
+// starting in numbers (the burst's runs get the CPUs first); hurry() and flush() end the wait, and a
+// full batch does not wait.
 //
 // Writes are applied in the order they were queued. On a lost connection the batch is kept and the
 // writer reconnects with backoff; a batch that fails three times for another reason is dropped with
@@ -30,7 +34,9 @@ namespace rowsched::daemon {
 class Writer final : public BookkeepingQueue {
  public:
   // `clock` gives the instants the backoff measures a fault's duration with.
-  Writer(std::string dsn, std::string schema, std::string instance, std::function<TimePoint()> clock);
+  // `busy`, when given, is asked (from the writer's thread, without its lock) whether to hold a batch back.
+  Writer(std::string dsn, std::string schema, std::string instance, std::function<TimePoint()> clock,
+         std::function<bool()> busy = {});
   // Stops the thread; what has not been written by then is dropped (call flush() first).
   ~Writer() override;
   Writer(const Writer&) = delete;
@@ -41,6 +47,7 @@ class Writer final : public BookkeepingQueue {
   // Clears run_right_now on (job_id, run_right_now_at) once that request has been claimed.
   void run_now_served(std::string job_id, TimePoint at) override;
 
+  void hurry() override;
   // Waits until everything queued before the call has been written (or dropped), or until
   // `deadline`; true when it has.
   bool flush(TimePoint deadline) override;
@@ -52,16 +59,28 @@ class Writer final : public BookkeepingQueue {
 
   // Most items of each kind written by one statement.
   static constexpr size_t kBatch = 2000;
+  // How long a batch gathers after its first item, and how long at most while `busy` holds it back.
+  static constexpr std::chrono::milliseconds kGather{20}, kMaxHold{250};
+  // How much longer a batch begun `age` ago gathers: zero = write it now. `busy` (may be empty) is
+  // asked only past kGather. Pure.
+  static Duration gather_left(Duration age, bool hurried, const std::function<bool()>& busy);
   // Once this many items have been written since the last time, the heap is trimmed when the queue
   // next drains (malloc_trim): a start-up write-back of a million rows leaves hundreds of MB free.
   static constexpr size_t kTrimAfter = 50000;
 
  private:
   void work();
+  // Waits (with `lock` held on entry and exit) until the batch that starts with the oldest queued item
+  // should be written: kGather after that item, longer while busy_, at once when hurried.
+  void gather(std::unique_lock<std::mutex>& lock);
+  size_t queued_locked() const { return updates_.size() + runs_.size() + run_now_.size(); }
+  template <typename T>
+  void queue(std::deque<T>& to, T item);
 
   const std::string dsn_;
   const std::string schema_;
   const std::function<TimePoint()> clock_;
+  const std::function<bool()> busy_;
   store::JobStore store_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
@@ -71,6 +90,9 @@ class Writer final : public BookkeepingQueue {
   uint64_t queued_total_ = 0, written_total_ = 0;  // items ever queued / written or dropped
   bool stopping_ = false;
   bool failing_ = false;
+  int hurry_ = 0;                                       // hurry() and flush() calls not yet served
+  std::chrono::steady_clock::time_point batch_began_;  // when the oldest queued item came
+
   std::thread thread_;
 };
 

@@ -30,6 +30,7 @@ class FakeStore final : public LoopStore {
   std::vector<store::Notification> pending;  // delivered by the next drain
   std::vector<store::ClaimRequest> claimed;
   std::vector<TimePoint> claimed_at;  // the instant of each claim statement
+  std::vector<size_t> claim_sizes;    // the fires of each claim statement
   Duration claim_takes_per_fire{};    // how far a claim moves the fake clock, per fire
   bool cleared_is_running = false, deregistered = false;
 
@@ -72,6 +73,7 @@ class FakeStore final : public LoopStore {
   std::vector<store::Claim> claim(const std::vector<store::ClaimRequest>& fires) override {
     std::vector<store::Claim> won;
     claimed_at.push_back(clock_.now);
+    claim_sizes.push_back(fires.size());
     clock_.now += claim_takes_per_fire * static_cast<int64_t>(fires.size());
     for (const auto& f : fires) {
       claimed.push_back(f);
@@ -105,7 +107,10 @@ class FakeBookkeeping final : public BookkeepingQueue {
 
   void update(store::JobStateUpdate u) override { updates.push_back(std::move(u)); }
   void record(store::RunRecord r) override { records.push_back(std::move(r)); }
+  size_t hurried = 0;  // hurry() calls
+
   void run_now_served(std::string, TimePoint) override {}
+  void hurry() override { ++hurried; }
   bool flush(TimePoint) override { return true; }
   size_t queued() const override { return 0; }
   bool failing() const override { return false; }
