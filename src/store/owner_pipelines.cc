@@ -390,6 +390,10 @@ struct OwnerPipelines::Impl {
   void complete(Connection& c, TimePoint now) {
     Step s = std::move(c.steps.front());
     c.steps.pop_front();
+    // What the server spent on this step: from when it could start on it (sent, and the step before it
+    // done), not from when it was queued behind others; else a deep pipeline makes every statement in
+    // it look slow, and a burst falls back to one run per connection.
+    const Duration took = now - std::max(s.sent_at, c.front_since);
     c.front_since = now;
     if (s.kind == Step::Kind::reset) {
       --c.runs_in_flight;
@@ -398,7 +402,7 @@ struct OwnerPipelines::Impl {
     }
     if (s.kind != Step::Kind::statement) return;
     c.unsure_in_flight -= !s.known_fast;
-    last_duration[s.key] = now - s.sent_at;
+    last_duration[s.key] = took;
     if (last_duration.size() > 100000) last_duration.clear();
     OwnerStatementResult r;
     r.started_at = s.sent_at;
