@@ -153,7 +153,7 @@ void Writer::work() {
     bool lost = false;
     Duration wait{};
     try {
-      if (!store_.connected()) store_.connect(/*listen=*/false);
+      if (!store_.connected()) store_.connect(/*listen=*/false, /*index_plans=*/true);
       store_.write_bookkeeping(runs, newest, run_now);
       written = true;
       if (failed_last) spdlog::info("writer: reconnected to the database after {} failed attempts", backoff.failures());

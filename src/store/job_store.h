@@ -144,8 +144,9 @@ class JobStore {
   JobStore& operator=(const JobStore&) = delete;
 
   // Opens the connection and, when `listen`, LISTENs (before any load, so no change falls between).
-  // Throws.
-  void connect(bool listen = true);
+  // `index_plans`: the session's plans use an index wherever one serves (enable_seqscan off), for a
+  // connection whose statements all find their rows by key (the writer's). Throws.
+  void connect(bool listen = true, bool index_plans = false);
   void disconnect() noexcept;
   bool connected() const;
   // The connection's socket, to wait on for notifications; -1 when not connected.
