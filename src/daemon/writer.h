@@ -60,7 +60,7 @@ class Writer final : public BookkeepingQueue {
   // Most items of each kind written by one statement.
   static constexpr size_t kBatch = 2000;
   // How long a batch gathers after its first item, and how long at most while `busy` holds it back.
-  static constexpr std::chrono::milliseconds kGather{20}, kMaxHold{250};
+  static constexpr std::chrono::milliseconds kGather{50}, kMaxHold{250};
   // How much longer a batch begun `age` ago gathers: zero = write it now. `busy` (may be empty) is
   // asked only past kGather. Pure.
   static Duration gather_left(Duration age, bool hurried, const std::function<bool()>& busy);
