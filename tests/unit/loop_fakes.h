@@ -4,6 +4,8 @@
 #pragma once
 
 #include <map>
+#include <set>
+#include <tuple>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -25,6 +27,7 @@ class FakeStore final : public LoopStore {
   explicit FakeStore(FakeClock& clock) : clock_(clock) {}
 
   int refuse_connects = 0;             // the next this many connects fail
+  int lose_on_claim = 0;               // the next this many claims find the connection lost
   std::vector<TimePoint> connect_attempts;
   std::map<std::string, store::JobRow> table;
   std::vector<store::Notification> pending;  // delivered by the next drain
@@ -72,12 +75,22 @@ class FakeStore final : public LoopStore {
 
   std::vector<store::Claim> claim(const std::vector<store::ClaimRequest>& fires) override {
     std::vector<store::Claim> won;
+    if (lose_on_claim > 0) {
+      --lose_on_claim;
+      connected_ = false;
+      throw store::ConnectionLost("server closed the connection unexpectedly");
+    }
     claimed_at.push_back(clock_.now);
     claim_sizes.push_back(fires.size());
     clock_.now += claim_takes_per_fire * static_cast<int64_t>(fires.size());
     for (const auto& f : fires) {
+      // As job_run's unique (job_id, scheduled_for, attempt): a fire claimed before is not won again.
+      if (!claimed_keys_.insert({f.job_id, f.scheduled_for, f.attempt}).second) continue;
       claimed.push_back(f);
       won.push_back({next_run_id_++, f.job_id, f.scheduled_for, f.attempt, f.status});
+      // As the reader's last_fire (the newest claimed fire of the schedule), for the next load.
+      if (auto it = table.find(f.job_id); it != table.end() && !f.run_now)
+        it->second.last_fire = std::max(it->second.last_fire.value_or(f.scheduled_for), f.scheduled_for);
     }
     return won;
   }
@@ -97,6 +110,7 @@ class FakeStore final : public LoopStore {
   FakeClock& clock_;
   bool connected_ = false;
   int64_t next_run_id_ = 1;
+  std::set<std::tuple<std::string, TimePoint, int>> claimed_keys_;
 };
 
 // What the loop queued for the writer, kept in order.

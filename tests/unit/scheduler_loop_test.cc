@@ -267,3 +267,29 @@ TEST_CASE("A change committed by a user is written back at once, not gathered in
   REQUIRE(h.writer->last_update("b"));
   CHECK(h.writer->hurried == before + 1);
 }
+
+TEST_CASE("The control connection lost while runs are in flight: their outcomes are recorded, and firing goes on after a reconnect",
+          "[scheduler_loop]") {
+  Harness h;
+  h.runs->run_takes = milliseconds(1500);  // each run still going when the next second's claim is made
+  h.add_job("a", 1);
+  h.tick_for(milliseconds(1100));
+  REQUIRE(h.runs_of("a") == 1);
+  const int64_t first_run = h.runs->submitted.front().run_id;
+  h.store->lose_on_claim = 1;  // the claim of the fire due at 2 s
+  h.tick_for(seconds(5));
+
+  CHECK(h.store->connect_attempts.size() == 2);
+  CHECK(h.metrics.reconnects.value() == 1);
+  // The run that was going when the connection broke ended and its outcome went to the writer.
+  CHECK(std::any_of(h.writer->records.begin(), h.writer->records.end(),
+                    [&](const store::RunRecord& r) { return r.run_id == first_run && r.status == "succeeded"; }));
+  // Every second's fire, the one whose claim failed included, was claimed once and run once.
+  std::vector<TimePoint> fires;
+  for (const auto& c : h.store->claimed) fires.push_back(c.scheduled_for);
+  std::sort(fires.begin(), fires.end());
+  REQUIRE(fires.size() >= 6);
+  CHECK(std::adjacent_find(fires.begin(), fires.end()) == fires.end());
+  for (size_t i = 1; i < fires.size(); ++i) CHECK(fires[i] - fires[i - 1] == seconds(1));
+  CHECK(h.runs_of("a") == fires.size());
+}
