@@ -200,3 +200,32 @@ def test_a_session_lost_mid_run_fails_that_run_and_the_next_run_gets_a_new_sessi
     insert_job(as_alice, "after", func="sql", args=[STAMP, "after-1"], kwargs={"trigger": "date"})
     stamp = wait_until(lambda: stamps(migrated_db, "after"), what="the next run")[0]
     assert stamp[2:5] != (alice, alice, pid) and stamp[2] == alice
+
+
+def cpu_seconds(pid):
+    """utime + stime of process `pid` (all its threads), from /proc."""
+    import os
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_runs_waiting_for_a_busy_connection_do_not_keep_the_daemon_busy(migrated_db, start_daemon, owners):
+    # One connection, held by a slow statement: the 40 runs due behind it wait for it. They used to be
+    # looked at again and again without a pause (the poll timed out at once), a CPU kept busy for nothing.
+    alice, _ = owners
+    d = start_daemon(migrated_db, "--max-owner-connections", "1")
+    as_alice = dsn_with(migrated_db, user=alice)
+    at = instant(2)
+    insert_job(as_alice, "holder", func="sql", args=["SELECT pg_sleep(3)"], kwargs={"trigger": "date", "run_date": at.isoformat()})
+    wait_until(lambda: runs(migrated_db, "holder", "running"), timeout=10, what="the slow run to start")
+    insert_burst(as_alice, "behind", 40, instant(0))
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'behind-%'") == 40,
+               timeout=10, what="40 claimed runs waiting behind the slow one")
+    before = cpu_seconds(d.proc.pid)
+    wait_until(lambda: runs(migrated_db, "holder", "succeeded"), timeout=10, what="the slow run to end")
+    used = cpu_seconds(d.proc.pid) - before
+    # Spinning, the daemon took a whole CPU for the second or more the runs waited; a poll that waits
+    # for the connection takes a few milliseconds.
+    assert used < 0.3, f"the daemon used {used:.2f} s of CPU while its runs waited for a connection"
+    wait_until(lambda: len(stamps(migrated_db, "behind")) == 40, timeout=20, what="the 40 runs after it")
