@@ -688,22 +688,17 @@ def sql_lateness(ctx, binary, n_jobs, burst, duration, mode=None, cost=False):
         ws = max(t0, ready + 1.0)
         we = ws + duration
     meter = DbCost(ctx.dsn) if cost else None
+    # The daemon claims a burst up to 1 s ahead of its instant (daemon/claim_lead.h): its window starts
+    # before that, so the claim is in the cost. The meter's reset and the polling session's login happen
+    # then too, not on the 2 CPUs the burst needs at its instant.
+    sleep_until(ws - 1.2 if mode == "once" else ws)
+    if meter:
+        meter.start()
     if mode == "once":
-        # The daemon claims a burst up to 1 s ahead of its instant (daemon/claim_lead.h): the window
-        # starts before that, so the claim is in the cost. The meter's reset and the polling session's
-        # login happen then too, not on the 2 CPUs the burst needs at its instant.
-        sleep_until(ws - 1.2)
-        if meter:
-            meter.start()
         # The window ends when every run's outcome is written, so the bookkeeping is in the cost. One
         # polling session: a connection per poll would put backend start-ups into the cost.
         poll = connect(ctx.dsn)
         sleep_until(ws)
-    else:
-        sleep_until(ws)
-        if meter:
-            meter.start()
-    if mode == "once":
 
         def count(query):
             with poll.cursor() as cur:

@@ -174,7 +174,6 @@ bool SchedulerLoop::apply_notifications() {
     if (n.op == "truncate") {
       spdlog::info("job_info truncated: reloading everything");
       full_reload();
-      writer_->hurry();
       return true;
     }
     many = many || n.many;

@@ -7,11 +7,16 @@ happened, with clock_timestamp())."""
 
 import datetime
 import json
+import pathlib
+import sys
 
 import pytest
 
 from conftest import Listener, dsn_with, quote_ident, sql, sql_value
 from daemon import insert_job, runs, start_daemon, wait_until  # noqa: F401 (fixture)
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
+from benchlib import cpu_seconds  # noqa: E402 (the bench's reading of /proc/PID/stat)
 
 # The statement of the jobs below: who ran it, in which session, and when the work happened.
 STAMP = ("INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, session_user, pg_backend_pid(), "
@@ -201,13 +206,6 @@ def test_a_session_lost_mid_run_fails_that_run_and_the_next_run_gets_a_new_sessi
     stamp = wait_until(lambda: stamps(migrated_db, "after"), what="the next run")[0]
     assert stamp[2:5] != (alice, alice, pid) and stamp[2] == alice
 
-
-def cpu_seconds(pid):
-    """utime + stime of process `pid` (all its threads), from /proc."""
-    import os
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_runs_waiting_for_a_busy_connection_do_not_keep_the_daemon_busy(migrated_db, start_daemon, owners):
