@@ -26,6 +26,9 @@ namespace rowsched::store {
 
 namespace {
 
+// Logins one owner's pool has under way at once (open_for).
+constexpr size_t kConcurrentLogins = 2;
+
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
@@ -260,10 +263,20 @@ struct OwnerPipelines::Impl {
     // Owners with runs queued share the bound.
     const size_t share = std::max<size_t>(1, limits.max_open / std::max<size_t>(1, waiting.size()));
     const size_t wanted = std::min(share, (fast + limits.max_depth - 1) / limits.max_depth + unsure);
-    size_t open = open_of(owner);
-    while (open < wanted) {
+    size_t open = 0, logging_in = 0;
+    for (const auto& c : connections) {
+      if (c->owner != owner) continue;
+      ++open;
+      logging_in += c->connecting;
+    }
+    // A few logins at a time: the postmaster starts backends one after another and they share the
+    // CPUs, so eight logins started together all end late (~90 ms here) and the first runs wait for
+    // them; two at a time give the first session in ~15 ms, and the pool still grows to a burst within
+    // its claim lead. The next ones start as these end (each login's end wakes the loop).
+    while (open < wanted && logging_in < kConcurrentLogins) {
       if (!open_connection(owner, now)) return;
       ++open;
+      ++logging_in;
     }
   }
 
