@@ -16,6 +16,14 @@ BookkeepingWriter::BookkeepingWriter(pqxx::connection& conn, const Statements& s
   conn_.prepare(kBookkeeping, sql_["bookkeeping.sql"]);
 }
 
+void BookkeepingWriter::warm() noexcept {
+  try {
+    pqxx::nontransaction tx(conn_);
+    tx.exec_prepared(kBookkeeping, "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}");
+  } catch (const std::exception&) {
+  }
+}
+
 void BookkeepingWriter::write(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
                               const std::vector<std::pair<std::string, TimePoint>>& run_now_served) {
   if (runs.empty() && updates.empty() && run_now_served.empty()) return;

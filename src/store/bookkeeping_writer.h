@@ -22,6 +22,10 @@ class BookkeepingWriter {
   BookkeepingWriter(pqxx::connection& conn, const Statements& sql);
 
   // See JobStore::write_bookkeeping and record_fire_outcomes.
+  // Runs the bookkeeping statement on empty batches (it changes nothing), so that its generic plan is
+  // made now and not in the first batch of outcomes. A failure is left for that batch to report.
+  void warm() noexcept;
+
   void write(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
              const std::vector<std::pair<std::string, TimePoint>>& run_now_served);
   void record_fire_outcomes(const std::vector<FireOutcome>& outcomes);

@@ -18,6 +18,14 @@ FireClaimer::FireClaimer(pqxx::connection& conn, const Statements& sql, std::str
   conn_.prepare(kClaim, sql_["claim.sql"]);
 }
 
+void FireClaimer::warm() noexcept {
+  try {
+    pqxx::nontransaction tx(conn_);
+    tx.exec_prepared(kClaim, instance_, "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}", "{}");
+  } catch (const std::exception&) {
+  }
+}
+
 std::vector<Claim> FireClaimer::claim(const std::vector<ClaimRequest>& fires) {
   if (fires.empty()) return {};
   PgArray job_id, scheduled_for, attempt, status, kind, max_instances, own, note, queue, take_by, not_before;

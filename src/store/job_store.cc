@@ -80,6 +80,9 @@ void JobStore::connect(bool listen, bool index_plans) {
     i.bookkeeping = std::make_unique<BookkeepingWriter>(*i.conn, *i.sql);
     i.registry = std::make_unique<InstanceRegistry>(*i.conn, *i.sql, instance_);
     i.history = std::make_unique<RunHistory>(*i.conn, *i.sql, instance_);
+    // The scheduler loop's session claims; the writer's (index_plans) writes the bookkeeping.
+    if (listen) i.claimer->warm();
+    if (index_plans) i.bookkeeping->warm();
   });
 }
 
