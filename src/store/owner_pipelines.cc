@@ -250,7 +250,7 @@ struct OwnerPipelines::Impl {
     }
   }
 
-  // Opens connections ahead of a burst (runs are claimed up to 100 ms before their instant): as many
+  // Opens connections ahead of a burst (runs are claimed up to 1 s before their instant): as many
   // as `owner`'s queued runs need (max_depth known-fast runs each, one run not known to be fast each;
   // the first 64 runs looked at), within the bound. Requires `mu`.
   void open_for(const std::string& owner, const std::deque<Item>& queue, TimePoint now) {
