@@ -132,11 +132,20 @@ struct OwnerPipelines::Impl {
     return it != last_duration.end() && it->second <= limits.slow_after;
   }
 
-  size_t open_of(const std::string& owner) const {
-    size_t n = 0;
-    for (const auto& c : connections) n += c->owner == owner;
-    return n;
+  // `owner`'s connections: all of them, and those whose login is under way.
+  struct Pool {
+    size_t open = 0, logging_in = 0;
+  };
+  Pool pool_of(const std::string& owner) const {
+    Pool p;
+    for (const auto& c : connections) {
+      if (c->owner != owner) continue;
+      ++p.open;
+      p.logging_in += c->connecting;
+    }
+    return p;
   }
+  size_t open_of(const std::string& owner) const { return pool_of(owner).open; }
 
   // A connection of `owner` that can take one more run now, the least loaded; null when none.
   Connection* ready_connection(const std::string& owner, TimePoint now) {
@@ -263,12 +272,7 @@ struct OwnerPipelines::Impl {
     // Owners with runs queued share the bound.
     const size_t share = std::max<size_t>(1, limits.max_open / std::max<size_t>(1, waiting.size()));
     const size_t wanted = std::min(share, (fast + limits.max_depth - 1) / limits.max_depth + unsure);
-    size_t open = 0, logging_in = 0;
-    for (const auto& c : connections) {
-      if (c->owner != owner) continue;
-      ++open;
-      logging_in += c->connecting;
-    }
+    auto [open, logging_in] = pool_of(owner);
     // A few logins at a time: the postmaster starts backends one after another and they share the
     // CPUs, so eight logins started together all end late (~90 ms here) and the first runs wait for
     // them; two at a time give the first session in ~15 ms, and the pool still grows to a burst within
@@ -320,8 +324,7 @@ struct OwnerPipelines::Impl {
           }
           Connection* c = ready_connection(owner, now);
           if (!c) {
-            bool connecting = false;
-            for (const auto& cn : connections) connecting = connecting || (cn->owner == owner && cn->connecting);
+            const bool connecting = pool_of(owner).logging_in > 0;
             if (!connecting && open_of(owner) == 0 && !open_connection(owner, now) && !failures.count(owner))
               retire_one_for(owner);
             else if (!connecting && open_of(owner) > 0 && open_of(owner) < limits.max_open)
