@@ -43,6 +43,7 @@ Executor::~Executor() {
     stopping_ = true;
   }
   cv_.notify_all();
+  timer_cv_.notify_all();
   for (auto& t : threads_) t.join();
   pipelines_.reset();  // runs what it holds to the end, calling back into this
   // As the threads finish their current runs: transfers started without a thread end (their own
@@ -74,11 +75,23 @@ void Executor::submit(RunRequest request) {
     }
     if (start_without_thread(*h, request)) return;
   }
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(std::move(request));
+  std::lock_guard lock(mu_);
+  const TimePoint due = request.not_before;
+  const auto latest = std::chrono::steady_clock::now() + std::clamp<Duration>(due - clock_(), Duration::zero(), kMaxStartWait);
+  const bool first = queue_.empty() || due < queue_.begin()->first;
+  queue_.emplace(due, Queued{std::move(request), latest});
+  if (timekeeper_) {
+    if (first) timer_cv_.notify_one();  // to wait for this one's instant instead
+  } else {
+    wake_one_locked();
   }
-  cv_.notify_one();
+}
+
+void Executor::wake_one_locked() {
+  if (waiting_ > woken_) {
+    ++woken_;
+    cv_.notify_one();
+  }
 }
 
 void Executor::pipelined_done(uint64_t id, store::OwnerStatementResult result) {
@@ -151,7 +164,8 @@ bool Executor::wait_idle_until(TimePoint deadline) {
 std::vector<RunRequest> Executor::drain_queue() {
   const std::vector<uint64_t> unsent = pipelines_->drain_unsent();
   std::lock_guard lock(mu_);
-  std::vector<RunRequest> out(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  std::vector<RunRequest> out;
+  for (auto& [due, queued] : queue_) out.push_back(std::move(queued.request));
   queue_.clear();
   for (uint64_t id : unsent) {
     if (auto it = pipelined_.find(id); it != pipelined_.end()) {
@@ -165,26 +179,47 @@ std::vector<RunRequest> Executor::drain_queue() {
 
 void Executor::work() {
   WorkerContext ctx(sql_);
+  std::unique_lock lock(mu_);
+  const auto wait_for_work = [&] {
+    ++waiting_;
+    cv_.wait(lock);
+    --waiting_;
+    if (woken_ > 0) --woken_;
+  };
   for (;;) {
-    RunRequest req;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping
-      req = std::move(queue_.front());
-      queue_.pop_front();
-      ++running_;
+    if (queue_.empty()) {
+      if (stopping_) return;
+      wait_for_work();
+      continue;
     }
-    // Claimed ahead of its instant (by at most 100 ms): start it on time. One bounded sleep, so that
-    // a wall clock stepped back meanwhile cannot hold the run (or this thread) for long.
-    if (const Duration left = req.not_before - clock_(); left > Duration::zero())
-      std::this_thread::sleep_for(std::min<Duration>(left, kMaxStartWait));
+    auto first = queue_.begin();
+    const auto now = std::chrono::steady_clock::now();
+    // Claimed ahead of its instant: start it on time, not before.
+    if (const Duration left = first->first - clock_(); left > Duration::zero() && now < first->second.latest) {
+      if (timekeeper_) {
+        wait_for_work();  // another thread keeps time
+      } else {
+        timekeeper_ = true;
+        timer_cv_.wait_until(lock, std::min(now + left, first->second.latest));
+        timekeeper_ = false;
+      }
+      continue;
+    }
+    RunRequest req = std::move(first->second.request);
+    queue_.erase(first);
+    ++running_;
+    if (queue_.empty()) {
+      if (stopping_) cv_.notify_all();  // the others return
+    } else if (const Handler* h = handlers_.find(req.func); !timekeeper_ && !(h && h->quick())) {
+      // While this run goes on, another thread keeps time for the next one (or starts it, when it is
+      // due too). After a quick run this thread is back before anyone could be woken.
+      wake_one_locked();
+    }
+    lock.unlock();
     RunResult result = execute(req, ctx);
     on_done_(std::move(result));
-    {
-      std::lock_guard lock(mu_);
-      --running_;
-    }
+    lock.lock();
+    --running_;
     idle_cv_.notify_all();
   }
 }

@@ -10,8 +10,8 @@
 #pragma once
 
 #include <condition_variable>
-#include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -63,6 +63,8 @@ class Executor {
   static size_t default_max_owner_connections();
  private:
   void work();
+  // Wakes a thread waiting on cv_ (one not already woken), to keep time or to run what is due.
+  void wake_one_locked();
   RunResult execute(const RunRequest& req, WorkerContext& ctx);
   void pipelined_done(uint64_t id, store::OwnerStatementResult result);
   // Handler::start(): true when the handler took the run without a thread (http).
@@ -73,8 +75,18 @@ class Executor {
   store::SqlSession sql_;
   OnDone on_done_;
   mutable std::mutex mu_;
-  std::condition_variable cv_, idle_cv_;
-  std::deque<RunRequest> queue_;
+  // Runs for the threads, by the instant they start at (in submission order at one instant). One
+  // thread at a time waits for the first one's instant (the timekeeper, on timer_cv_); the others
+  // wait on cv_ until there is something to do, so a run costs one thread wake-up, at its instant.
+  struct Queued {
+    RunRequest request;
+    // The latest it starts, on the steady clock: a wall clock stepped back holds it kMaxStartWait at most.
+    std::chrono::steady_clock::time_point latest;
+  };
+  std::condition_variable cv_, timer_cv_, idle_cv_;
+  std::multimap<TimePoint, Queued> queue_;
+  bool timekeeper_ = false;  // a thread waits on timer_cv_ for queue_'s first instant
+  size_t waiting_ = 0, woken_ = 0;  // threads waiting on cv_; of them, notified and not yet running
   size_t running_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

@@ -82,6 +82,10 @@ class Handler {
   // calls run() on one of its threads instead.
   using Done = std::function<void(RunOutcome)>;
   virtual bool start(const RunRequest&, Done) const { return false; }
+  // True when run() returns within microseconds and never blocks (log): the executor thread that
+  // keeps time for the next run due runs it itself, without handing the timekeeping to another
+  // thread first (a thread switch per run).
+  virtual bool quick() const { return false; }
 
  protected:
   // start(), then waits on the calling thread for its outcome: run() of a handler that starts its
