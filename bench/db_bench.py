@@ -198,7 +198,10 @@ def rowsched_lateness(ctx, n_jobs, rate=None, duration=10.0, instances=1, burst_
            "duplicates": dup, "per_instance": sorted(per_instance.values()), "insert_s": round(insert_s, 3),
            "late_start": ws > t0 + 1e-6 if not burst_every else False,
            "cpu_pct": [round(100.0 * (b - a) / window, 1) for a, b in zip(cpu0, cpu1) if a is not None and b is not None],
-           "rss": rss, "loadavg": [la0, la1], "db": db}
+           "rss": rss, "loadavg": [la0, la1], "db": db,
+           # the daemons' own CPU over the metered window, per fire (beside PostgreSQL's in db)
+           "daemon_cpu_us_per_fire": round(1e6 * sum(b - a for a, b in zip(cpu0, cpu1))
+                                           / fires_metered, 1) if fires_metered and None not in cpu0 + cpu1 else None}
     log("rowsched lateness", json.dumps(res))
     return res
 
@@ -958,15 +961,20 @@ def section_cost(ctx):
                 log("cost: %s, %d fires/s" % (label, rate))
                 r = rowsched_lateness(ctx, n, rate, duration)
                 data.append(dict(r, binary=label))
-                rows.append(["%d" % rate, label] + lat_cells(r)[1:] + cost_cells(r))
+                rows.append(["%d" % rate, label] + lat_cells(r)[1:] + cost_cells(r)[:1]
+                            + [fmt(r.get("daemon_cpu_us_per_fire"))] + cost_cells(r)[1:])
                 for st in (r.get("db") or {}).get("top_statements", []):
                     tops.append("%d fires/s, %s: %s calls, %s ms/call: `%s`" % (
                         rate, label, st["calls"], st["ms_per_call"], st["query"]))
     finally:
         ctx.bin = own_bin
     text = table(["fires/s", "rowsched", "p99 ms", "max ms", "missed", "PostgreSQL CPU µs per fire",
-                  "machine idle %", "load average"], rows)
-    notes = ["%d interval `log` jobs, %.0f s per row, job_run history kept. baseline = $ROWSCHED_BASELINE_BIN (%s)."
+                  "rowsched CPU µs per fire", "machine idle %", "load average"], rows)
+    notes = ["%d interval `log` jobs, %.0f s per row, job_run history kept. baseline = $ROWSCHED_BASELINE_BIN (%s). "
+             "rowsched CPU: the daemon process's own user + system time over the window, per fire. "
+             "Back to back, the second run of a rate pays more PostgreSQL CPU whichever binary it is (most likely the "
+             "statistics autoanalyze took of job_run during the first make the bookkeeping scan it): "
+             "compare both orders before crediting a change with a PostgreSQL figure."
              % (n, duration, os.environ.get("ROWSCHED_BASELINE_BIN", "not given")),
              "Top statements (pg_stat_statements):\n" + "\n".join("- " + t for t in tops)]
     emit(ctx, "cost", "What the claims and the bookkeeping cost PostgreSQL", text, data, notes)
