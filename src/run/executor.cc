@@ -208,15 +208,16 @@ void Executor::work() {
     RunRequest req = std::move(first->second.request);
     queue_.erase(first);
     ++running_;
+    const Handler* h = handlers_.find(req.func);
     if (queue_.empty()) {
       if (stopping_) cv_.notify_all();  // the others return
-    } else if (const Handler* h = handlers_.find(req.func); !timekeeper_ && !(h && h->quick())) {
+    } else if (!timekeeper_ && !(h && h->quick())) {
       // While this run goes on, another thread keeps time for the next one (or starts it, when it is
       // due too). After a quick run this thread is back before anyone could be woken.
       wake_one_locked();
     }
     lock.unlock();
-    RunResult result = execute(req, ctx);
+    RunResult result = execute(req, h, ctx);
     on_done_(std::move(result));
     lock.lock();
     --running_;
@@ -224,13 +225,12 @@ void Executor::work() {
   }
 }
 
-RunResult Executor::execute(const RunRequest& req, WorkerContext& ctx) {
+RunResult Executor::execute(const RunRequest& req, const Handler* h, WorkerContext& ctx) {
   RunResult r;
   r.request = req;
   r.started_at = clock_();
   RunOutcome outcome;
   try {
-    const Handler* h = handlers_.find(req.func);
     if (!h) throw std::runtime_error("func \"" + req.func + "\" is not a handler of this rowsched");
     outcome = h->run(req, ctx);
   } catch (const std::exception& e) {

@@ -65,7 +65,8 @@ class Executor {
   void work();
   // Wakes a thread waiting on cv_ (one not already woken), to keep time or to run what is due.
   void wake_one_locked();
-  RunResult execute(const RunRequest& req, WorkerContext& ctx);
+  // Runs `req` through `h` (its func's handler; null: a failure saying so).
+  RunResult execute(const RunRequest& req, const Handler* h, WorkerContext& ctx);
   void pipelined_done(uint64_t id, store::OwnerStatementResult result);
   // Handler::start(): true when the handler took the run without a thread (http).
   bool start_without_thread(const Handler& handler, const RunRequest& request);
