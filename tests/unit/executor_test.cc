@@ -46,10 +46,11 @@ run::RunRequest request(const std::string& job_id, TimePoint not_before) {
 }
 
 struct Harness {
-  explicit Harness(int threads, bool quick = false) : handler(std::make_shared<StampHandler>(quick)) {
+  explicit Harness(int threads, bool quick = false, run::Executor::Clock clock = wall_now)
+      : handler(std::make_shared<StampHandler>(quick)) {
     handlers.add("stamp", handler);
     executor = std::make_unique<run::Executor>(
-        threads, "host=/nonexistent dbname=none", handlers, [] { return wall_now(); },
+        threads, "host=/nonexistent dbname=none", handlers, std::move(clock),
         [this](run::RunResult r) {
           std::lock_guard lock(mu);
           done.push_back(std::move(r));
@@ -107,17 +108,12 @@ TEST_CASE("runs start in the order of their instants, not in the order they came
 
 TEST_CASE("a run whose instant the wall clock moved away from starts within kMaxStartWait", "[executor]") {
   // The executor's clock says it is an hour earlier than the instant the run was claimed for.
-  run::HandlerRegistry handlers;
-  auto handler = std::make_shared<StampHandler>(false);
-  handlers.add("stamp", handler);
-  std::atomic<int> done{0};
-  run::Executor executor(2, "host=/nonexistent dbname=none", handlers, [] { return wall_now() - 1h; },
-                         [&](run::RunResult) { ++done; });
+  Harness h(2, false, [] { return wall_now() - 1h; });
   const auto t0 = std::chrono::steady_clock::now();
-  executor.submit(request("stepped", wall_now()));
-  REQUIRE(executor.wait_idle_until(wall_now() - 1h + 10s));
+  h.executor->submit(request("stepped", wall_now()));
+  REQUIRE(h.executor->wait_idle_until(wall_now() - 1h + 10s));
   const auto waited = std::chrono::steady_clock::now() - t0;
-  CHECK(done == 1);
+  CHECK(h.finished() == 1);
   CHECK(waited >= run::Executor::kMaxStartWait - 50ms);
   CHECK(waited < run::Executor::kMaxStartWait + 2s);
 }
