@@ -48,9 +48,12 @@ struct Item {
   std::string key;  // Impl::key_of(call), made once at submit (outside the lock)
 };
 
-// One query of a run and the Sync after it. A run is [timeout,] statement, reset.
+// The queries up to one Sync. A run is [[DISCARD ALL,] SET statement_timeout, Sync,] [DISCARD ALL,]
+// statement, Sync: the DISCARD ALL when the session ran something since its last reset, in the run's
+// first step. A connection left with nothing to do after a run gets a reset step of its own.
 struct Step {
   enum class Kind { timeout, statement, reset } kind = Kind::statement;
+  bool lead_reset = false;  // a DISCARD ALL goes first, before the step's own query
   uint64_t id = 0;
   TimePoint sent_at{};
   std::string key{};  // owner + statement text, to learn how long it takes
@@ -59,7 +62,8 @@ struct Step {
   std::string output = R"({"affected_rows":0})";
   std::optional<std::string> error{};
   bool cancelled = false;
-  bool query_done = false;
+  size_t query = 0;       // the query whose results are read now: 0 is the DISCARD ALL of a lead_reset
+  bool between = false;   // the last PQgetResult ended a query's results
 };
 
 struct Connection {
@@ -70,6 +74,7 @@ struct Connection {
   bool wants_flush = false;
   std::deque<Step> steps;
   size_t runs_in_flight = 0;
+  bool dirty = false;  // a statement ran since the last DISCARD ALL sent (a new session is clean)
   bool retiring = false;  // closed once its runs end, to make room for a starved owner
   size_t unsure_in_flight = 0;  // runs in flight not known to be fast: nothing is queued behind them
   TimePoint idle_since{};
@@ -204,33 +209,65 @@ struct OwnerPipelines::Impl {
            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.login_backoff).count()) + " s)";
   }
 
+  static bool send_discard_all(PGconn* pg) {
+    return PQsendQueryParams(pg, "DISCARD ALL", 0, nullptr, nullptr, nullptr, nullptr, 0) != 0;
+  }
+
   // Queues one run's queries on `c`. False when libpq refused them (the connection is broken).
+  //
+  // The reset goes before the run, in the same Sync as the run's first query, not after it in a
+  // Sync of its own: each Sync is a transaction end and a flush of the server's output, and that
+  // cycle, not DISCARD ALL's own work, is what a second Sync per run costs (docs/decisions.md).
+  // DISCARD ALL is allowed there because it is the first query of its implicit transaction, and it
+  // commits at once; the run's query then starts a transaction of its own.
   bool send(Connection& c, Item& item, TimePoint now) {
     const std::string& key = item.key;
     const bool fast = known_fast(key);
     PGconn* pg = c.conn;
     if (c.steps.empty()) c.front_since = now;
+    bool lead = c.dirty;
+    c.dirty = true;
     if (item.call.timeout) {
       const auto ms =
           std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*item.call.timeout).count());
       const std::string set = "SET statement_timeout = " + std::to_string(ms);
-      if (!PQsendQueryParams(pg, set.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) || !PQpipelineSync(pg))
+      if ((lead && !send_discard_all(pg)) ||
+          !PQsendQueryParams(pg, set.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) || !PQpipelineSync(pg))
         return false;
-      c.steps.push_back(Step{.kind = Step::Kind::timeout, .sent_at = now});
+      c.steps.push_back(Step{.kind = Step::Kind::timeout, .lead_reset = lead, .sent_at = now});
+      lead = false;
     }
     std::vector<const char*> values;
     values.reserve(item.call.params.size());
     for (const auto& p : item.call.params) values.push_back(p ? p->c_str() : nullptr);
-    if (!PQsendQueryParams(pg, item.call.statement.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+    if ((lead && !send_discard_all(pg)) ||
+        !PQsendQueryParams(pg, item.call.statement.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                            nullptr, nullptr, 0) ||
         !PQpipelineSync(pg))
       return false;
-    c.steps.push_back(Step{.kind = Step::Kind::statement, .id = item.id, .sent_at = now, .key = key, .known_fast = fast});
-    if (!PQsendQueryParams(pg, "DISCARD ALL", 0, nullptr, nullptr, nullptr, nullptr, 0) || !PQpipelineSync(pg))
-      return false;
-    c.steps.push_back(Step{.kind = Step::Kind::reset, .sent_at = now});
+    c.steps.push_back(Step{.kind = Step::Kind::statement, .lead_reset = lead, .id = item.id, .sent_at = now,
+                           .key = key, .known_fast = fast});
     ++c.runs_in_flight;
     c.unsure_in_flight += !fast;
+    c.wants_flush = true;
+    return true;
+  }
+
+  // A session that ran something and has nothing more to do is reset now, so nothing a run left
+  // (a session advisory lock, a LISTEN, a temp table) outlives its burst while the session waits.
+  // False when libpq refused (the connection is broken and closed; no run was in flight on it).
+  bool settle(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
+    Connection& c = **it;
+    if (c.connecting || !c.dirty || !c.steps.empty() || c.retiring) return true;
+    if (!send_discard_all(c.conn) || !PQpipelineSync(c.conn)) {
+      spdlog::warn("owner session of role \"{}\": cannot send its reset: {}; closing it", c.owner,
+                   trimmed(PQerrorMessage(c.conn)));
+      connections.erase(it);
+      return false;
+    }
+    c.front_since = now;
+    c.steps.push_back(Step{.kind = Step::Kind::reset, .sent_at = now});
+    c.dirty = false;
     c.wants_flush = true;
     return true;
   }
@@ -342,6 +379,12 @@ struct OwnerPipelines::Impl {
       }
     }
     for (auto& [item, why] : failed) fail(item, why, now);
+    // After the due runs went out: a session that got none is reset while it waits.
+    for (auto it = connections.begin(); it != connections.end();) {
+      auto next = std::next(it);
+      settle(it, now);
+      it = next;
+    }
   }
 
   // Reads what arrived on `c`. False when the connection is gone (runs in flight already failed).
@@ -355,17 +398,20 @@ struct OwnerPipelines::Impl {
       PGresult* r = PQgetResult(c.conn);
       Step& s = c.steps.front();
       if (!r) {
-        if (s.query_done) break;  // nothing more buffered
-        s.query_done = true;
+        if (s.between) break;  // nothing more buffered
+        s.between = true;      // the end of one query's results
+        ++s.query;
         continue;
       }
+      s.between = false;
       const ExecStatusType status = PQresultStatus(r);
       if (status == PGRES_PIPELINE_SYNC) {
         PQclear(r);
         complete(c, now);
         continue;
       }
-      if (s.kind == Step::Kind::statement) {
+      const bool resetting = s.kind == Step::Kind::reset || (s.lead_reset && s.query == 0);
+      if (s.kind == Step::Kind::statement && !resetting) {
         switch (status) {
           case PGRES_TUPLES_OK:
           case PGRES_COMMAND_OK:
@@ -386,7 +432,7 @@ struct OwnerPipelines::Impl {
         // A reset (or SET) that failed leaves the session in a state the next run must not see.
         const char* msg = PQresultErrorMessage(r);
         spdlog::warn("owner session of role \"{}\": {} failed: {}; closing it", c.owner,
-                     s.kind == Step::Kind::reset ? "the reset after a run" : "SET statement_timeout", trimmed(msg ? msg : ""));
+                     resetting ? "its reset (DISCARD ALL)" : "SET statement_timeout", trimmed(msg ? msg : ""));
         PQclear(r);
         lose(it, "the session's reset failed", now);
         return false;
@@ -411,12 +457,9 @@ struct OwnerPipelines::Impl {
     // it look slow, and a burst falls back to one run per connection.
     const Duration took = now - std::max(s.sent_at, c.front_since);
     c.front_since = now;
-    if (s.kind == Step::Kind::reset) {
-      --c.runs_in_flight;
-      if (c.runs_in_flight == 0) c.idle_since = now;
-      return;
-    }
+    if (c.steps.empty()) c.idle_since = now;
     if (s.kind != Step::Kind::statement) return;
+    --c.runs_in_flight;
     c.unsure_in_flight -= !s.known_fast;
     last_duration[s.key] = took;
     if (last_duration.size() > 100000) last_duration.clear();

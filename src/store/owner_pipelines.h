@@ -3,11 +3,14 @@
 // waits on a run: a burst of one owner's runs goes down a few connections as pipelines, one round trip
 // for many runs.
 //
-// Per run, on one connection: [SET statement_timeout = <the job's timeout>, Sync], the statement
-// (extended protocol, unnamed statement: DISCARD ALL drops named ones), Sync, DISCARD ALL, Sync. Each
-// run is its own implicit transaction, so one failing run aborts nothing after it, and nothing a run
-// sets (GUCs, search_path, temp tables, LISTENs, advisory locks, SET SESSION AUTHORIZATION) reaches
-// the next run. Statements the extended protocol cannot run as the simple one does (several statements
+// Per run, on one connection: [[DISCARD ALL,] SET statement_timeout = <the job's timeout>, Sync],
+// [DISCARD ALL,] the statement (extended protocol, unnamed statement: DISCARD ALL drops named ones),
+// Sync. The DISCARD ALL goes first when the session ran anything since its last reset, in the same
+// Sync as the run's first query (a Sync of its own costs the server a transaction end and a flush,
+// most of what a run costs); a session left with nothing to do is reset at once, in a Sync of its
+// own. Each run is its own implicit transaction, so one failing run aborts nothing after it, and
+// nothing a run sets (GUCs, search_path, temp tables, LISTENs, advisory locks, SET SESSION
+// AUTHORIZATION) reaches the next run, nor outlives its burst on an idle session. Statements the extended protocol cannot run as the simple one does (several statements
 // separated by `;`, COPY, BEGIN) are not taken: can_pipeline() says so, and the caller runs them in a
 // blocking owner session (sql_session.h) as before.
 //

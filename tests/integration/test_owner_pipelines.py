@@ -154,6 +154,43 @@ def test_nothing_a_pipelined_run_sets_on_its_session_is_seen_by_the_next_run_on_
     assert len(alice_sessions) == 1, "one session (--max-owner-connections 1), so the test means something"
 
 
+def test_runs_pipelined_back_to_back_on_one_session_each_start_clean_though_each_leaves_state_behind(
+        migrated_db, start_daemon, owners):
+    # Every run reads the session's state into `stamp`, then (RETURNING runs after the row is
+    # written) leaves GUCs, a statement_timeout and a session advisory lock behind. On one session,
+    # pipelined, the next run is sent before this one ends: only a reset sent ahead of it, in its
+    # own Sync, keeps it clean.
+    alice, _ = owners
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    leaves = ("INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, session_user, pg_backend_pid(), "
+              "txid_current(), " + STATE + " RETURNING set_config('search_path', 'nowhere', false), "
+              "set_config('rowsched.left', 'behind', false), set_config('statement_timeout', '123456', false), "
+              "pg_advisory_lock(4242)")
+    insert_burst(dsn_with(migrated_db, user=alice), "leaver", 60, instant(3), statement=leaves)
+    read = wait_until(lambda: (lambda r: r if len(r) == 60 else None)(
+        sql(migrated_db, "SELECT label, pid, note FROM stamp WHERE label LIKE 'leaver-%' ORDER BY at")),
+        timeout=30, what="60 stamps")
+    assert {note for _, _, note in read} == {'"$user", public,,0,t,0,0'}
+    assert len({pid for _, pid, _ in read}) == 1, "one session (--max-owner-connections 1), so the test means something"
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'leaver-%' "
+                                              "AND status = 'succeeded'") == 60, what="60 succeeded runs")
+
+
+def test_a_session_with_nothing_more_to_run_is_reset_while_it_waits(migrated_db, start_daemon, owners):
+    # A run that takes a session advisory lock and keeps it: the lock is gone once the run ended,
+    # though no other run came to that session.
+    alice, _ = owners
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    insert_job(dsn_with(migrated_db, user=alice), "locker", func="sql", args=["SELECT pg_advisory_lock(4343)"],
+               kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "locker", "succeeded"), what="the locking run")
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                              "AND objid = 4343") == 0, timeout=5,
+               what="the session's advisory lock released while it waits")
+    assert sql_value(migrated_db, "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (alice,)) == 1, \
+        "the session stays open: its lock went with a reset, not with the session"
+
+
 def test_a_superusers_pipelined_set_session_authorization_does_not_reach_the_next_run(migrated_db, start_daemon, owners):
     alice, _ = owners
     su = sql_value(migrated_db, "SELECT session_user")
