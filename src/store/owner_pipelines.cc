@@ -52,7 +52,7 @@ struct Item {
 // statement, Sync: the DISCARD ALL when the session ran something since its last reset, in the run's
 // first step. A connection left with nothing to do after a run gets a reset step of its own.
 struct Step {
-  enum class Kind { timeout, statement, reset } kind = Kind::statement;
+  enum class Kind { timeout, statement, reset, warm } kind = Kind::statement;
   bool lead_reset = false;  // a DISCARD ALL goes first, before the step's own query
   uint64_t id = 0;
   TimePoint sent_at{};
@@ -411,7 +411,9 @@ struct OwnerPipelines::Impl {
         continue;
       }
       const bool resetting = s.kind == Step::Kind::reset || (s.lead_reset && s.query == 0);
-      if (s.kind == Step::Kind::statement && !resetting) {
+      if (s.kind == Step::Kind::warm) {
+        // The run that follows reports whatever is wrong with its statement.
+      } else if (s.kind == Step::Kind::statement && !resetting) {
         switch (status) {
           case PGRES_TUPLES_OK:
           case PGRES_COMMAND_OK:
@@ -475,6 +477,27 @@ struct OwnerPipelines::Impl {
     finish(s.id, std::move(r));
   }
 
+  // A new session's first statement costs the server milliseconds more than the next ones (its
+  // backend reads the catalogs of every table and function the statement names), and a burst
+  // starts on several new sessions at once. A session that logs in ahead of its owner's next run
+  // parses that run's statement now (Parse only: nothing is planned or executed, no session state is
+  // left), so the run itself finds the caches warm. An error here is the run's to report later.
+  void warm(Connection& c, TimePoint now) {
+    std::string statement;
+    int params = 0;
+    {
+      std::lock_guard lock(mu);
+      const auto q = waiting.find(c.owner);
+      if (q == waiting.end() || q->second.empty() || q->second.front().call.not_before <= now) return;
+      statement = q->second.front().call.statement;
+      params = static_cast<int>(q->second.front().call.params.size());
+    }
+    if (!PQsendPrepare(c.conn, "", statement.c_str(), params, nullptr) || !PQpipelineSync(c.conn)) return;
+    if (c.steps.empty()) c.front_since = now;
+    c.steps.push_back(Step{.kind = Step::Kind::warm, .sent_at = now});
+    c.wants_flush = true;
+  }
+
   // Advances a login. False when it failed (remembered for the owner) and the connection is closed.
   bool advance_login(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
     Connection& c = **it;
@@ -490,6 +513,7 @@ struct OwnerPipelines::Impl {
       }
       c.connecting = false;
       c.idle_since = now;
+      warm(c, now);
       return true;
     }
     if (c.poll_wants == PGRES_POLLING_FAILED) {

@@ -14,6 +14,10 @@
 // separated by `;`, COPY, BEGIN) are not taken: can_pipeline() says so, and the caller runs them in a
 // blocking owner session (sql_session.h) as before.
 //
+// Warm-up: a connection that logs in while its owner's next run is not yet due (a burst is claimed
+// at least 300 ms ahead) parses that run's statement (Parse only, unnamed, then Sync): the new
+// backend loads the catalogs the statement names before the instant, not during the burst.
+//
 // Pools: connections open as the burst needs them, at most `max_open` over all owners (an idle
 // connection of another owner is closed to make room); a connection idle for `idle_timeout` is closed,
 // and at most `max_idle` idle ones stay open. A login that fails is remembered for `login_backoff`:

@@ -7,12 +7,13 @@ happened, with clock_timestamp())."""
 
 import datetime
 import json
+from contextlib import closing
 import pathlib
 import sys
 
 import pytest
 
-from conftest import Listener, dsn_with, quote_ident, sql, sql_value
+from conftest import Listener, connect, dsn_with, quote_ident, sql, sql_value
 from daemon import insert_job, runs, start_daemon, wait_until  # noqa: F401 (fixture)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench"))
@@ -189,6 +190,35 @@ def test_a_session_with_nothing_more_to_run_is_reset_while_it_waits(migrated_db,
                what="the session's advisory lock released while it waits")
     assert sql_value(migrated_db, "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (alice,)) == 1, \
         "the session stays open: its lock went with a reset, not with the session"
+
+
+def test_a_session_opened_ahead_of_a_burst_parses_its_first_statement_before_the_instant_and_runs_nothing(
+        migrated_db, start_daemon, owners):
+    # A burst (64 runs or more) is claimed at least 300 ms ahead; its sessions log in then, and each
+    # parses the first run's statement to warm its caches. Parsing opens the table: with the table
+    # locked by the test, that open waits, and pg_locks.waitstart says when it began. Nothing runs
+    # early: once the lock goes, each job has written exactly its one row.
+    alice, _ = owners
+    sql(migrated_db, "CREATE TABLE warm_target (label text); GRANT INSERT ON warm_target TO PUBLIC")
+    start_daemon(migrated_db, "--max-owner-connections", "2")
+    at = instant(4)
+    insert_burst(dsn_with(migrated_db, user=alice), "warm", 80, at, statement="INSERT INTO public.warm_target VALUES ($1)")
+    with closing(connect(migrated_db, autocommit=False)) as locker:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE warm_target IN ACCESS EXCLUSIVE MODE")
+        first_wait = wait_until(lambda: sql_value(
+            migrated_db, "SELECT min(l.waitstart) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                         "WHERE l.relation = 'warm_target'::regclass AND NOT l.granted AND a.usename = %s", (alice,)),
+            timeout=15, what="a session of alice's waiting to open warm_target")
+        with locker.cursor() as cur:
+            cur.execute("SELECT count(*) FROM warm_target")
+            assert cur.fetchone()[0] == 0
+        locker.commit()
+    assert first_wait < at, f"the first open of the table waited from {first_wait}, not before the instant {at}"
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'warm-%' "
+                                              "AND status = 'succeeded'") == 80, timeout=30, what="80 succeeded runs")
+    assert sql(migrated_db, "SELECT label, count(*) FROM warm_target GROUP BY label HAVING count(*) <> 1") == []
+    assert sql_value(migrated_db, "SELECT count(*) FROM warm_target") == 80
 
 
 def test_a_superusers_pipelined_set_session_authorization_does_not_reach_the_next_run(migrated_db, start_daemon, owners):
