@@ -983,10 +983,49 @@ def section_cost(ctx):
     emit(ctx, "cost", "What the claims and the bookkeeping cost PostgreSQL", text, data, notes)
 
 
+def section_burst_ab(ctx):
+    """1,000 `sql` jobs due at one instant, this build against $ROWSCHED_BASELINE_BIN, in alternating
+    rounds ($ROWSCHED_AB_ROUNDS, default 5; 3 with --quick; the order flips every round). On a machine
+    whose speed drifts from minute to minute, one run of each says little; the medians of rounds
+    taken side by side say more. Reports each round and the medians of p99 and drain."""
+    base = os.environ.get("ROWSCHED_BASELINE_BIN")
+    if not base:
+        raise SystemExit("burst_ab: set $ROWSCHED_BASELINE_BIN to the binary to compare this build with")
+    rounds = int(os.environ.get("ROWSCHED_AB_ROUNDS", "3" if ctx.quick else "5"))
+    binaries = [("baseline", base), ("this build", ctx.bin)]
+    per = {label: [] for label, _ in binaries}
+    rows = []
+    for i in range(rounds):
+        for label, binary in (binaries if i % 2 == 0 else binaries[::-1]):
+            r = sql_lateness(ctx, binary, 1000, True, 3.0, mode="once")
+            per[label].append(r)
+            late = r["lateness_ms"]
+            rows.append(["%d" % (i + 1), label, fmt(late["p50"]), fmt(late["p99"]), fmt(r.get("drain_per_s")),
+                         "%d" % r["missed"]])
+
+    def median(values):
+        v = sorted(x for x in values if x is not None)
+        return v[len(v) // 2] if v else None
+    summary = {label: {"p99_median_ms": median(r["lateness_ms"]["p99"] for r in rs),
+                       "drain_median_per_s": median(r.get("drain_per_s") for r in rs)} for label, rs in per.items()}
+    for label, _ in binaries:
+        rows.append(["median", label, "", fmt(summary[label]["p99_median_ms"]),
+                     fmt(summary[label]["drain_median_per_s"]), ""])
+    text = table(["round", "rowsched", "p50 ms", "p99 ms", "drain fires/s", "missed"], rows)
+    b, t = summary["baseline"], summary["this build"]
+    notes = ["1,000 date `sql` jobs, `INSERT INTO bench_sql_fire VALUES ('<job>', clock_timestamp())`, due at one "
+             "instant; lateness = the stamp - scheduled_for; drain = stamps / (last stamp - instant). %d rounds, "
+             "the order flipping each round. baseline = %s. Drain this build / baseline: %s; p99 baseline / this "
+             "build: %s." % (rounds, base, ratio(b["drain_median_per_s"], t["drain_median_per_s"], better="higher"),
+                              ratio(b["p99_median_ms"], t["p99_median_ms"]))]
+    emit(ctx, "burst_ab", "A 1,000-run burst, this build against a baseline, in alternating rounds", text,
+         {"rounds": {k: v for k, v in per.items()}, "summary": summary}, notes)
+
+
 SECTIONS = {"pickup": section_pickup, "sql": section_sql, "lateness": section_lateness, "throughput": section_throughput,
             "bulk": section_bulk, "startup": section_startup, "instances": section_instances,
             "pgcron": section_pgcron, "effect": section_effect,
-            "cost": section_cost}
+            "cost": section_cost, "burst_ab": section_burst_ab}
 
 
 def main():
