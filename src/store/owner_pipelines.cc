@@ -255,21 +255,20 @@ struct OwnerPipelines::Impl {
 
   // A session that ran something and has nothing more to do is reset now, so nothing a run left
   // (a session advisory lock, a LISTEN, a temp table) outlives its burst while the session waits.
-  // False when libpq refused (the connection is broken and closed; no run was in flight on it).
-  bool settle(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
+  // When libpq refuses, the connection is broken: it is closed (`it` erased; no run was in flight).
+  void settle(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
     Connection& c = **it;
-    if (c.connecting || !c.dirty || !c.steps.empty() || c.retiring) return true;
+    if (c.connecting || !c.dirty || !c.steps.empty() || c.retiring) return;
     if (!send_discard_all(c.conn) || !PQpipelineSync(c.conn)) {
       spdlog::warn("owner session of role \"{}\": cannot send its reset: {}; closing it", c.owner,
                    trimmed(PQerrorMessage(c.conn)));
       connections.erase(it);
-      return false;
+      return;
     }
     c.front_since = now;
     c.steps.push_back(Step{.kind = Step::Kind::reset, .sent_at = now});
     c.dirty = false;
     c.wants_flush = true;
-    return true;
   }
 
   // Fails the runs in flight on `c` (its connection is gone) and closes it.
