@@ -15,6 +15,7 @@ import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -1004,8 +1005,8 @@ def section_burst_ab(ctx):
                          "%d" % r["missed"]])
 
     def median(values):
-        v = sorted(x for x in values if x is not None)
-        return v[len(v) // 2] if v else None
+        v = [x for x in values if x is not None]
+        return statistics.median_high(v) if v else None
     summary = {label: {"p99_median_ms": median(r["lateness_ms"]["p99"] for r in rs),
                        "drain_median_per_s": median(r.get("drain_per_s") for r in rs)} for label, rs in per.items()}
     for label, _ in binaries:
@@ -1019,7 +1020,7 @@ def section_burst_ab(ctx):
              "build: %s." % (rounds, base, ratio(b["drain_median_per_s"], t["drain_median_per_s"], better="higher"),
                               ratio(b["p99_median_ms"], t["p99_median_ms"]))]
     emit(ctx, "burst_ab", "A 1,000-run burst, this build against a baseline, in alternating rounds", text,
-         {"rounds": {k: v for k, v in per.items()}, "summary": summary}, notes)
+         {"rounds": per, "summary": summary}, notes)
 
 
 SECTIONS = {"pickup": section_pickup, "sql": section_sql, "lateness": section_lateness, "throughput": section_throughput,
