@@ -73,10 +73,10 @@ void Writer::hurry() {
   work_cv_.notify_one();
 }
 
-Duration Writer::gather_left(Duration age, bool hurried, const std::function<bool()>& busy) {
+Duration Writer::gather_left(Duration age, bool hurried, bool outcomes, const std::function<bool()>& busy) {
   if (hurried) return Duration::zero();
   if (age < kGather) return kGather - age;
-  if (age >= kMaxHold || !busy || !busy()) return Duration::zero();
+  if (!outcomes || age >= kMaxHold || !busy || !busy()) return Duration::zero();
   return std::min<Duration>(std::chrono::milliseconds(5), kMaxHold - age);
 }
 
@@ -92,7 +92,7 @@ void Writer::gather(std::unique_lock<std::mutex>& lock) {
   } : std::function<bool()>{};
   while (true) {
     const auto now = std::chrono::steady_clock::now();
-    const Duration left = gather_left(std::chrono::duration_cast<Duration>(now - began), write_now(), busy);
+    const Duration left = gather_left(std::chrono::duration_cast<Duration>(now - began), write_now(), !runs_.empty(), busy);
     if (left <= Duration::zero() || write_now()) return;
     work_cv_.wait_until(lock, now + left, write_now);
   }

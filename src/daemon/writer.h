@@ -3,9 +3,11 @@
 // the scheduler loop's connection only ever waits for claims and re-reads. Whatever is queued while
 // a batch is being written goes into the next batch: the busier the daemon, the larger the batches.
 // A batch is also gathered for kGather after its first item (a statement's fixed cost is most of
-// what it costs PostgreSQL at a few runs per call), and for up to kMaxHold while `busy` says runs are
-// starting in numbers (the burst's runs get the CPUs first); hurry() and flush() end the wait, and a
-// full batch does not wait.
+// what it costs PostgreSQL at a few runs per call), and, when it holds run outcomes, for up to
+// kMaxHold while `busy` says runs are starting in numbers (the burst's runs get the CPUs first);
+// hurry() and flush() end the wait, and a full batch does not wait. A batch of write-backs alone is
+// not held: it is what a burst claimed ahead of its instant leaves, and held for kMaxHold from the
+// claim it was written at the instant, on the CPUs the burst's runs needed.
 //
 // Writes are applied in the order they were queued. On a lost connection the batch is kept and the
 // writer reconnects with backoff; a batch that fails three times for another reason is dropped with
@@ -61,9 +63,10 @@ class Writer final : public BookkeepingQueue {
   static constexpr size_t kBatch = 2000;
   // How long a batch gathers after its first item, and how long at most while `busy` holds it back.
   static constexpr std::chrono::milliseconds kGather{50}, kMaxHold{250};
-  // How much longer a batch begun `age` ago gathers: zero = write it now. `busy` (may be empty) is
-  // asked only past kGather. Pure.
-  static Duration gather_left(Duration age, bool hurried, const std::function<bool()>& busy);
+  // How much longer a batch begun `age` ago gathers: zero = write it now. `outcomes`: the batch holds
+  // run outcomes (only such a batch is held while busy). `busy` (may be empty) is asked only past
+  // kGather, and only for such a batch. Pure.
+  static Duration gather_left(Duration age, bool hurried, bool outcomes, const std::function<bool()>& busy);
   // Once this many items have been written since the last time, the heap is trimmed when the queue
   // next drains (malloc_trim): a start-up write-back of a million rows leaves hundreds of MB free.
   static constexpr size_t kTrimAfter = 50000;

@@ -69,6 +69,33 @@ def test_a_burst_due_at_one_instant_runs_every_job_as_its_owner_each_in_its_own_
     assert min(a for _, a, *_ in done) >= at, "no run before its instant"
 
 
+def test_a_burst_claimed_ahead_has_its_rows_written_back_before_its_instant_not_beside_its_runs(
+        migrated_db, start_daemon, owners):
+    """The claim's write-backs (next_run_time of the date jobs, now none) are written ~50 ms after the
+    claim, 300 ms or more before the instant, while the CPUs are free; held like the runs' outcomes,
+    they were written at about the instant, on the CPUs the burst's first runs needed."""
+    alice, _ = owners
+    start_daemon(migrated_db)
+    at = instant(4)
+    insert_burst(dsn_with(migrated_db, user=alice), "ahead", 300, at)
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_info WHERE job_id LIKE 'ahead-%' "
+                                              "AND next_run_time IS NOT NULL") == 300, what="300 scheduled rows")
+    with closing(connect(migrated_db)) as conn:
+        conn.autocommit = True
+
+        def written_back():
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) = 300, clock_timestamp() FROM job_info "
+                            "WHERE job_id LIKE 'ahead-%' AND next_run_time IS NULL")
+                done, now = cur.fetchone()
+                return now if done else None
+        seen = wait_until(written_back, timeout=15, interval=0.01, what="300 date jobs written back after their claim")
+    assert seen < at - datetime.timedelta(milliseconds=100), f"written back {(seen - at).total_seconds():.3f} s from the instant"
+    done = wait_until(lambda: (lambda r: r if len(r) == 300 else None)(stamps(migrated_db, "ahead")), timeout=30,
+                      what="300 stamps")
+    assert min(a for _, a, *_ in done) >= at, "no run before its instant"
+
+
 def test_a_failing_run_in_a_burst_fails_alone_and_the_runs_after_it_succeed(migrated_db, start_daemon, owners):
     alice, _ = owners
     start_daemon(migrated_db)
