@@ -6,8 +6,8 @@
 // what it costs PostgreSQL at a few runs per call), and, when it holds run outcomes, for up to
 // kMaxHold while `busy` says runs are starting in numbers (the burst's runs get the CPUs first);
 // hurry() and flush() end the wait, and a full batch does not wait. A batch of write-backs alone is
-// not held: it is what a burst claimed ahead of its instant leaves, and held for kMaxHold from the
-// claim it was written at the instant, on the CPUs the burst's runs needed.
+// not held: a burst's claim queues it ahead of the burst's instant, and held kMaxHold from then it
+// was written at that instant, on the CPUs the burst's runs needed.
 //
 // Writes are applied in the order they were queued. On a lost connection the batch is kept and the
 // writer reconnects with backoff; a batch that fails three times for another reason is dropped with

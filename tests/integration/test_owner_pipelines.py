@@ -47,6 +47,11 @@ def insert_burst(dsn, prefix, count, at, statement=STAMP):
         (prefix, statement, prefix, at.isoformat(), count))
 
 
+def wait_rows(read, count, what, timeout=30):
+    """Polls `read()` until it returns exactly `count` rows, which are returned."""
+    return wait_until(lambda: (lambda r: r if len(r) == count else None)(read()), timeout=timeout, what=what)
+
+
 def stamps(dsn, prefix):
     """(label, seconds after the instant is computed by the caller, cu, su, pid, tx) of `prefix`'s jobs."""
     return sql(dsn, "SELECT label, at, cu, su, pid, tx FROM stamp WHERE label LIKE %s ORDER BY at", (prefix + "-%",))
@@ -58,8 +63,7 @@ def test_a_burst_due_at_one_instant_runs_every_job_as_its_owner_each_in_its_own_
     start_daemon(migrated_db)
     at = instant(3)
     insert_burst(dsn_with(migrated_db, user=alice), "burst", 300, at)
-    done = wait_until(lambda: (lambda r: r if len(r) == 300 else None)(stamps(migrated_db, "burst")), timeout=30,
-                      what="300 stamps")
+    done = wait_rows(lambda: stamps(migrated_db, "burst"), 300, "300 stamps")
     assert {(cu, su) for _, _, cu, su, _, _ in done} == {(alice, alice)}
     assert len({tx for *_, tx in done}) == 300, "each run is its own transaction"
     sessions = len({pid for *_, pid, _ in done})
@@ -90,9 +94,9 @@ def test_a_burst_claimed_ahead_has_its_rows_written_back_before_its_instant_not_
                 done, now = cur.fetchone()
                 return now if done else None
         seen = wait_until(written_back, timeout=15, interval=0.01, what="300 date jobs written back after their claim")
-    assert seen < at - datetime.timedelta(milliseconds=100), f"written back {(seen - at).total_seconds():.3f} s from the instant"
-    done = wait_until(lambda: (lambda r: r if len(r) == 300 else None)(stamps(migrated_db, "ahead")), timeout=30,
-                      what="300 stamps")
+    assert seen < at - datetime.timedelta(milliseconds=100), \
+        f"written back {(seen - at).total_seconds():.3f} s from the instant"
+    done = wait_rows(lambda: stamps(migrated_db, "ahead"), 300, "300 stamps")
     assert min(a for _, a, *_ in done) >= at, "no run before its instant"
 
 
@@ -122,8 +126,7 @@ def test_a_slow_statement_does_not_hold_up_the_jobs_due_at_the_same_instant(migr
     at = instant(3)
     insert_job(as_alice, "slow", func="sql", args=["SELECT pg_sleep(4)"], kwargs={"trigger": "date", "run_date": at.isoformat()})
     insert_burst(as_alice, "quick", 40, at)
-    done = wait_until(lambda: (lambda r: r if len(r) == 40 else None)(stamps(migrated_db, "quick")), timeout=30,
-                      what="40 stamps")
+    done = wait_rows(lambda: stamps(migrated_db, "quick"), 40, "40 stamps")
     latest = max(a for _, a, *_ in done) - at
     assert latest < datetime.timedelta(seconds=2), f"the last quick job did its work {latest} after its instant"
     assert runs(migrated_db, "slow", "succeeded") == [], "the slow statement was still running meanwhile"
@@ -136,8 +139,7 @@ def test_one_owners_burst_does_not_starve_another_owners_job_due_at_the_same_ins
     at = instant(3)
     insert_burst(dsn_with(migrated_db, user=alice), "alice", 600, at)
     insert_burst(dsn_with(migrated_db, user=bob), "bob", 1, at)
-    done = wait_until(lambda: (lambda r: r if len(r) == 600 else None)(stamps(migrated_db, "alice")), timeout=60,
-                      what="alice's 600 stamps")
+    done = wait_rows(lambda: stamps(migrated_db, "alice"), 600, "alice's 600 stamps", timeout=60)
     bob_at = stamps(migrated_db, "bob")[0][1]
     before_bob = sum(1 for _, a, *_ in done if a < bob_at)
     assert before_bob < 300, f"{before_bob} of alice's 600 runs did their work before bob's one"
@@ -173,8 +175,8 @@ def test_nothing_a_pipelined_run_sets_on_its_session_is_seen_by_the_next_run_on_
     insert_job(as_bob, "reader-bob", func="sql", kwargs={"trigger": "date"},
                args=["INSERT INTO public.stamp SELECT $1, clock_timestamp(), current_user, session_user, "
                      "pg_backend_pid(), NULL, " + STATE, "reader-bob"])
-    read = wait_until(lambda: (lambda r: r if len(r) == len(LEFT_BEHIND) + 1 else None)(
-        sql(migrated_db, "SELECT label, cu, su, pid, note FROM stamp ORDER BY label")), what="every reader's stamp")
+    read = wait_rows(lambda: sql(migrated_db, "SELECT label, cu, su, pid, note FROM stamp ORDER BY label"),
+                     len(LEFT_BEHIND) + 1, "every reader's stamp", timeout=10)
     clean = '"$user", public,,0,t,0,0'
     for label, cu, su, _, note in read:
         assert (note, cu) == (clean, su), label
@@ -195,9 +197,8 @@ def test_runs_pipelined_back_to_back_on_one_session_each_start_clean_though_each
               "set_config('rowsched.left', 'behind', false), set_config('statement_timeout', '123456', false), "
               "pg_advisory_lock(4242)")
     insert_burst(dsn_with(migrated_db, user=alice), "leaver", 60, instant(3), statement=leaves)
-    read = wait_until(lambda: (lambda r: r if len(r) == 60 else None)(
-        sql(migrated_db, "SELECT label, pid, note FROM stamp WHERE label LIKE 'leaver-%' ORDER BY at")),
-        timeout=30, what="60 stamps")
+    read = wait_rows(lambda: sql(migrated_db, "SELECT label, pid, note FROM stamp WHERE label LIKE 'leaver-%' "
+                                              "ORDER BY at"), 60, "60 stamps")
     assert {note for _, _, note in read} == {'"$user", public,,0,t,0,0'}
     assert len({pid for _, pid, _ in read}) == 1, "one session (--max-owner-connections 1), so the test means something"
     wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'leaver-%' "
