@@ -52,6 +52,10 @@ void add_run_options(CLI::App& cmd, Options& opt) {
                  "Most connections logged in as job owners open at once for pipelined sql and notify runs, over "
                  "all owners; 0: 4 per CPU, at least 8, at most 32 (docs/operations.md)")
       ->capture_default_str()->check(CLI::Range(0, 10000));
+  cmd.add_option("--owner-idle-timeout", opt.owner_idle_timeout,
+                 "Seconds a session logged in as a job owner stays open with nothing to run (a session an owner's "
+                 "next run needs within 150 ms is kept)")
+      ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
   cmd.add_option("--heartbeat-interval", opt.heartbeat_interval, "Seconds between heartbeats in scheduler_instance")
       ->capture_default_str()->check(CLI::Range(0.05, 3600.0));
   cmd.add_option("--lost-after", opt.lost_after,

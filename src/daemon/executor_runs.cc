@@ -8,7 +8,7 @@ namespace rowsched::daemon {
 
 ExecutorRuns::ExecutorRuns(int threads, std::string dsn, const run::HandlerRegistry& handlers, run::Executor::Clock clock,
                            std::function<void()> wake, size_t owner_connections,
-                           size_t max_owner_connections)
+                           size_t max_owner_connections, Duration owner_idle_timeout)
     : wake_(std::move(wake)) {
   executor_ = std::make_unique<run::Executor>(
       threads, std::move(dsn), handlers, std::move(clock),
@@ -22,7 +22,7 @@ ExecutorRuns::ExecutorRuns(int threads, std::string dsn, const run::HandlerRegis
         // One wake-up per batch: the loop takes every finished run when it wakes.
         if (first) wake_();
       },
-      owner_connections, max_owner_connections);
+      owner_connections, max_owner_connections, owner_idle_timeout);
 }
 
 ExecutorRuns::~ExecutorRuns() { executor_.reset(); }

@@ -19,11 +19,13 @@ class ExecutorRuns final : public LoopRuns {
  public:
   // `handlers` and whatever `wake` uses must outlive this object.
   ExecutorRuns(int threads, std::string dsn, const run::HandlerRegistry& handlers, run::Executor::Clock clock,
-               std::function<void()> wake, size_t owner_connections, size_t max_owner_connections);
+               std::function<void()> wake, size_t owner_connections, size_t max_owner_connections,
+               Duration owner_idle_timeout);
   // Joins the executor threads (after their current runs) before the list they report into goes.
   ~ExecutorRuns() override;
 
   void submit(run::RunRequest request) override { executor_->submit(std::move(request)); }
+  void expect(const run::RunRequest& request) override { executor_->expect(request); }
   std::vector<run::RunResult> take_finished() override;
   size_t busy() const override { return executor_->busy(); }
   bool wait_idle_until(TimePoint deadline) override { return executor_->wait_idle_until(deadline); }

@@ -34,7 +34,9 @@ LoopParts production_loop_parts(const Options& options, const std::string& dsn, 
                                           static_cast<size_t>(options.owner_connections),
                                           options.max_owner_connections > 0
                                               ? static_cast<size_t>(options.max_owner_connections)
-                                              : run::Executor::default_max_owner_connections());
+                                              : run::Executor::default_max_owner_connections(),
+                                          std::chrono::duration_cast<Duration>(
+                                              std::chrono::duration<double>(options.owner_idle_timeout)));
   // Bookkeeping waits while a burst's runs start (up to Writer::kMaxHold): they need the CPUs now, it
   // does not. The loop destroys the writer before the runs.
   ExecutorRuns* busy = runs.get();

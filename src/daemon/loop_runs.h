@@ -17,6 +17,9 @@ class LoopRuns {
   virtual ~LoopRuns() = default;
 
   virtual void submit(run::RunRequest request) = 0;
+  // A fire of `request` comes at request.not_before and is not claimed yet (run_id 0): whatever it
+  // will need (its owner's session) may be made ready ahead. Nothing runs.
+  virtual void expect(const run::RunRequest& request) = 0;
   // The outcomes of the runs that ended since the last call, in the order they ended.
   virtual std::vector<run::RunResult> take_finished() = 0;
   // Runs queued or executing right now.

@@ -113,9 +113,28 @@ Duration SchedulerLoop::until_next_deadline(TimePoint now) {
   if (auto wake = schedule_.next_wakeup()) {
     horizon_ = lead_.horizon(static_cast<int64_t>(schedule_.count_due(*wake, lead_.burst_worth_counting())));
     next = std::min(next, *wake - horizon_);
+    // The loop sleeps before it claims them: the runs may get ready meanwhile (an owner's session
+    // logs in ahead; docs/decisions.md). Once per instant.
+    if (*wake != expected_at_ && *wake - now > horizon_) {
+      expected_at_ = *wake;
+      expect_fires(*wake);
+    }
   }
   next = std::min({next, next_resync_, next_heartbeat_, next_prune_});
   return std::max(Duration::zero(), next - now);
+}
+
+void SchedulerLoop::expect_fires(TimePoint at) {
+  // A few jobs are enough: a burst of kWarmBurst or more is claimed kWarmLead ahead, and its runs
+  // open the sessions they need then.
+  constexpr size_t kExpectJobs = 16;
+  for (const std::string& id : schedule_.jobs_due(at, kExpectJobs)) {
+    const KnownJob* job = jobs_.find(id);
+    if (!job) continue;
+    run::RunRequest req{0, id, at, 1, job->func, job->args, job->owner, job->timeout};
+    req.not_before = at;
+    runs_->expect(req);
+  }
 }
 
 bool SchedulerLoop::connect() {

@@ -75,6 +75,8 @@ class SchedulerLoop {
   // Applies the notifications that have arrived; true when there were any.
   bool apply_notifications();
   void fire_due(TimePoint now);
+  // Tells the runs which fires are due at `at` (runs_->expect), before they are claimed.
+  void expect_fires(TimePoint at);
   void record_results();
   // Compares (job_id, version) with the table and re-reads what differs. `announced`: a notification
   // said a statement changed more rows than it names (else this is the periodic repair).
@@ -104,6 +106,7 @@ class SchedulerLoop {
   ClaimLead lead_;
   Duration horizon_ = ClaimLead::kMinLead;  // how far ahead this tick claims: the lead, or more before a burst
   TimePoint claimed_until_{};               // the latest instant a claimed fire waits for
+  TimePoint expected_at_{};                 // the instant whose fires were last expect()ed
   RowApplier rows_;
   RunEndings endings_;
   HistoryPruner pruner_;

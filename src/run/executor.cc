@@ -23,14 +23,15 @@ size_t Executor::default_max_owner_connections() {
 }
 
 Executor::Executor(int threads, std::string dsn, const HandlerRegistry& handlers, Clock clock, OnDone on_done,
-                   size_t owner_connections, size_t max_owner_connections)
+                   size_t owner_connections, size_t max_owner_connections, Duration owner_idle_timeout)
     : handlers_(handlers),
       clock_(std::move(clock)),
-      sql_(dsn, store::SqlSession::Limits{.max_idle = owner_connections}, clock_),
+      sql_(dsn, store::SqlSession::Limits{.max_idle = owner_connections, .idle_timeout = owner_idle_timeout}, clock_),
       on_done_(std::move(on_done)) {
   store::OwnerPipelines::Limits limits;
   limits.max_open = std::max<size_t>(1, max_owner_connections);
   limits.max_idle = owner_connections;
+  limits.idle_timeout = owner_idle_timeout;
   pipelines_ = std::make_unique<store::OwnerPipelines>(
       std::move(dsn), limits, clock_,
       [this](uint64_t id, store::OwnerStatementResult result) { pipelined_done(id, std::move(result)); });
@@ -52,15 +53,25 @@ Executor::~Executor() {
   idle_cv_.wait(lock, [this] { return started_without_thread_ == 0; });
 }
 
+std::optional<OwnerCall> Executor::owner_call_of(const Handler& h, const RunRequest& request) {
+  try {
+    return h.owner_call(request);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void Executor::expect(const RunRequest& request) {
+  const Handler* h = handlers_.find(request.func);
+  if (!h) return;
+  if (auto call = owner_call_of(*h, request))
+    pipelines_->expect(store::OwnerStatement{request.owner, std::move(call->statement), std::move(call->params),
+                                             request.timeout, request.not_before});
+}
+
 void Executor::submit(RunRequest request) {
   if (const Handler* h = handlers_.find(request.func)) {
-    std::optional<OwnerCall> call;
-    try {
-      call = h->owner_call(request);
-    } catch (const std::exception&) {
-      call.reset();  // run() reports the same fault as a failure
-    }
-    if (call) {
+    if (auto call = owner_call_of(*h, request)) {
       uint64_t id;
       store::OwnerStatement statement{request.owner, std::move(call->statement), std::move(call->params), request.timeout,
                                       // As on the threads: a wall clock stepped back holds a run for 1 s at most.

@@ -38,13 +38,18 @@ class Executor {
   // Starts `threads` workers sharing the owner sessions of `dsn` (store/sql_session.h), and the owner
   // pipelines, with at most `owner_connections` idle sessions each kept open and at most
   // `max_owner_connections` pipelined connections open at once.
+  // Owner sessions idle for `owner_idle_timeout` are closed.
   Executor(int threads, std::string dsn, const HandlerRegistry& handlers, Clock clock, OnDone on_done,
            size_t owner_connections = store::SqlSession::Limits{}.max_idle,
-           size_t max_owner_connections = default_max_owner_connections());
+           size_t max_owner_connections = default_max_owner_connections(),
+           Duration owner_idle_timeout = store::OwnerPipelines::Limits{}.idle_timeout);
   // Stops taking work and joins the threads (after their current runs).
   ~Executor();
 
   void submit(RunRequest request);
+  // A fire of `request` is due at request.not_before (not claimed yet): a run that goes to the owner
+  // pipelines gets its owner's session logged in ahead (OwnerPipelines::expect). Others: nothing.
+  void expect(const RunRequest& request);
   // Runs queued or executing right now.
   size_t busy() const;
   // Waits until nothing is queued or running, or until `deadline`; true when idle.
@@ -68,6 +73,9 @@ class Executor {
   // Runs `req` through `h` (its func's handler; null: a failure saying so).
   RunResult execute(const RunRequest& req, const Handler* h, WorkerContext& ctx);
   void pipelined_done(uint64_t id, store::OwnerStatementResult result);
+  // The handler's OwnerCall for `request`, or nullopt (also when building it throws: run() reports
+  // the same fault as a failure).
+  static std::optional<OwnerCall> owner_call_of(const Handler& h, const RunRequest& request);
   // Handler::start(): true when the handler took the run without a thread (http).
   bool start_without_thread(const Handler& handler, const RunRequest& request);
 

@@ -209,21 +209,37 @@ std::optional<TimePoint> Schedule::next_wakeup() {
   return retry;
 }
 
-size_t Schedule::count_due(TimePoint t, size_t limit) const {
-  size_t n = 0;
-  for (auto it = retries_.begin(); it != retries_.end() && it->first <= t && n < limit; ++it) ++n;
+template <typename F>
+void Schedule::each_due(TimePoint t, F f) const {
+  for (auto it = retries_.begin(); it != retries_.end() && it->first <= t; ++it)
+    if (!f(it->second.job_id)) return;
   // In a min-heap every entry due by `t` has only such ancestors: walk down from the root.
   const auto& v = heap_.entries();
   std::vector<size_t> todo;
   if (!v.empty() && v[0].at <= t) todo.push_back(0);
-  while (!todo.empty() && n < limit) {
+  while (!todo.empty()) {
     const size_t i = todo.back();
     todo.pop_back();
-    if (live(v[i])) ++n;
+    if (live(v[i]) && !f(slots_[v[i].slot].job_id)) return;
     for (const size_t child : {2 * i + 1, 2 * i + 2})
       if (child < v.size() && v[child].at <= t) todo.push_back(child);
   }
+}
+
+size_t Schedule::count_due(TimePoint t, size_t limit) const {
+  size_t n = 0;
+  if (limit > 0) each_due(t, [&](const std::string&) { return ++n < limit; });
   return n;
+}
+
+std::vector<std::string> Schedule::jobs_due(TimePoint t, size_t limit) const {
+  std::vector<std::string> ids;
+  if (limit > 0)
+    each_due(t, [&](const std::string& id) {
+      ids.push_back(id);
+      return ids.size() < limit;
+    });
+  return ids;
 }
 
 std::optional<TimePoint> Schedule::next_fire(const std::string& job_id) const {

@@ -91,6 +91,9 @@ class Schedule {
   // How many jobs and retries have a fire due at or before `t` (counting stops at `limit`): the size
   // of the next claim when `t` is the next wake-up.
   size_t count_due(TimePoint t, size_t limit) const;
+  // The job_ids of the fires count_due counts, up to `limit` (a job with a retry and a fire due may
+  // come twice), in no particular order.
+  std::vector<std::string> jobs_due(TimePoint t, size_t limit) const;
 
   // The job's next fire (jittered), or nullopt if unknown or finished.
   std::optional<TimePoint> next_fire(const std::string& job_id) const;
@@ -142,6 +145,9 @@ class Schedule {
   void push(uint32_t slot, TimePoint at, bool run_now);
   void set_next(uint32_t slot, std::optional<TimePoint> nominal);
   bool live(const HeapEntry& e) const;
+  // Calls `f(job_id)` for each fire due at or before `t` (retries first), until it returns false.
+  template <typename F>
+  void each_due(TimePoint t, F f) const;
 
   Duration default_grace_;
   std::deque<Job> slots_;

@@ -95,6 +95,9 @@ struct OwnerPipelines::Impl {
 
   mutable std::mutex mu;
   std::map<std::string, std::deque<Item>> waiting;  // per owner, in submit order
+  // Per owner, the runs expect()ed by instant (at most kMaxExpected each; passed ones are dropped).
+  std::map<std::string, std::map<TimePoint, OwnerStatement>> expected;
+  static constexpr size_t kMaxExpected = 16;
   std::string next_owner;                           // round-robin: serve owners from this one on
   size_t pending = 0;                               // waiting + in flight
   bool stopping = false;
@@ -320,6 +323,30 @@ struct OwnerPipelines::Impl {
     }
   }
 
+  // Opens a session for each owner with a run expected within kLoginLead and none open; forgets the
+  // expectations whose instant has come (their runs, if claimed, are in `waiting`). Requires `mu`.
+  void open_for_expected(TimePoint now) {
+    for (auto it = expected.begin(); it != expected.end();) {
+      auto& [owner, runs] = *it;
+      while (!runs.empty() && runs.begin()->first <= now) runs.erase(runs.begin());
+      if (runs.empty()) {
+        it = expected.erase(it);
+        continue;
+      }
+      if (runs.begin()->first - kLoginLead <= now && open_of(owner) == 0 && !remembered_failure(owner, now))
+        open_connection(owner, now);
+      ++it;
+    }
+  }
+
+  // True when `owner` has runs queued, or one expected within kLoginLead: its idle session is about
+  // to be needed. Requires `mu`.
+  bool needed_soon(const std::string& owner, TimePoint now) const {
+    if (const auto q = waiting.find(owner); q != waiting.end() && !q->second.empty()) return true;
+    const auto e = expected.find(owner);
+    return e != expected.end() && !e->second.empty() && e->second.begin()->first - kLoginLead <= now;
+  }
+
   // At the bound, with no idle connection to close, `starved` has none: the owner with the most
   // connections gives one up (it takes no more runs and closes when they end; trim() closes it).
   void retire_one_for(const std::string& starved) {
@@ -342,6 +369,7 @@ struct OwnerPipelines::Impl {
     std::vector<std::pair<Item, std::string>> failed;
     {
       std::lock_guard lock(mu);
+      open_for_expected(now);
       for (auto& [owner, queue] : waiting) {
         if (queue.empty() || remembered_failure(owner, now)) continue;
         open_for(owner, queue, now);
@@ -486,10 +514,13 @@ struct OwnerPipelines::Impl {
     int params = 0;
     {
       std::lock_guard lock(mu);
-      const auto q = waiting.find(c.owner);
-      if (q == waiting.end() || q->second.empty() || q->second.front().call.not_before <= now) return;
-      statement = q->second.front().call.statement;
-      params = static_cast<int>(q->second.front().call.params.size());
+      const OwnerStatement* next = nullptr;
+      if (const auto q = waiting.find(c.owner); q != waiting.end() && !q->second.empty()) next = &q->second.front().call;
+      else if (const auto e = expected.find(c.owner); e != expected.end() && !e->second.empty())
+        next = &e->second.begin()->second;
+      if (!next || next->not_before <= now) return;
+      statement = next->statement;
+      params = static_cast<int>(next->params.size());
     }
     if (!PQsendPrepare(c.conn, "", statement.c_str(), params, nullptr) || !PQpipelineSync(c.conn)) return;
     if (c.steps.empty()) c.front_since = now;
@@ -524,13 +555,15 @@ struct OwnerPipelines::Impl {
     return true;
   }
 
-  // Closes connections idle too long, and idle ones beyond max_idle (the longest idle first).
+  // Closes connections idle too long, and idle ones beyond max_idle (the longest idle first); not
+  // an idle connection whose owner needs it soon (needed_soon), which would only log in again.
   void trim(TimePoint now) {
+    std::lock_guard lock(mu);
     size_t idle = 0;
     for (auto it = connections.begin(); it != connections.end();) {
       Connection& c = **it;
       if (!c.connecting && c.steps.empty()) {
-        if (c.retiring || now - c.idle_since >= limits.idle_timeout) {
+        if (c.retiring || (now - c.idle_since >= limits.idle_timeout && !needed_soon(c.owner, now))) {
           it = connections.erase(it);
           continue;
         }
@@ -541,9 +574,10 @@ struct OwnerPipelines::Impl {
     while (idle > limits.max_idle) {
       auto victim = connections.end();
       for (auto it = connections.begin(); it != connections.end(); ++it)
-        if (!(*it)->connecting && (*it)->steps.empty() &&
+        if (!(*it)->connecting && (*it)->steps.empty() && !needed_soon((*it)->owner, now) &&
             (victim == connections.end() || (*it)->idle_since < (*victim)->idle_since))
           victim = it;
+      if (victim == connections.end()) break;
       connections.erase(victim);
       --idle;
     }
@@ -561,6 +595,11 @@ struct OwnerPipelines::Impl {
       // server's backends need.
       wait = std::min(wait, left > Duration::zero() ? left : limits.slow_after / 4);
     }
+    // An expected run's login (open_for_expected); one whose lead has begun is looked at again on
+    // the next wake-up, not in a loop.
+    for (const auto& [owner, runs] : expected)
+      if (!runs.empty())
+        if (const Duration left = runs.begin()->first - kLoginLead - now; left > Duration::zero()) wait = std::min(wait, left);
     return wait;
   }
 
@@ -688,6 +727,19 @@ void OwnerPipelines::submit(uint64_t id, OwnerStatement statement) {
   // The thread waits for the front run of each owner's queue: one behind it needs no wake-up (a
   // burst of 10,000 runs is not 10,000 system calls).
   if (first) impl_->wake();
+}
+
+void OwnerPipelines::expect(OwnerStatement statement) {
+  const TimePoint now = impl_->clock();
+  if (statement.not_before <= now) return;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto& runs = impl_->expected[statement.owner];
+    const TimePoint at = statement.not_before;
+    if (!runs.try_emplace(at, std::move(statement)).second) return;
+    if (runs.size() > Impl::kMaxExpected) runs.erase(std::prev(runs.end()));
+  }
+  impl_->wake();  // to wait for its login's time
 }
 
 std::vector<uint64_t> OwnerPipelines::drain_unsent() {

@@ -19,8 +19,11 @@
 // backend loads the catalogs the statement names before the instant, not during the burst.
 //
 // Pools: connections open as the burst needs them, at most `max_open` over all owners (an idle
-// connection of another owner is closed to make room); a connection idle for `idle_timeout` is closed,
-// and at most `max_idle` idle ones stay open. A login that fails is remembered for `login_backoff`:
+// connection of another owner is closed to make room); a connection idle for `idle_timeout` is closed
+// (unless its owner has runs queued or expected within kLoginLead), and at most `max_idle` idle ones
+// stay open. A run expect()ed gets a session that logs in kLoginLead before its instant when its
+// owner has none open then: an hourly job finds its session ready, not one that logs in after its
+// claim, a few milliseconds ahead of it. A login that fails is remembered for `login_backoff`:
 // that owner's runs fail at once with the same message. A connection lost mid-run fails the runs sent
 // down it; runs not yet sent wait for another connection.
 //
@@ -92,6 +95,13 @@ class OwnerPipelines {
 
   // Queues `statement`; `done(id, ...)` reports its end.
   void submit(uint64_t id, OwnerStatement statement);
+  // Says that a run of `statement` is coming at its not_before (nothing runs): if its owner has no
+  // connection open kLoginLead before then, one logs in and parses the statement. The 16 earliest
+  // expectations of each owner are kept until their instants pass.
+  void expect(OwnerStatement statement);
+  // How long before an expected run its owner's session is opened: a login, with the burst's other
+  // logins, took 15-20 ms on the bench machine.
+  static constexpr Duration kLoginLead = std::chrono::milliseconds(150);
   // Removes and returns the ids of what has not been sent yet.
   std::vector<uint64_t> drain_unsent();
   // Statements queued or in flight.

@@ -367,6 +367,7 @@ def test_database_url_supplies_the_dsn_and_a_config_file_may_use_a_run_section(m
 @pytest.mark.parametrize("args, env, config, names", [
     (["--workers", "0"], {}, None, "--workers"),
     (["--log-format", "xml"], {}, None, "--log-format"),
+    (["--owner-idle-timeout", "0"], {}, None, "--owner-idle-timeout"),
     (["--no-such-option"], {}, None, "--no-such-option"),
     ([], {"ROWSCHED_WORKERS": "many"}, None, "ROWSCHED_WORKERS"),
     ([], {}, "workers = 0\n", "workers"),

@@ -249,6 +249,53 @@ def test_a_session_opened_ahead_of_a_burst_parses_its_first_statement_before_the
     assert sql_value(migrated_db, "SELECT count(*) FROM warm_target") == 80
 
 
+# A job's statement that stamps when its work happened, in which session, and when that session logged in.
+SESSION_STAMP = ("INSERT INTO public.stamp (label, at, pid, note) SELECT $1, clock_timestamp(), pg_backend_pid(), "
+                 "backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+
+
+def session_stamps(dsn, label):
+    """(scheduled_for, at, pid, backend_start) of `label`'s runs, each stamp with the fire it ran for."""
+    return sql(dsn, "SELECT r.scheduled_for, s.at, s.pid, s.note::timestamptz FROM stamp s CROSS JOIN LATERAL "
+                    "(SELECT max(scheduled_for) AS scheduled_for FROM job_run WHERE job_id = s.label "
+                    "AND scheduled_for <= s.at) r WHERE s.label = %s ORDER BY s.at", (label,))
+
+
+def test_an_idle_owner_session_closes_after_the_idle_timeout_and_the_next_fire_finds_one_logged_in_ahead(
+        migrated_db, start_daemon, owners):
+    """An hourly job's session is closed long before its next fire (--owner-idle-timeout, 60 s by
+    default). The daemon knows that fire and logs a session in OwnerPipelines::kLoginLead (150 ms)
+    before it; before, the login began when the fire was claimed, 5-8 ms ahead, and the work waited
+    for it (0.2-2.4 ms later than on an open session, bench: docs/benchmarks.md). Scaled down: a job
+    every 2 s, sessions closed after 0.5 s idle."""
+    alice, _ = owners
+    start_daemon(migrated_db, "--owner-idle-timeout", "0.5")
+    insert_job(dsn_with(migrated_db, user=alice), "sparse", func="sql", args=[SESSION_STAMP, "sparse"],
+               kwargs={"trigger": "cron", "second": "*/2"})
+    read = wait_rows(lambda: session_stamps(migrated_db, "sparse")[:4], 4, "4 fires of the job", timeout=20)
+    assert len({pid for _, _, pid, _ in read}) == 4, "each fire on a new session: the idle one was closed"
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM pg_stat_activity WHERE usename = %s "
+                                              "AND state = 'idle'", (alice,)) == 0 or None,
+               timeout=5, what="alice's idle session closed between fires")
+    # The first fire may come before the daemon has looked ahead; the next ones may not.
+    for scheduled_for, at, _, logged_in in read[1:]:
+        ahead = (scheduled_for - logged_in).total_seconds()
+        assert ahead >= 0.075, f"the session of the fire at {scheduled_for} logged in {ahead * 1000:.1f} ms before it"
+        assert at >= scheduled_for
+
+
+def test_an_owner_session_whose_next_run_is_imminent_outlives_its_idle_timeout(migrated_db, start_daemon, owners):
+    """Idle for 1.9 s with a fire every 2 s: the session's idle timeout runs out about 100 ms before
+    each fire, when that fire is expected (or claimed). Closing it then would only log a new one in;
+    it is kept, and every fire runs on it."""
+    alice, _ = owners
+    start_daemon(migrated_db, "--owner-idle-timeout", "1.9")
+    insert_job(dsn_with(migrated_db, user=alice), "steady", func="sql", args=[SESSION_STAMP, "steady"],
+               kwargs={"trigger": "cron", "second": "*/2"})
+    read = wait_rows(lambda: session_stamps(migrated_db, "steady")[:4], 4, "4 fires of the job", timeout=20)
+    assert len({pid for _, _, pid, _ in read}) == 1, [(str(s), pid) for s, _, pid, _ in read]
+
+
 def test_a_superusers_pipelined_set_session_authorization_does_not_reach_the_next_run(migrated_db, start_daemon, owners):
     alice, _ = owners
     su = sql_value(migrated_db, "SELECT session_user")

@@ -145,7 +145,14 @@ class FakeRuns final : public LoopRuns {
   size_t threads = 4;
   Duration run_takes = std::chrono::milliseconds(10);
   std::vector<run::RunRequest> submitted;
+  std::vector<run::RunRequest> expected;  // expect() calls, in order
   bool abandoned = false;
+
+  std::vector<TimePoint> expected_when;  // and when each came
+  void expect(const run::RunRequest& request) override {
+    expected.push_back(request);
+    expected_when.push_back(clock_.now);
+  }
 
   void submit(run::RunRequest request) override {
     submitted.push_back(request);

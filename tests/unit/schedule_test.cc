@@ -1,4 +1,5 @@
 // The schedule's decisions, with time passed in: no clock, no sleeps, no database.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "schedule/schedule.h"
@@ -84,6 +85,23 @@ TEST_CASE("count_due counts the live fires due by an instant, which is the size 
   CHECK(s.count_due(t0 + 15s, 20) == 20);
   CHECK(s.take_due(burst).size() == 50);
   CHECK(s.count_due(t0 + 15s, 1000) == 7);
+}
+
+TEST_CASE("jobs_due names the live jobs due by an instant, retries too, up to a limit") {
+  Schedule s(1s);
+  const TimePoint t0 = at("2024-05-01T10:00:01Z");
+  const TimePoint next = at("2024-05-01T10:00:10Z");
+  for (const char* id : {"a", "b", "c"}) s.upsert(job(id, R"({"trigger":"cron","second":"*/10"})", t0));
+  s.upsert(job("later", R"({"trigger":"interval","seconds":15})", t0));
+  s.upsert(job("gone", R"({"trigger":"cron","second":"*/10"})", t0));
+  s.remove("gone");
+  s.schedule_retry("later", t0, 2, next - 1s);
+  auto ids = s.jobs_due(next, 100);
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids == std::vector<std::string>{"a", "b", "c", "later"});
+  CHECK(s.jobs_due(next, 2).size() == 2);
+  CHECK(s.jobs_due(next - 2s, 100).empty());
+  CHECK(s.jobs_due(next, 0).empty());
 }
 
 TEST_CASE("After a fire the job advances to its next fire") {

@@ -220,6 +220,48 @@ TEST_CASE("Fires due at one instant are claimed ahead of it, by the claim lead's
   }
 }
 
+TEST_CASE("A fire the loop sleeps before is expected once, with its job and owner, before it is claimed", "[scheduler_loop]") {
+  // The runs learn of the next fire while the loop waits for it (an owner's session logs in ahead);
+  // once per instant however often the loop is woken, and only for fires not yet claimed.
+  Harness h;
+  const Duration woken_every = GENERATE(Duration::max(), Duration(milliseconds(7)));
+  h.add_job("sparse", 10);
+  h.add_job("other", 10);
+  h.store->table["other"].owner = "someone";
+  h.tick_for(seconds(35), woken_every);
+  const auto& expected = h.runs->expected;
+  std::map<TimePoint, std::vector<std::string>> by_instant;
+  for (const auto& e : expected) {
+    by_instant[e.not_before].push_back(e.job_id + "/" + e.owner);
+    CHECK(e.scheduled_for == e.not_before);
+    CHECK(e.run_id == 0);
+    CHECK(e.func == "log");
+  }
+  std::vector<TimePoint> fired;
+  for (const auto& r : h.runs->submitted) fired.push_back(r.scheduled_for);
+  REQUIRE(fired.size() >= 6);  // 3 instants x 2 jobs
+  for (const TimePoint at : fired) {
+    INFO("a fire at " << format_rfc3339(at));
+    REQUIRE(by_instant.count(at) == 1);
+    auto jobs = by_instant[at];
+    std::sort(jobs.begin(), jobs.end());
+    CHECK(jobs == std::vector<std::string>{"other/someone", "sparse/tester"});  // each once
+  }
+  // Each was expected before its claim.
+  std::map<std::pair<std::string, TimePoint>, TimePoint> claim_of;
+  for (size_t i = 0, fire = 0; i < h.store->claimed_at.size(); ++i)
+    for (size_t k = 0; k < h.store->claim_sizes[i]; ++k, ++fire)
+      claim_of[{h.store->claimed[fire].job_id, h.store->claimed[fire].scheduled_for}] = h.store->claimed_at[i];
+  size_t checked = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto claim = claim_of.find({expected[i].job_id, expected[i].not_before});
+    if (claim == claim_of.end()) continue;  // due after the test's end
+    CHECK(h.runs->expected_when[i] < claim->second);
+    ++checked;
+  }
+  CHECK(checked >= 6);
+}
+
 TEST_CASE("A dense schedule is claimed in batches a window apart, each fire ahead of its instant", "[scheduler_loop]") {
   Harness h;
   // Woken every millisecond, as run outcomes wake the daemon: those wake-ups claim nothing.
