@@ -1023,10 +1023,96 @@ def section_burst_ab(ctx):
          {"rounds": per, "summary": summary}, notes)
 
 
+# --- section: sparse (a job whose session has closed before each fire: an hourly job) -------------
+
+SPARSE_EVERY_S = 2
+
+
+def sparse_lateness(ctx, binary, fires, close_sessions):
+    """One `sql` job every SPARSE_EVERY_S s, `INSERT INTO bench_sparse VALUES (clock_timestamp(),
+    pg_backend_pid())`; with `close_sessions`, its session is terminated half-way between fires, so
+    every fire needs a new one, as an hourly job's does (sessions close after 60 s idle). Works with any
+    binary (no option needed). Returns lateness (stamp - scheduled_for) and, with close_sessions, how
+    long before each fire its session logged in (pg_stat_activity.backend_start, read before the
+    session is terminated)."""
+    ctx.reset()
+    sql(ctx.dsn, "CREATE TABLE IF NOT EXISTS bench_sparse (at timestamptz, pid int); TRUNCATE bench_sparse")
+    sql(ctx.dsn, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) VALUES ('sparse', 'sql', %s, %s)",
+        (json.dumps(["INSERT INTO bench_sparse VALUES (clock_timestamp(), pg_backend_pid())"]),
+         json.dumps({"trigger": "cron", "second": "*/%d" % SPARSE_EVERY_S})))
+    saved, ctx.bin = ctx.bin, binary
+    try:
+        d = ctx.daemon(instance="sparse-%d" % (ctx.seq + 1))
+    finally:
+        ctx.bin = saved
+    d.wait_ready(timeout=60)
+    ready = wait_scheduled(ctx, 60)
+    ws = math.ceil(ready / SPARSE_EVERY_S) * SPARSE_EVERY_S + SPARSE_EVERY_S  # the first fire measured
+    we = ws + fires * SPARSE_EVERY_S
+    logged_in = {}
+    poll = connect(ctx.dsn)
+    try:
+        # Half-way between fires: note when the job's sessions logged in, then end them.
+        t = ws - SPARSE_EVERY_S / 2
+        while t < we:
+            sleep_until(t)
+            if close_sessions:
+                with poll.cursor() as cur:
+                    cur.execute("SELECT pid, extract(epoch FROM backend_start)::float8 FROM pg_stat_activity "
+                                "WHERE application_name = 'rowsched job'")
+                    for pid, started in cur.fetchall():
+                        logged_in[pid] = started
+                    cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE application_name = 'rowsched job'")
+            t += SPARSE_EVERY_S
+        sleep_until(we + 0.5)
+    finally:
+        poll.close()
+    d.stop()
+    rows = sql(ctx.dsn, """SELECT extract(epoch FROM r.scheduled_for)::float8, extract(epoch FROM f.at)::float8, f.pid
+                             FROM bench_sparse f CROSS JOIN LATERAL
+                                  (SELECT max(scheduled_for) AS scheduled_for FROM job_run WHERE scheduled_for <= f.at) r
+                            WHERE r.scheduled_for >= to_timestamp(%s) AND r.scheduled_for < to_timestamp(%s)""",
+               (ws, we))
+    late = [(at - due) * 1000 for due, at, _ in rows]
+    ahead = [(due - logged_in[pid]) * 1000 for due, _, pid in rows if pid in logged_in]
+    res = {"fires": fires, "close_sessions": close_sessions, "lateness_ms": summarize(late), "expected": fires,
+           "missed": max(0, fires - len(late))}
+    if close_sessions:
+        res["login_ahead_ms"] = summarize(ahead)
+    log("sparse", binary, json.dumps(res))
+    return res
+
+
+def section_sparse(ctx):
+    """The lateness an hourly or daily `sql` job sees: its owner session has closed (60 s idle) before
+    each fire, against the same job on a session kept open; this build and, when set,
+    $ROWSCHED_BASELINE_BIN, alternating."""
+    fires = 8 if ctx.quick else 20
+    binaries = [("this build", ctx.bin)]
+    if os.environ.get("ROWSCHED_BASELINE_BIN"):
+        binaries.insert(0, ("baseline", os.environ["ROWSCHED_BASELINE_BIN"]))
+    data, rows = [], []
+    for close in (True, False):
+        for label, binary in binaries:
+            r = sparse_lateness(ctx, binary, fires, close)
+            data.append(dict(r, binary=label))
+            ahead = r.get("login_ahead_ms") or {}
+            rows.append(["session closed before each fire" if close else "session kept open", label] + lat_cells(r) +
+                        [fmt(ahead.get("p50")) if close else ""])
+    text = table(["job", "rowsched", "p50 ms", "p99 ms", "max ms", "missed", "login before the fire, p50 ms"], rows)
+    notes = ["One `sql` job every %d s, `INSERT INTO bench_sparse VALUES (clock_timestamp(), pg_backend_pid())`; "
+             "lateness = the stamp - job_run.scheduled_for, %d fires. Closed: the bench terminates the job's "
+             "session half-way between fires (what the 60 s idle timeout does to an hourly job), and reads its "
+             "backend_start first. baseline = $ROWSCHED_BASELINE_BIN (%s)."
+             % (SPARSE_EVERY_S, fires, os.environ.get("ROWSCHED_BASELINE_BIN", "not given"))]
+    emit(ctx, "sparse", "An infrequent sql job: a new session before each fire", text, data, notes)
+
+
 SECTIONS = {"pickup": section_pickup, "sql": section_sql, "lateness": section_lateness, "throughput": section_throughput,
             "bulk": section_bulk, "startup": section_startup, "instances": section_instances,
             "pgcron": section_pgcron, "effect": section_effect,
-            "cost": section_cost, "burst_ab": section_burst_ab}
+            "cost": section_cost, "burst_ab": section_burst_ab, "sparse": section_sparse}
 
 
 def main():
