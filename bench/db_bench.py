@@ -42,12 +42,19 @@ class Ctx:
         self.have_pgcron = bool(sql_value(self.dsn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'"))
         self.seq = 0
 
-    def daemon(self, *args, instance=None, log_level="warn"):
+    def daemon(self, *args, instance=None, log_level="warn", binary=None):
         self.seq += 1
-        d = Daemon(self.bin, self.dsn, self.logs, instance or "bench-%d-%d" % (os.getpid(), self.seq),
+        d = Daemon(binary or self.bin, self.dsn, self.logs, instance or "bench-%d-%d" % (os.getpid(), self.seq),
                    "--log-level", log_level, *args)
         self.daemons.append(d)
         return d.start()
+
+    def daemon_scheduled(self, binary, name, timeout):
+        """A daemon of `binary` (instance `name`-N), once it is ready and has written every job_info row
+        back; the daemon and that moment (time.time())."""
+        d = self.daemon(instance="%s-%d" % (name, self.seq + 1), binary=binary)
+        d.wait_ready(timeout=timeout)
+        return d, wait_scheduled(self, timeout)
 
     def stop_all(self):
         for d in self.daemons:
@@ -676,13 +683,7 @@ def sql_lateness(ctx, binary, n_jobs, burst, duration, mode=None, cost=False):
     sql(ctx.dsn, SQL_FIRE_TABLE)
     t0 = time.time() + (3.0 + n_jobs * 4e-4 if mode == "once" else 2.0)
     sql(ctx.dsn, INSERT_SQL_JOBS, {"n": n_jobs, "t0": t0, "mode": mode})
-    saved, ctx.bin = ctx.bin, binary
-    try:
-        d = ctx.daemon(instance="sql-%d" % (ctx.seq + 1))
-    finally:
-        ctx.bin = saved
-    d.wait_ready(timeout=120)
-    ready = wait_scheduled(ctx, 120)
+    d, ready = ctx.daemon_scheduled(binary, "sql", 120)
     if mode == "once":
         ws, we = t0, t0 + 1e-3
     elif mode == "every5":
@@ -747,13 +748,19 @@ def sql_lateness(ctx, binary, n_jobs, burst, duration, mode=None, cost=False):
     return res
 
 
+def compared_binaries(ctx):
+    """[(label, binary)]: "this build" (--bin), after "baseline" when $ROWSCHED_BASELINE_BIN names one."""
+    binaries = [("this build", ctx.bin)]
+    if os.environ.get("ROWSCHED_BASELINE_BIN"):
+        binaries.insert(0, ("baseline", os.environ["ROWSCHED_BASELINE_BIN"]))
+    return binaries
+
+
 def section_sql(ctx):
     """1,000 sql jobs at 1 Hz (staggered) and 1,000 due at one instant, with the binary of --bin and,
     when $ROWSCHED_BASELINE_BIN names one, with that binary too (before/after a change)."""
     duration = 10.0 if ctx.quick else 20.0
-    binaries = [("this build", ctx.bin)]
-    if os.environ.get("ROWSCHED_BASELINE_BIN"):
-        binaries.insert(0, ("baseline", os.environ["ROWSCHED_BASELINE_BIN"]))
+    binaries = compared_binaries(ctx)
     data, rows = [], []
     for burst in (False, True):
         for label, binary in binaries:
@@ -953,9 +960,7 @@ def section_cost(ctx):
     the machine's idle share and pg_stat_statements' top statements. With $ROWSCHED_BASELINE_BIN, that
     binary runs each rate right before this build (before/after a change, back to back)."""
     n, duration = 10000, (5.0 if ctx.quick else 10.0)
-    binaries = [("this build", ctx.bin)]
-    if os.environ.get("ROWSCHED_BASELINE_BIN"):
-        binaries.insert(0, ("baseline", os.environ["ROWSCHED_BASELINE_BIN"]))
+    binaries = compared_binaries(ctx)
     data, rows, tops = [], [], []
     own_bin = ctx.bin
     try:
@@ -1040,13 +1045,7 @@ def sparse_lateness(ctx, binary, fires, close_sessions):
     sql(ctx.dsn, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) VALUES ('sparse', 'sql', %s, %s)",
         (json.dumps(["INSERT INTO bench_sparse VALUES (clock_timestamp(), pg_backend_pid())"]),
          json.dumps({"trigger": "cron", "second": "*/%d" % SPARSE_EVERY_S})))
-    saved, ctx.bin = ctx.bin, binary
-    try:
-        d = ctx.daemon(instance="sparse-%d" % (ctx.seq + 1))
-    finally:
-        ctx.bin = saved
-    d.wait_ready(timeout=60)
-    ready = wait_scheduled(ctx, 60)
+    d, ready = ctx.daemon_scheduled(binary, "sparse", 60)
     ws = math.ceil(ready / SPARSE_EVERY_S) * SPARSE_EVERY_S + SPARSE_EVERY_S  # the first fire measured
     we = ws + fires * SPARSE_EVERY_S
     logged_in = {}
@@ -1086,12 +1085,10 @@ def sparse_lateness(ctx, binary, fires, close_sessions):
 
 def section_sparse(ctx):
     """The lateness an hourly or daily `sql` job sees: its owner session has closed (60 s idle) before
-    each fire, against the same job on a session kept open; this build and, when set,
-    $ROWSCHED_BASELINE_BIN, alternating."""
+    each fire, against the same job on a session kept open; $ROWSCHED_BASELINE_BIN, when set, just
+    before this build in each."""
     fires = 8 if ctx.quick else 20
-    binaries = [("this build", ctx.bin)]
-    if os.environ.get("ROWSCHED_BASELINE_BIN"):
-        binaries.insert(0, ("baseline", os.environ["ROWSCHED_BASELINE_BIN"]))
+    binaries = compared_binaries(ctx)
     data, rows = [], []
     for close in (True, False):
         for label, binary in binaries:
