@@ -1,6 +1,7 @@
 #include "store/owner_session.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <nlohmann/json.hpp>
 
@@ -180,7 +181,16 @@ void OwnerSession::finish_reset() {
 
 bool OwnerSession::usable() {
   if (reset_pending_) finish_reset();
+  if (!broken_ && ended_while_idle()) broken_ = true;
   return !broken_ && PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+bool OwnerSession::ended_while_idle() const {
+  // Its reset answered, an idle session has nothing to read: anything the server sent since (the
+  // FATAL of pg_terminate_backend, idle_session_timeout or a shutdown, then the end of the stream)
+  // means it is gone or going. poll() with no wait: no round trip on the path of a run.
+  pollfd p{PQsocket(conn_), POLLIN, 0};
+  return p.fd < 0 || (::poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)));
 }
 
 bool OwnerSession::broken() const { return broken_; }

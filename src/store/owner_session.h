@@ -71,6 +71,8 @@ class OwnerSession {
 
  private:
   void finish_reset();
+  // True when the server ended the session while it was idle (or its socket is gone).
+  bool ended_while_idle() const;
   void exec_command(const std::string& command);
 
   PGconn* conn_ = nullptr;

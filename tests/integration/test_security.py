@@ -404,6 +404,32 @@ def test_at_most_owner_connections_sessions_stay_open_idle(migrated_db, start_da
     wait_until(lambda: owner_sessions(migrated_db) == 1, what="one idle owner session")
 
 
+@pytest.mark.parametrize("ended_by", ["pg_terminate_backend", "idle_session_timeout"])
+def test_a_pooled_session_the_server_ended_while_idle_is_dropped_and_the_next_run_logs_in_anew(
+        migrated_db, start_daemon, owners, ended_by):
+    """A session the server closed while it waited in the pool (a DBA's pg_terminate_backend, the
+    role's idle_session_timeout, a server restart) is dropped when the next run takes it: that run
+    logs in anew and succeeds. It used to run on the dead session and fail with "connection lost".
+    Two statements per job: they run in the blocking sessions (the pipelined ones are watched while
+    idle)."""
+    alice, _ = owners
+    if ended_by == "idle_session_timeout":
+        sql(migrated_db, f"ALTER ROLE {quote_ident(alice)} SET idle_session_timeout = '200ms'")
+    start_daemon(migrated_db, "--workers", "1")
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "first", func="sql", args=[record("first") + "; SELECT 1"], kwargs={"trigger": "date"})
+    first_pid = wait_until(lambda: seen(migrated_db, "first"), what="the first run")[2]
+    if ended_by == "pg_terminate_backend":
+        assert sql_value(migrated_db, "SELECT pg_terminate_backend(%s)", (first_pid,))
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
+                                 (first_pid,)) == 0 or None, what="the first run's session gone")
+    insert_job(as_alice, "second", func="sql", args=[record("second") + "; SELECT 1"], kwargs={"trigger": "date"})
+    done = wait_until(lambda: [r for r in runs(migrated_db, "second") if r[1] != "running"] or None,
+                      what="the second run's outcome")
+    assert [(status, error) for _, status, _, error, _ in done] == [("succeeded", None)]
+    assert seen(migrated_db, "second")[2] != first_pid
+
+
 def test_with_owner_connections_0_every_run_has_a_new_session(migrated_db, start_daemon, owners):
     alice, _ = owners
     start_daemon(migrated_db, "--workers", "1", "--owner-connections", "0")
