@@ -266,7 +266,7 @@ def test_an_idle_owner_session_closes_after_the_idle_timeout_and_the_next_fire_f
     """An hourly job's session is closed long before its next fire (--owner-idle-timeout, 60 s by
     default). The daemon knows that fire and logs a session in OwnerPipelines::kLoginLead (150 ms)
     before it; before, the login began when the fire was claimed, 5-8 ms ahead, and the work waited
-    for it (0.2-2.4 ms later than on an open session, bench: docs/benchmarks.md). Scaled down: a job
+    for it (p50 1.66 against 0.31 ms on an open session, `bench/run sparse`). Scaled down: a job
     every 2 s, sessions closed after 0.5 s idle."""
     alice, _ = owners
     start_daemon(migrated_db, "--owner-idle-timeout", "0.5")
