@@ -36,8 +36,11 @@ class SqlHandler final : public Handler {
   }
   std::optional<OwnerCall> owner_call(const RunRequest& req) const override {
     OwnerCall call{req.args[0].get<std::string>(), params_of(req), std::nullopt};
-    if (!store::OwnerPipelines::can_pipeline(call.statement)) return std::nullopt;
-    return call;
+    if (store::OwnerPipelines::can_pipeline(call.statement) ||
+        (call.params.empty() && store::OwnerPipelines::can_run_simple(call.statement)))
+      return call;
+    return std::nullopt;  // COPY, or several statements with parameters: a blocking session
+
   }
   RunOutcome run(const RunRequest& req, WorkerContext& ctx) const override {
     RunOutcome out;

@@ -45,14 +45,15 @@ std::string lowercase(std::string_view s) {
 struct Item {
   uint64_t id = 0;
   OwnerStatement call;
-  std::string key;  // Impl::key_of(call), made once at submit (outside the lock)
+  std::string key;      // Impl::key_of(call), made once at submit (outside the lock)
+  bool simple = false;  // not pipelinable: runs over the simple query protocol (send_simple)
 };
 
 // The queries up to one Sync. A run is [[DISCARD ALL,] SET statement_timeout, Sync,] [DISCARD ALL,]
 // statement, Sync: the DISCARD ALL when the session ran something since its last reset, in the run's
 // first step. A connection left with nothing to do after a run gets a reset step of its own.
 struct Step {
-  enum class Kind { timeout, statement, reset, warm } kind = Kind::statement;
+  enum class Kind { timeout, statement, reset, warm, simple } kind = Kind::statement;
   bool lead_reset = false;  // a DISCARD ALL goes first, before the step's own query
   uint64_t id = 0;
   TimePoint sent_at{};
@@ -64,6 +65,11 @@ struct Step {
   bool cancelled = false;
   size_t query = 0;       // the query whose results are read now: 0 is the DISCARD ALL of a lead_reset
   bool between = false;   // the last PQgetResult ended a query's results
+  // A simple run's query in flight: its SET statement_timeout, the statement, or a ROLLBACK of the
+  // transaction the statement left open.
+  enum class Phase { timeout, statement, rollback } phase = Phase::statement;
+  bool left_open = false;
+  std::string statement{};  // a simple run's statement, sent after its SET statement_timeout
 };
 
 struct Connection {
@@ -76,6 +82,7 @@ struct Connection {
   size_t runs_in_flight = 0;
   bool dirty = false;  // a statement ran since the last DISCARD ALL sent (a new session is clean)
   bool retiring = false;  // closed once its runs end, to make room for a starved owner
+  bool simple = false;    // out of pipeline mode for a simple run (one at a time, nothing behind it)
   size_t unsure_in_flight = 0;  // runs in flight not known to be fast: nothing is queued behind them
   TimePoint idle_since{};
   TimePoint front_since{};  // when the server got to the front step (its previous Sync arrived)
@@ -159,12 +166,19 @@ struct OwnerPipelines::Impl {
   Connection* ready_connection(const std::string& owner, TimePoint now) {
     Connection* best = nullptr;
     for (auto& c : connections) {
-      if (c->owner != owner || c->connecting || c->retiring || c->unsure_in_flight > 0) continue;
+      if (c->owner != owner || c->connecting || c->retiring || c->simple || c->unsure_in_flight > 0) continue;
       if (c->runs_in_flight >= limits.max_depth) continue;
       if (!c->steps.empty() && now - c->front_since > limits.slow_after) continue;  // a long run is in flight
       if (!best || c->runs_in_flight < best->runs_in_flight) best = c.get();
     }
     return best;
+  }
+
+  // A connection of `owner` with nothing in flight and its reset done: what a simple run needs.
+  Connection* clean_connection(const std::string& owner) {
+    for (auto& c : connections)
+      if (c->owner == owner && !c->connecting && !c->retiring && !c->dirty && c->steps.empty()) return c.get();
+    return nullptr;
   }
 
   // Opens a connection for `owner` when the bound allows, closing an idle one of another owner to
@@ -256,6 +270,107 @@ struct OwnerPipelines::Impl {
     return true;
   }
 
+  // Queues a simple run on `c` (clean_connection): out of pipeline mode, [SET statement_timeout,]
+  // then the statement over the simple query protocol, as the blocking sessions run it (several
+  // statements in one implicit transaction, transaction control, VACUUM); read_simple() goes on from
+  // there. False when libpq refused (the connection is broken).
+  bool send_simple(Connection& c, Item& item, TimePoint now) {
+    if (!PQexitPipelineMode(c.conn)) return false;
+    c.simple = true;
+    c.dirty = true;
+    Step step{.kind = Step::Kind::simple, .id = item.id, .sent_at = now, .key = item.key};
+    step.phase = item.call.timeout ? Step::Phase::timeout : Step::Phase::statement;
+    step.statement = item.call.statement;
+    if (item.call.timeout) {
+      const auto ms =
+          std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*item.call.timeout).count());
+      if (!PQsendQuery(c.conn, ("SET statement_timeout = " + std::to_string(ms)).c_str())) return false;
+    } else if (!PQsendQuery(c.conn, item.call.statement.c_str())) {
+      return false;
+    }
+    c.front_since = now;
+    c.steps.push_back(std::move(step));
+    ++c.runs_in_flight;
+    ++c.unsure_in_flight;
+    c.wants_flush = true;
+    return true;
+  }
+
+  // Reads a simple run's results (`c.simple`). False when the connection is gone or closed.
+  bool read_simple(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
+    Connection& c = **it;
+    while (!c.steps.empty() && !PQisBusy(c.conn)) {
+      Step& s = c.steps.front();
+      if (PGresult* r = PQgetResult(c.conn)) {
+        const ExecStatusType status = PQresultStatus(r);
+        const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        const std::string sqlstate = state ? state : "";
+        if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+          PQclear(r);
+          // No client is there to feed or read the copy: close the session rather than unwind it.
+          s.error = "COPY ... FROM STDIN / TO STDOUT needs a client; a job has none (copy from or to a server "
+                    "file or a program instead, or use INSERT ... SELECT)";
+          return finish_simple(it, now, /*close=*/true);
+        }
+        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+          if (s.phase == Step::Phase::statement) s.output = owner_result_summary(r);
+        } else if (status != PGRES_EMPTY_QUERY && !s.error) {
+          s.cancelled = sqlstate == "57014";
+          s.error = format_pg_error(PQresultErrorMessage(r), sqlstate);
+        }
+        PQclear(r);
+        continue;
+      }
+      // The end of one query's results.
+      if (PQstatus(c.conn) == CONNECTION_BAD) {
+        lose(it, trimmed(PQerrorMessage(c.conn)), now);
+        return false;
+      }
+      if (s.phase == Step::Phase::timeout && !s.error) {
+        s.phase = Step::Phase::statement;
+        if (!PQsendQuery(c.conn, s.statement.c_str())) {
+          lose(it, trimmed(PQerrorMessage(c.conn)), now);
+          return false;
+        }
+        c.wants_flush = true;
+      } else if (s.phase == Step::Phase::statement && PQtransactionStatus(c.conn) != PQTRANS_IDLE) {
+        s.phase = Step::Phase::rollback;
+        s.left_open = !s.error;
+        if (!PQsendQuery(c.conn, "ROLLBACK")) {
+          lose(it, trimmed(PQerrorMessage(c.conn)), now);
+          return false;
+        }
+        c.wants_flush = true;
+      } else {
+        // A failed SET or ROLLBACK leaves the session in a state the next run must not see.
+        const bool close = s.phase != Step::Phase::statement && s.error.has_value();
+        return finish_simple(it, now, close);
+      }
+    }
+    return true;
+  }
+
+  // Reports the front simple run of `c` and takes the connection back into pipeline mode (its reset
+  // follows in settle()); with `close`, or when that fails, closes it. False when closed.
+  bool finish_simple(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now, bool close) {
+    Connection& c = **it;
+    Step s = std::move(c.steps.front());
+    c.steps.pop_front();
+    --c.runs_in_flight;
+    --c.unsure_in_flight;
+    c.simple = false;
+    c.idle_since = c.front_since = now;
+    learn(s.key, now - s.sent_at);
+    finish(s.id, result_of(s, now));
+    if (close || !PQenterPipelineMode(c.conn)) {
+      if (!close) spdlog::warn("owner session of role \"{}\": cannot go back to pipeline mode: {}; closing it", c.owner,
+                               trimmed(PQerrorMessage(c.conn)));
+      connections.erase(it);
+      return false;
+    }
+    return true;
+  }
+
   // A session that ran something and has nothing more to do is reset now, so nothing a run left
   // (a session advisory lock, a LISTEN, a temp table) outlives its burst while the session waits.
   // When libpq refuses, the connection is broken: it is closed (`it` erased; no run was in flight).
@@ -274,11 +389,34 @@ struct OwnerPipelines::Impl {
     c.wants_flush = true;
   }
 
+  // Remembers how long a statement of `key`'s shape took (known_fast).
+  void learn(const std::string& key, Duration took) {
+    last_duration[key] = took;
+    if (last_duration.size() > 100000) last_duration.clear();
+  }
+
+  // What a run's step collected, as its result.
+  static OwnerStatementResult result_of(Step& s, TimePoint now) {
+    OwnerStatementResult r;
+    r.started_at = s.sent_at;
+    r.finished_at = now;
+    if (s.error) {
+      r.outcome = s.cancelled ? OwnerStatementResult::Outcome::timed_out : OwnerStatementResult::Outcome::failed;
+      r.error = s.cancelled ? "cancelled by the job's timeout: " + *s.error : *s.error;
+    } else if (s.left_open) {
+      r.outcome = OwnerStatementResult::Outcome::failed;
+      r.error = kTransactionLeftOpen;
+    } else {
+      r.output = std::move(s.output);
+    }
+    return r;
+  }
+
   // Fails the runs in flight on `c` (its connection is gone) and closes it.
   void lose(std::list<std::unique_ptr<Connection>>::iterator it, const std::string& why, TimePoint now) {
     Connection& c = **it;
     for (const Step& s : c.steps) {
-      if (s.kind != Step::Kind::statement) continue;
+      if (s.kind != Step::Kind::statement && s.kind != Step::Kind::simple) continue;
       OwnerStatementResult r;
       r.outcome = OwnerStatementResult::Outcome::failed;
       r.error = "connection lost: " + why;
@@ -304,7 +442,7 @@ struct OwnerPipelines::Impl {
   void open_for(const std::string& owner, const std::deque<Item>& queue, TimePoint now) {
     size_t fast = 0, unsure = 0, looked = 0;
     for (auto it = queue.begin(); it != queue.end() && looked < 64; ++it, ++looked) {
-      if (known_fast(it->key)) ++fast;
+      if (known_fast(it->key) && !it->simple) ++fast;
       else ++unsure;
     }
     fast += queue.size() - looked;
@@ -386,7 +524,7 @@ struct OwnerPipelines::Impl {
             fail_due(queue, *why, now, failed);
             continue;
           }
-          Connection* c = ready_connection(owner, now);
+          Connection* c = queue.front().simple ? clean_connection(owner) : ready_connection(owner, now);
           if (!c) {
             const bool connecting = pool_of(owner).logging_in > 0;
             if (!connecting && open_of(owner) == 0 && !open_connection(owner, now) && !failures.count(owner))
@@ -398,7 +536,8 @@ struct OwnerPipelines::Impl {
           }
           Item item = std::move(queue.front());
           queue.pop_front();
-          if (!send(*c, item, now)) failed.emplace_back(std::move(item), "connection lost: " + trimmed(PQerrorMessage(c->conn)));
+          if (!(item.simple ? send_simple(*c, item, now) : send(*c, item, now)))
+            failed.emplace_back(std::move(item), "connection lost: " + trimmed(PQerrorMessage(c->conn)));
           progress = true;
           next_owner = owner + std::string(1, '\0');
         }
@@ -421,6 +560,7 @@ struct OwnerPipelines::Impl {
       lose(it, trimmed(PQerrorMessage(c.conn)), now);
       return false;
     }
+    if (c.simple) return read_simple(it, now);
     while (!c.steps.empty() && !PQisBusy(c.conn)) {
       PGresult* r = PQgetResult(c.conn);
       Step& s = c.steps.front();
@@ -490,18 +630,8 @@ struct OwnerPipelines::Impl {
     if (s.kind != Step::Kind::statement) return;
     --c.runs_in_flight;
     c.unsure_in_flight -= !s.known_fast;
-    last_duration[s.key] = took;
-    if (last_duration.size() > 100000) last_duration.clear();
-    OwnerStatementResult r;
-    r.started_at = s.sent_at;
-    r.finished_at = now;
-    if (s.error) {
-      r.outcome = s.cancelled ? OwnerStatementResult::Outcome::timed_out : OwnerStatementResult::Outcome::failed;
-      r.error = s.cancelled ? "cancelled by the job's timeout: " + *s.error : *s.error;
-    } else {
-      r.output = std::move(s.output);
-    }
-    finish(s.id, std::move(r));
+    learn(s.key, took);
+    finish(s.id, result_of(s, now));
   }
 
   // A new session's first statement costs the server milliseconds more than the next ones (its
@@ -688,6 +818,10 @@ bool OwnerPipelines::can_pipeline(const std::string& statement) {
   return true;
 }
 
+bool OwnerPipelines::can_run_simple(const std::string& statement) {
+  return statement.find_first_not_of(" \t\r\n;") != std::string::npos && lowercase(statement).find("copy") == std::string::npos;
+}
+
 std::string OwnerPipelines::statement_shape(const std::string& statement) {
   std::string shape;
   shape.reserve(statement.size());
@@ -721,7 +855,8 @@ void OwnerPipelines::submit(uint64_t id, OwnerStatement statement) {
     const std::string owner = statement.owner;
     auto& queue = impl_->waiting[owner];
     first = queue.empty();
-    queue.push_back(Item{id, std::move(statement), std::move(key)});
+    const bool simple = !can_pipeline(statement.statement);
+    queue.push_back(Item{id, std::move(statement), std::move(key), simple});
     ++impl_->pending;
   }
   // The thread waits for the front run of each owner's queue: one behind it needs no wake-up (a

@@ -10,9 +10,14 @@
 // most of what a run costs); a session left with nothing to do is reset at once, in a Sync of its
 // own. Each run is its own implicit transaction, so one failing run aborts nothing after it, and
 // nothing a run sets (GUCs, search_path, temp tables, LISTENs, advisory locks, SET SESSION
-// AUTHORIZATION) reaches the next run, nor outlives its burst on an idle session. Statements the extended protocol cannot run as the simple one does (several statements
-// separated by `;`, COPY, BEGIN) are not taken: can_pipeline() says so, and the caller runs them in a
-// blocking owner session (sql_session.h) as before.
+// AUTHORIZATION) reaches the next run, nor outlives its burst on an idle session.
+//
+// Statements the extended protocol cannot run as the simple one does (several statements separated
+// by `;`, BEGIN and the other transaction control: can_pipeline() says so) run here too, one at a
+// time on a connection with nothing else in flight: it leaves pipeline mode, runs [SET
+// statement_timeout,] the statement over the simple query protocol (a ROLLBACK after it when it left
+// a transaction open, which fails the run), goes back to pipeline mode and is reset as above. COPY
+// (can_run_simple()) is not taken: the caller runs it in a blocking owner session (sql_session.h).
 //
 // Warm-up: a connection that logs in while its owner's next run is not yet due (a burst is claimed
 // at least 300 ms ahead) parses that run's statement (Parse only, unnamed, then Sync): the new
@@ -89,6 +94,9 @@ class OwnerPipelines {
 
   // True when `statement` can run here exactly as the simple query protocol would run it.
   static bool can_pipeline(const std::string& statement);
+  // True when `statement` (without parameters) can run here over the simple query protocol: anything
+  // but COPY (the word anywhere), which needs a client to feed or read it.
+  static bool can_run_simple(const std::string& statement);
   // `statement` with its string and number literals replaced by `?`: statements of one shape
   // ("INSERT ... VALUES ('job-17', ...)") are taken to take about as long as each other.
   static std::string statement_shape(const std::string& statement);

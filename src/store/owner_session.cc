@@ -146,8 +146,7 @@ std::string OwnerSession::run(const std::string& statement, const std::vector<st
     throw std::runtime_error(*error);
   }
   if (PQtransactionStatus(conn_) != PQTRANS_IDLE)
-    throw std::runtime_error("the statement left a transaction open (BEGIN without COMMIT); rowsched rolled it back. "
-                             "End the transaction in the statement, or leave BEGIN out");
+    throw std::runtime_error(kTransactionLeftOpen);
   return output;
 }
 

@@ -37,6 +37,11 @@ class StatementTimeout : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A run's error when its statement left a transaction open (which rowsched then rolls back).
+inline constexpr const char* kTransactionLeftOpen =
+    "the statement left a transaction open (BEGIN without COMMIT); rowsched rolled it back. "
+    "End the transaction in the statement, or leave BEGIN out";
+
 // What job_run.output says of a statement's last result: {"affected_rows": N}, or for a query
 // {"rows": N, "first_rows": [...]} (the first 10 rows as JSON objects of text).
 std::string owner_result_summary(const PGresult* result);

@@ -296,6 +296,45 @@ def test_an_owner_session_whose_next_run_is_imminent_outlives_its_idle_timeout(m
     assert len({pid for _, _, pid, _ in read}) == 1, [(str(s), pid) for s, _, pid, _ in read]
 
 
+def test_a_burst_of_multi_statement_jobs_runs_on_the_pipelined_sessions_not_one_thread_each(
+        migrated_db, start_daemon, owners):
+    """Several statements in one job run over the simple query protocol, one run at a time per
+    pipelined session, out of pipeline mode for the run: no executor thread waits on them. With one
+    executor thread the blocking sessions would run them one after another on one session; here
+    they spread over several, each run still one transaction of its own, as its owner."""
+    alice, _ = owners
+    start_daemon(migrated_db, "--workers", "1")
+    at = instant(3)
+    sql(dsn_with(migrated_db, user=alice),
+        "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) "
+        "SELECT 'multi-' || i, 'sql', jsonb_build_array(format('INSERT INTO public.stamp SELECT %%L, clock_timestamp(), "
+        "current_user, session_user, pg_backend_pid(), txid_current(); SELECT 1', 'multi-' || i)), "
+        "jsonb_build_object('trigger', 'date', 'run_date', %s::text) FROM generate_series(1, 120) i", (at.isoformat(),))
+    done = wait_rows(lambda: stamps(migrated_db, "multi"), 120, "120 stamps")
+    assert {(cu, su) for _, _, cu, su, _, _ in done} == {(alice, alice)}
+    assert len({tx for *_, tx in done}) == 120, "each run is its own transaction"
+    assert len({pid for *_, pid, _ in done}) > 1, "the runs spread over several sessions"
+    assert min(a for _, a, *_ in done) >= at, "no run before its instant"
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'multi-%' "
+                                              "AND status = 'succeeded'") == 120, what="120 succeeded runs")
+
+
+def test_a_multi_statement_job_over_its_timeout_is_cancelled_and_the_next_run_on_its_session_has_none(
+        migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db, "--max-owner-connections", "1")
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "sleepy", func="sql", args=["SELECT pg_sleep(5); SELECT 1"],
+               kwargs={"trigger": "date", "timeout": 0.3})
+    run = wait_until(lambda: runs(migrated_db, "sleepy", "timeout"), what="the run cancelled by its timeout")[0]
+    assert "cancelled by the job's timeout" in run[3] and "statement timeout" in run[3], run
+    insert_job(as_alice, "after", func="sql",
+               args=["INSERT INTO public.stamp (label, note) VALUES ('after', current_setting('statement_timeout')); "
+                     "SELECT 1"], kwargs={"trigger": "date"})
+    wait_until(lambda: runs(migrated_db, "after", "succeeded"), what="the next run")
+    assert sql_value(migrated_db, "SELECT note FROM stamp WHERE label = 'after'") == "0"
+
+
 def test_a_superusers_pipelined_set_session_authorization_does_not_reach_the_next_run(migrated_db, start_daemon, owners):
     alice, _ = owners
     su = sql_value(migrated_db, "SELECT session_user")
@@ -333,13 +372,16 @@ def test_a_notify_job_goes_down_the_owners_session_with_its_default_payload(migr
     assert json.loads(listener.collect(1, timeout=10)[0]) == json.loads(run[2])
 
 
-def test_a_session_lost_mid_run_fails_that_run_and_the_next_run_gets_a_new_session(migrated_db, start_daemon, owners):
+# A pipelined statement, and several statements (the simple protocol on a pipelined session).
+@pytest.mark.parametrize("statement", ["SELECT pg_sleep(20)", "SELECT pg_sleep(20); SELECT 1"])
+def test_a_session_lost_mid_run_fails_that_run_and_the_next_run_gets_a_new_session(
+        migrated_db, start_daemon, owners, statement):
     alice, _ = owners
     start_daemon(migrated_db)
     as_alice = dsn_with(migrated_db, user=alice)
-    insert_job(as_alice, "doomed", func="sql", args=["SELECT pg_sleep(20)"], kwargs={"trigger": "date"})
+    insert_job(as_alice, "doomed", func="sql", args=[statement], kwargs={"trigger": "date"})
     pid = wait_until(lambda: sql_value(migrated_db, "SELECT pid FROM pg_stat_activity WHERE usename = %s "
-                                                    "AND query = 'SELECT pg_sleep(20)' AND state = 'active'", (alice,)),
+                                                    "AND query = %s AND state = 'active'", (alice, statement)),
                      what="the run's session")
     sql(migrated_db, "SELECT pg_terminate_backend(%s)", (pid,))
     run = wait_until(lambda: runs(migrated_db, "doomed", "failed"), what="the failed run")[0]

@@ -115,24 +115,31 @@ def test_the_rows_example_of_the_issue_does_not_make_its_writer_a_superuser(migr
     assert sql_value(migrated_db, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (alice,)) is False
 
 
+# The tail that sends a job's statement down each kind of owner session: several statements run over
+# the simple protocol on a pipelined session; the word COPY anywhere sends them to a blocking one.
+SESSION_KINDS = {"pipelined, simple protocol": "; SELECT 1", "blocking": "; SELECT 'copy'"}
+
+
+@pytest.mark.parametrize("session", sorted(SESSION_KINDS))
 def test_nothing_a_run_sets_on_its_session_is_seen_by_the_next_run_of_the_same_or_another_owner(
-        migrated_db, start_daemon, owners):
+        migrated_db, start_daemon, owners, session):
     alice, bob = owners
+    tail = SESSION_KINDS[session]
     start_daemon(migrated_db, "--workers", "1")
     as_alice, as_bob = dsn_with(migrated_db, user=alice), dsn_with(migrated_db, user=bob)
     insert_job(as_alice, "leaver", func="sql", kwargs={"trigger": "date"}, args=[
         "SELECT set_config('search_path', 'nowhere', false), set_config('rowsched.left', 'behind', false); "
         "SET statement_timeout = 123456; SET ROLE NONE; CREATE TEMP TABLE left_behind (x int); PREPARE left_plan AS SELECT 1; "
-        "LISTEN left_channel; DECLARE left_cursor CURSOR WITH HOLD FOR SELECT 1; " + record("leaver")])
+        "LISTEN left_channel; DECLARE left_cursor CURSOR WITH HOLD FOR SELECT 1; " + record("leaver") + tail])
     wait_until(lambda: runs(migrated_db, "leaver", "succeeded"), what="the leaving run")
     state = ("concat_ws(',', current_setting('search_path'), coalesce(current_setting('rowsched.left', true), ''), "
              "current_setting('statement_timeout'), to_regclass('pg_temp.left_behind') IS NULL, "
              "(SELECT count(*) FROM pg_prepared_statements), (SELECT count(*) FROM pg_listening_channels()), "
              "(SELECT count(*) FROM pg_cursors))")
-    # Two statements, as the leaver's: they run on the same (blocking) owner sessions. Single statements
-    # go down the pipelined sessions, whose reset test_owner_pipelines.py checks the same way.
-    insert_job(as_alice, "next-alice", func="sql", args=[record("next-alice", state) + "; SELECT 1"], kwargs={"trigger": "date"})
-    insert_job(as_bob, "next-bob", func="sql", args=[record("next-bob", state) + "; SELECT 1"], kwargs={"trigger": "date"})
+    # Statements of the leaver's kind: they run on the same kind of owner session. Single statements
+    # are pipelined, whose reset test_owner_pipelines.py checks the same way.
+    insert_job(as_alice, "next-alice", func="sql", args=[record("next-alice", state) + tail], kwargs={"trigger": "date"})
+    insert_job(as_bob, "next-bob", func="sql", args=[record("next-bob", state) + tail], kwargs={"trigger": "date"})
     wait_until(lambda: seen(migrated_db, "next-alice") and seen(migrated_db, "next-bob"), what="the next runs")
     clean = '"$user", public,,0,t,0,0,0'
     leaver, next_alice, next_bob = (seen(migrated_db, label) for label in ("leaver", "next-alice", "next-bob"))
@@ -141,11 +148,13 @@ def test_nothing_a_run_sets_on_its_session_is_seen_by_the_next_run_of_the_same_o
     assert next_bob[3] == clean and next_bob[:2] == (bob, bob)
 
 
-def test_a_transaction_left_open_is_rolled_back_and_the_run_fails_saying_so(migrated_db, start_daemon, owners):
+@pytest.mark.parametrize("session", sorted(SESSION_KINDS))
+def test_a_transaction_left_open_is_rolled_back_and_the_run_fails_saying_so(migrated_db, start_daemon, owners, session):
     alice, _ = owners
     start_daemon(migrated_db, "--workers", "1")
     as_alice = dsn_with(migrated_db, user=alice)
-    insert_job(as_alice, "open", func="sql", args=["BEGIN; " + record("open")], kwargs={"trigger": "date"})
+    insert_job(as_alice, "open", func="sql", args=["BEGIN; " + record("open") + SESSION_KINDS[session]],
+               kwargs={"trigger": "date"})
     run = wait_until(lambda: runs(migrated_db, "open", "failed"), what="the failed run")[0]
     assert "left a transaction open" in run[3] and "rolled it back" in run[3]
     wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM pg_stat_activity WHERE usename = %s "
@@ -410,20 +419,20 @@ def test_a_pooled_session_the_server_ended_while_idle_is_dropped_and_the_next_ru
     """A session the server closed while it waited in the pool (a DBA's pg_terminate_backend, the
     role's idle_session_timeout, a server restart) is dropped when the next run takes it: that run
     logs in anew and succeeds. It used to run on the dead session and fail with "connection lost".
-    Two statements per job: they run in the blocking sessions (the pipelined ones are watched while
-    idle)."""
+    The jobs' statements go to the blocking sessions (SESSION_KINDS); the pipelined ones are watched
+    while idle and never had this fault."""
     alice, _ = owners
     if ended_by == "idle_session_timeout":
         sql(migrated_db, f"ALTER ROLE {quote_ident(alice)} SET idle_session_timeout = '200ms'")
     start_daemon(migrated_db, "--workers", "1")
     as_alice = dsn_with(migrated_db, user=alice)
-    insert_job(as_alice, "first", func="sql", args=[record("first") + "; SELECT 1"], kwargs={"trigger": "date"})
+    insert_job(as_alice, "first", func="sql", args=[record("first") + SESSION_KINDS["blocking"]], kwargs={"trigger": "date"})
     first_pid = wait_until(lambda: seen(migrated_db, "first"), what="the first run")[2]
     if ended_by == "pg_terminate_backend":
         assert sql_value(migrated_db, "SELECT pg_terminate_backend(%s)", (first_pid,))
     wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
                                  (first_pid,)) == 0 or None, what="the first run's session gone")
-    insert_job(as_alice, "second", func="sql", args=[record("second") + "; SELECT 1"], kwargs={"trigger": "date"})
+    insert_job(as_alice, "second", func="sql", args=[record("second") + SESSION_KINDS["blocking"]], kwargs={"trigger": "date"})
     done = wait_until(lambda: [r for r in runs(migrated_db, "second") if r[1] != "running"] or None,
                       what="the second run's outcome")
     assert [(status, error) for _, status, _, error, _ in done] == [("succeeded", None)]

@@ -1,5 +1,5 @@
-// store::OwnerPipelines' pure parts: which statements go down a pipelined owner session (the rest run
-// in a blocking one, as the simple query protocol runs them) and the shape that tells statements
+// store::OwnerPipelines' pure parts: which statements are pipelined, which run over the simple query
+// protocol on a pipelined session (COPY goes to a blocking one), and the shape that tells statements
 // known to be fast.
 #include <catch2/catch.hpp>
 
@@ -13,7 +13,7 @@ TEST_CASE("a single statement is pipelined, with or without a trailing semicolon
   CHECK(OwnerPipelines::can_pipeline("SELECT pg_notify($1, $2)"));
 }
 
-TEST_CASE("several statements, COPY and transaction control run in a blocking session", "[owner]") {
+TEST_CASE("several statements, COPY and transaction control are not pipelined", "[owner]") {
   CHECK_FALSE(OwnerPipelines::can_pipeline("SELECT 1; SELECT 2"));
   CHECK_FALSE(OwnerPipelines::can_pipeline("DO $$ BEGIN PERFORM 1; END $$"));
   CHECK_FALSE(OwnerPipelines::can_pipeline("COPY (SELECT 1) TO STDOUT"));
@@ -22,6 +22,15 @@ TEST_CASE("several statements, COPY and transaction control run in a blocking se
   CHECK_FALSE(OwnerPipelines::can_pipeline("COMMIT"));
   CHECK_FALSE(OwnerPipelines::can_pipeline("PREPARE p AS SELECT 1"));
   CHECK_FALSE(OwnerPipelines::can_pipeline(" ; "));
+}
+
+TEST_CASE("what is not pipelined runs over the simple protocol on a pipelined session, but COPY", "[owner]") {
+  CHECK(OwnerPipelines::can_run_simple("SELECT 1; SELECT 2"));
+  CHECK(OwnerPipelines::can_run_simple("BEGIN; INSERT INTO t VALUES (1); COMMIT"));
+  CHECK(OwnerPipelines::can_run_simple("DO $$ BEGIN PERFORM 1; END $$"));
+  CHECK_FALSE(OwnerPipelines::can_run_simple("COPY (SELECT 1) TO STDOUT"));
+  CHECK_FALSE(OwnerPipelines::can_run_simple("SELECT 1; copy t FROM stdin"));
+  CHECK_FALSE(OwnerPipelines::can_run_simple(" ; "));
 }
 
 TEST_CASE("statements that differ only in their literals have one shape", "[owner]") {
