@@ -82,10 +82,12 @@ struct Connection {
   size_t runs_in_flight = 0;
   bool dirty = false;  // a statement ran since the last DISCARD ALL sent (a new session is clean)
   bool retiring = false;  // closed once its runs end, to make room for a starved owner
-  bool simple = false;    // out of pipeline mode for a simple run (one at a time, nothing behind it)
   size_t unsure_in_flight = 0;  // runs in flight not known to be fast: nothing is queued behind them
   TimePoint idle_since{};
   TimePoint front_since{};  // when the server got to the front step (its previous Sync arrived)
+
+  // Out of pipeline mode for a simple run: it is the front step, and nothing is queued behind it.
+  bool simple() const { return !steps.empty() && steps.front().kind == Step::Kind::simple; }
 
   ~Connection() {
     if (conn) PQfinish(conn);
@@ -166,7 +168,7 @@ struct OwnerPipelines::Impl {
   Connection* ready_connection(const std::string& owner, TimePoint now) {
     Connection* best = nullptr;
     for (auto& c : connections) {
-      if (c->owner != owner || c->connecting || c->retiring || c->simple || c->unsure_in_flight > 0) continue;
+      if (c->owner != owner || c->connecting || c->retiring || c->simple() || c->unsure_in_flight > 0) continue;
       if (c->runs_in_flight >= limits.max_depth) continue;
       if (!c->steps.empty() && now - c->front_since > limits.slow_after) continue;  // a long run is in flight
       if (!best || c->runs_in_flight < best->runs_in_flight) best = c.get();
@@ -245,9 +247,7 @@ struct OwnerPipelines::Impl {
     bool lead = c.dirty;
     c.dirty = true;
     if (item.call.timeout) {
-      const auto ms =
-          std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*item.call.timeout).count());
-      const std::string set = "SET statement_timeout = " + std::to_string(ms);
+      const std::string set = statement_timeout_command(*item.call.timeout);
       if ((lead && !send_discard_all(pg)) ||
           !PQsendQueryParams(pg, set.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) || !PQpipelineSync(pg))
         return false;
@@ -276,15 +276,12 @@ struct OwnerPipelines::Impl {
   // there. False when libpq refused (the connection is broken).
   bool send_simple(Connection& c, Item& item, TimePoint now) {
     if (!PQexitPipelineMode(c.conn)) return false;
-    c.simple = true;
     c.dirty = true;
     Step step{.kind = Step::Kind::simple, .id = item.id, .sent_at = now, .key = item.key};
     step.phase = item.call.timeout ? Step::Phase::timeout : Step::Phase::statement;
     step.statement = item.call.statement;
     if (item.call.timeout) {
-      const auto ms =
-          std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*item.call.timeout).count());
-      if (!PQsendQuery(c.conn, ("SET statement_timeout = " + std::to_string(ms)).c_str())) return false;
+      if (!PQsendQuery(c.conn, statement_timeout_command(*item.call.timeout).c_str())) return false;
     } else if (!PQsendQuery(c.conn, item.call.statement.c_str())) {
       return false;
     }
@@ -296,7 +293,7 @@ struct OwnerPipelines::Impl {
     return true;
   }
 
-  // Reads a simple run's results (`c.simple`). False when the connection is gone or closed.
+  // Reads a simple run's results (`c.simple()`). False when the connection is gone or closed.
   bool read_simple(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
     Connection& c = **it;
     while (!c.steps.empty() && !PQisBusy(c.conn)) {
@@ -308,8 +305,7 @@ struct OwnerPipelines::Impl {
         if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
           PQclear(r);
           // No client is there to feed or read the copy: close the session rather than unwind it.
-          s.error = "COPY ... FROM STDIN / TO STDOUT needs a client; a job has none (copy from or to a server "
-                    "file or a program instead, or use INSERT ... SELECT)";
+          s.error = kCopyNeedsClient;
           return finish_simple(it, now, /*close=*/true);
         }
         if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
@@ -358,7 +354,6 @@ struct OwnerPipelines::Impl {
     c.steps.pop_front();
     --c.runs_in_flight;
     --c.unsure_in_flight;
-    c.simple = false;
     c.idle_since = c.front_since = now;
     learn(s.key, now - s.sent_at);
     finish(s.id, result_of(s, now));
@@ -560,7 +555,7 @@ struct OwnerPipelines::Impl {
       lose(it, trimmed(PQerrorMessage(c.conn)), now);
       return false;
     }
-    if (c.simple) return read_simple(it, now);
+    if (c.simple()) return read_simple(it, now);
     while (!c.steps.empty() && !PQisBusy(c.conn)) {
       PGresult* r = PQgetResult(c.conn);
       Step& s = c.steps.front();

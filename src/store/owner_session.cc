@@ -59,6 +59,11 @@ std::string owner_result_summary(const PGresult* r) {
   return summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string statement_timeout_command(Duration timeout) {
+  const auto ms = std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  return "SET statement_timeout = " + std::to_string(ms);
+}
+
 std::string owner_login_error_message(const std::string& owner, const std::string& why) {
   return "cannot log in as the job's owner role \"" + owner + "\": " + why +
          ". A job runs in a session logged in as its owner: the role must exist and have LOGIN "
@@ -94,10 +99,7 @@ void OwnerSession::exec_command(const std::string& command) {
 std::string OwnerSession::run(const std::string& statement, const std::vector<std::optional<std::string>>& params,
                               std::optional<Duration> timeout) {
   if (!usable()) throw std::runtime_error("the session of role \"" + owner_ + "\" is not usable");
-  if (timeout) {
-    const auto ms = std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*timeout).count());
-    exec_command("SET statement_timeout = " + std::to_string(ms));
-  }
+  if (timeout) exec_command(statement_timeout_command(*timeout));
   int sent;
   if (params.empty()) {
     sent = PQsendQuery(conn_, statement.c_str());
@@ -126,8 +128,7 @@ std::string OwnerSession::run(const std::string& statement, const std::vector<st
       case PGRES_COPY_BOTH:
         // No client is there to feed or read the copy: close the session rather than unwind it.
         broken_ = true;
-        throw std::runtime_error("COPY ... FROM STDIN / TO STDOUT needs a client; a job has none "
-                                 "(copy from or to a server file or a program instead, or use INSERT ... SELECT)");
+        throw std::runtime_error(kCopyNeedsClient);
       case PGRES_EMPTY_QUERY:
         break;
       default:

@@ -42,6 +42,14 @@ inline constexpr const char* kTransactionLeftOpen =
     "the statement left a transaction open (BEGIN without COMMIT); rowsched rolled it back. "
     "End the transaction in the statement, or leave BEGIN out";
 
+// A run's error when its statement started a COPY from or to the client (a job has none).
+inline constexpr const char* kCopyNeedsClient =
+    "COPY ... FROM STDIN / TO STDOUT needs a client; a job has none (copy from or to a server file or a "
+    "program instead, or use INSERT ... SELECT)";
+
+// The command that gives a run's statements `timeout` (whole milliseconds, at least 1).
+std::string statement_timeout_command(Duration timeout);
+
 // What job_run.output says of a statement's last result: {"affected_rows": N}, or for a query
 // {"rows": N, "first_rows": [...]} (the first 10 rows as JSON objects of text).
 std::string owner_result_summary(const PGresult* result);
