@@ -12,8 +12,25 @@ constexpr const char* kBookkeeping = "rowsched_bookkeeping";
 
 }  // namespace
 
-BookkeepingWriter::BookkeepingWriter(pqxx::connection& conn, const Statements& sql) : conn_(conn), sql_(sql) {
+BookkeepingWriter::BookkeepingWriter(pqxx::connection& conn, const Statements& sql)
+    : conn_(conn), sql_(sql), planned_at_(std::chrono::steady_clock::now()) {
   conn_.prepare(kBookkeeping, sql_["bookkeeping.sql"]);
+}
+
+// The session keeps one generic plan per prepared statement (job_store.cc), made at its first run
+// from job_run's size then, and PostgreSQL makes it again only when job_run's statistics or
+// definition change. A plan made while job_run was small (a new install, a pruned history, the first
+// seconds after start-up) reads a whole index of job_run per call: the planner took that for a few
+// pages (docs/benchmarks.md: 5.4-5.9 ms a call against 3.0-3.3 at 2,000 fires/s, growing with the
+// history, until autovacuum's next ANALYZE of job_run). Statement shape alone does not stop it (a
+// probe by `run_id = ANY($1)` was answered by reading job_run_job_recent whole), so the plan is made
+// again from the table as it is every kReplanEvery: one planning (under a millisecond) per 5 s.
+void BookkeepingWriter::replan_if_due() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - planned_at_ < kReplanEvery) return;
+  conn_.unprepare(kBookkeeping);
+  conn_.prepare(kBookkeeping, sql_["bookkeeping.sql"]);
+  planned_at_ = now;
 }
 
 void BookkeepingWriter::warm() noexcept {
@@ -47,6 +64,7 @@ void BookkeepingWriter::write(const std::vector<RunRecord>& runs, const std::vec
     is_running.add(u.is_running);
   }
   guarded([&] {
+    if (!runs.empty() || !updates.empty()) replan_if_due();
     pqxx::nontransaction tx(conn_);
     if (!run_now_served.empty()) {
       PgArray served_id, served_at;

@@ -5,6 +5,7 @@
 // record_fire_outcomes are the public side).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,9 +31,16 @@ class BookkeepingWriter {
              const std::vector<std::pair<std::string, TimePoint>>& run_now_served);
   void record_fire_outcomes(const std::vector<FireOutcome>& outcomes);
 
+ // How long one generic plan of the bookkeeping statement serves before it is made again.
+  static constexpr std::chrono::seconds kReplanEvery{5};
+
  private:
+  // Prepares the statement anew when its plan is kReplanEvery old (see the .cc).
+  void replan_if_due();
+
   pqxx::connection& conn_;
   const Statements& sql_;
+  std::chrono::steady_clock::time_point planned_at_;
 };
 
 }  // namespace rowsched::store

@@ -1,0 +1,63 @@
+"""What writing run outcomes costs PostgreSQL grows with the outcomes, not with job_run's history. The
+writer's statement runs several times a second on the user's database and job_run keeps every run,
+so a plan that reads a whole index of job_run per call costs more every day. Its work is read from
+PostgreSQL's own counters (pg_stat_user_indexes: index entries read on job_run) against the outcomes
+written over the same time."""
+
+import time
+
+from conftest import sql
+from daemon import insert_job, start_daemon, wait_until  # noqa: F401 (fixture)
+
+JOBS = 50
+CLEARED = 20_000  # finished runs before the history was cleared
+HISTORY = 50_000  # finished runs a little later
+
+
+def add_history(dsn, first, last):
+    """Finished runs number first+1..last, one a second from 2026-01-01."""
+    sql(dsn, """INSERT INTO job_run (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at)
+                SELECT 'job' || (i %% %s), timestamptz '2026-01-01' + i * interval '1 second', 1, 'schedule', 'old',
+                       'succeeded', timestamptz '2026-01-01' + i * interval '1 second',
+                       timestamptz '2026-01-01' + i * interval '1 second'
+                  FROM generate_series(%s, %s) i""", (JOBS, first + 1, last))
+
+
+def reads_and_outcomes(dsn):
+    """(index entries read on job_run so far, outcomes written so far by the daemon)."""
+    return tuple(sql(dsn, """SELECT (SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes
+                                      WHERE relname = 'job_run'),
+                                    (SELECT count(*) FROM job_run WHERE status <> 'running' AND instance <> 'old')""")[0])
+
+
+def test_a_history_that_grows_under_a_running_daemon_does_not_make_each_outcome_read_it(migrated_db, start_daemon):
+    dsn = migrated_db
+    # Autovacuum's ANALYZE would make PostgreSQL plan the statement again: it comes round a minute or
+    # more after the history grew, or never when it is turned off.
+    sql(dsn, "ALTER TABLE job_run SET (autovacuum_enabled = false)")
+    for i in range(JOBS):
+        insert_job(dsn, f"job{i}", args=["tick"], kwargs={"trigger": "interval", "seconds": 1})
+    # A history cleared by its user (TRUNCATE), with the statistics of what it held. The daemon's
+    # writer plans the statement at its start, for the empty table.
+    add_history(dsn, 0, CLEARED)
+    sql(dsn, "ANALYZE job_run")
+    sql(dsn, "TRUNCATE job_run")
+    start_daemon(dsn)
+    wait_until(lambda: reads_and_outcomes(dsn)[1] >= JOBS, 10, "the first outcomes")
+    add_history(dsn, 0, HISTORY)  # then the history grows again (here at once)
+    samples = [reads_and_outcomes(dsn)]
+
+    def cheap_again():
+        # Backends report their counters about once a second: compare samples 1.5 s apart.
+        time.sleep(1.5)
+        samples.append(reads_and_outcomes(dsn))
+        (r0, o0), (r1, o1) = samples[-2], samples[-1]
+        return o1 - o0 >= JOBS // 2 and (r1 - r0) / (o1 - o0) < 50
+
+    # Within seconds of the history's growth (the writer plans again every 5 s), each outcome costs a
+    # few index probes again. A plan kept from the empty table read an index of job_run whole per call:
+    # about 50,000 entries per call, several calls a second.
+    wait_until(cheap_again, 20, "outcomes written without reading job_run's history", interval=0)
+    per_outcome = [(b[0] - a[0]) / max(1, b[1] - a[1]) for a, b in zip(samples, samples[1:])]
+    print("index entries read per outcome, 1.5 s apart:", [round(x, 1) for x in per_outcome])
+    assert per_outcome[-1] < 50, per_outcome
