@@ -987,9 +987,10 @@ def section_cost(ctx):
                   "rowsched CPU µs per fire", "machine idle %", "load average"], rows)
     notes = ["%d interval `log` jobs, %.0f s per row, job_run history kept. baseline = $ROWSCHED_BASELINE_BIN (%s). "
              "rowsched CPU: the daemon process's own user + system time over the window, per fire. "
-             "Back to back, the second run of a rate pays more PostgreSQL CPU whichever binary it is (most likely the "
-             "statistics autoanalyze took of job_run during the first make the bookkeeping scan it): "
-             "compare both orders before crediting a change with a PostgreSQL figure."
+             "Builds before 5972ec7 pay more PostgreSQL CPU when they run second at a rate: the bench empties "
+             "job_run between runs, keeping its statistics, and their writer kept the generic plan made for the "
+             "empty table, which read job_run's primary key whole per call (the writer now plans again every 5 s). "
+             "Compare both orders before crediting a change with a PostgreSQL figure."
              % (n, duration, os.environ.get("ROWSCHED_BASELINE_BIN", "not given")),
              "Top statements (pg_stat_statements):\n" + "\n".join("- " + t for t in tops)]
     emit(ctx, "cost", "What the claims and the bookkeeping cost PostgreSQL", text, data, notes)
