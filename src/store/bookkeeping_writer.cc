@@ -18,11 +18,11 @@ BookkeepingWriter::BookkeepingWriter(pqxx::connection& conn, const Statements& s
 }
 
 // The session keeps one generic plan per prepared statement (job_store.cc), made at its first run
-// from job_run's size then, and PostgreSQL makes it again only when job_run's statistics or
-// definition change. A plan made while job_run was small (a new install, a pruned history, the first
-// seconds after start-up) reads a whole index of job_run per call: the planner took that for a few
-// pages (docs/benchmarks.md: 5.4-5.9 ms a call against 3.0-3.3 at 2,000 fires/s, growing with the
-// history, until autovacuum's next ANALYZE of job_run). Statement shape alone does not stop it (a
+// from job_run as it was then, and PostgreSQL makes it again only when job_run's statistics or
+// definition change. A plan made for an empty job_run that had the statistics of a larger one (a
+// history cleared with TRUNCATE; the bench's reset) reads job_run's primary key whole per call, and
+// goes on doing so as the history grows, until autovacuum's next ANALYZE of job_run (docs/decisions.md;
+// 39.8-46.6 ms a call against 17.7-18.8 at 10,000 fires/s). Statement shape alone does not stop it (a
 // probe by `run_id = ANY($1)` was answered by reading job_run_job_recent whole), so the plan is made
 // again from the table as it is every kReplanEvery: one planning (under a millisecond) per 5 s.
 void BookkeepingWriter::replan_if_due() {

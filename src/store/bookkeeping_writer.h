@@ -31,7 +31,7 @@ class BookkeepingWriter {
              const std::vector<std::pair<std::string, TimePoint>>& run_now_served);
   void record_fire_outcomes(const std::vector<FireOutcome>& outcomes);
 
- // How long one generic plan of the bookkeeping statement serves before it is made again.
+  // How long one generic plan of the bookkeeping statement serves before it is made again.
   static constexpr std::chrono::seconds kReplanEvery{5};
 
  private:

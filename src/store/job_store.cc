@@ -57,11 +57,11 @@ namespace {
 constexpr const char* kSessionSettings =
     "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET plan_cache_mode = force_generic_plan";
 
-// The bookkeeping statement's generic plan is made once per session, often when job_run is small (a
-// new install, the first minute after start-up, before autovacuum's first ANALYZE): the planner then
-// took a sequential scan of job_run, hashed against the batch, and kept it while the history grew
-// (2 of the statement's 4 ms at 10,000 rows). Every statement of the writer's session finds its rows
-// by primary key, so it forbids what it never wants. And no JIT: where a sequential scan is still the
+// A generic plan made when job_run is small (a new install, the first minute after start-up, before
+// autovacuum's first ANALYZE) took a sequential scan of job_run, hashed against the batch, and kept it
+// while the history grew (2 of the statement's 4 ms at 10,000 rows). Every statement of the writer's
+// session finds its rows by primary key, so it forbids what it never wants (the bookkeeping statement
+// is also planned again every few seconds: BookkeepingWriter::replan_if_due). And no JIT: where a sequential scan is still the
 // only way (a tiny table), its plan carries the planner's penalty for a disabled path (1e10), far past
 // jit_above_cost, and every call compiled itself: 1.5 s per bookkeeping call of a one-job install on
 // this machine, which also held up shutdown's last flush (tests/integration/test_faults.py).
