@@ -40,7 +40,6 @@ class SqlHandler final : public Handler {
         (call.params.empty() && store::OwnerPipelines::can_run_simple(call.statement)))
       return call;
     return std::nullopt;  // COPY, or several statements with parameters: a blocking session
-
   }
   RunOutcome run(const RunRequest& req, WorkerContext& ctx) const override {
     RunOutcome out;

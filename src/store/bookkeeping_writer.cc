@@ -12,9 +12,13 @@ constexpr const char* kBookkeeping = "rowsched_bookkeeping";
 
 }  // namespace
 
-BookkeepingWriter::BookkeepingWriter(pqxx::connection& conn, const Statements& sql)
-    : conn_(conn), sql_(sql), planned_at_(std::chrono::steady_clock::now()) {
+BookkeepingWriter::BookkeepingWriter(pqxx::connection& conn, const Statements& sql) : conn_(conn), sql_(sql) {
+  prepare();
+}
+
+void BookkeepingWriter::prepare() {
   conn_.prepare(kBookkeeping, sql_["bookkeeping.sql"]);
+  planned_at_ = std::chrono::steady_clock::now();
 }
 
 // The session keeps one generic plan per prepared statement (job_store.cc), made at its first run
@@ -26,11 +30,9 @@ BookkeepingWriter::BookkeepingWriter(pqxx::connection& conn, const Statements& s
 // probe by `run_id = ANY($1)` was answered by reading job_run_job_recent whole), so the plan is made
 // again from the table as it is every kReplanEvery: one planning (under a millisecond) per 5 s.
 void BookkeepingWriter::replan_if_due() {
-  const auto now = std::chrono::steady_clock::now();
-  if (now - planned_at_ < kReplanEvery) return;
+  if (std::chrono::steady_clock::now() - planned_at_ < kReplanEvery) return;
   conn_.unprepare(kBookkeeping);
-  conn_.prepare(kBookkeeping, sql_["bookkeeping.sql"]);
-  planned_at_ = now;
+  prepare();
 }
 
 void BookkeepingWriter::warm() noexcept {

@@ -19,7 +19,7 @@ namespace rowsched::store {
 
 class BookkeepingWriter {
  public:
-  // Prepares the bookkeeping statement on `conn` (once per connection).
+  // Prepares the bookkeeping statement on `conn` (again every kReplanEvery while it writes).
   BookkeepingWriter(pqxx::connection& conn, const Statements& sql);
 
   // See JobStore::write_bookkeeping and record_fire_outcomes.
@@ -35,6 +35,8 @@ class BookkeepingWriter {
   static constexpr std::chrono::seconds kReplanEvery{5};
 
  private:
+  // Prepares the bookkeeping statement on the connection; its plan is made at its next run.
+  void prepare();
   // Prepares the statement anew when its plan is kReplanEvery old (see the .cc).
   void replan_if_due();
 

@@ -61,10 +61,11 @@ constexpr const char* kSessionSettings =
 // autovacuum's first ANALYZE) took a sequential scan of job_run, hashed against the batch, and kept it
 // while the history grew (2 of the statement's 4 ms at 10,000 rows). Every statement of the writer's
 // session finds its rows by primary key, so it forbids what it never wants (the bookkeeping statement
-// is also planned again every few seconds: BookkeepingWriter::replan_if_due). And no JIT: where a sequential scan is still the
-// only way (a tiny table), its plan carries the planner's penalty for a disabled path (1e10), far past
-// jit_above_cost, and every call compiled itself: 1.5 s per bookkeeping call of a one-job install on
-// this machine, which also held up shutdown's last flush (tests/integration/test_faults.py).
+// is also planned again every few seconds: BookkeepingWriter::replan_if_due). And no JIT: where a
+// sequential scan is still the only way (a tiny table), its plan carries the planner's penalty for a
+// disabled path (1e10), far past jit_above_cost, and every call compiled itself: 1.5 s per bookkeeping
+// call of a one-job install on this machine, which also held up shutdown's last flush
+// (tests/integration/test_faults.py).
 constexpr const char* kIndexPlans = "SET enable_seqscan = off; SET jit = off";
 }  // namespace
 

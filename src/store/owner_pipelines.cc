@@ -322,21 +322,22 @@ struct OwnerPipelines::Impl {
         lose(it, trimmed(PQerrorMessage(c.conn)), now);
         return false;
       }
+      // The run's next query; when libpq refuses it, the connection is gone.
+      const auto send_next = [&](const char* query) {
+        if (PQsendQuery(c.conn, query)) {
+          c.wants_flush = true;
+          return true;
+        }
+        lose(it, trimmed(PQerrorMessage(c.conn)), now);
+        return false;
+      };
       if (s.phase == Step::Phase::timeout && !s.error) {
         s.phase = Step::Phase::statement;
-        if (!PQsendQuery(c.conn, s.statement.c_str())) {
-          lose(it, trimmed(PQerrorMessage(c.conn)), now);
-          return false;
-        }
-        c.wants_flush = true;
+        if (!send_next(s.statement.c_str())) return false;
       } else if (s.phase == Step::Phase::statement && PQtransactionStatus(c.conn) != PQTRANS_IDLE) {
         s.phase = Step::Phase::rollback;
         s.left_open = !s.error;
-        if (!PQsendQuery(c.conn, "ROLLBACK")) {
-          lose(it, trimmed(PQerrorMessage(c.conn)), now);
-          return false;
-        }
-        c.wants_flush = true;
+        if (!send_next("ROLLBACK")) return false;
       } else {
         // A failed SET or ROLLBACK leaves the session in a state the next run must not see.
         const bool close = s.phase != Step::Phase::statement && s.error.has_value();
