@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/start_priority.h"
 #include "daemon/liveness_line.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
@@ -56,6 +57,10 @@ void add_run_options(CLI::App& cmd, Options& opt) {
                  "Seconds a session logged in as a job owner stays open with nothing to run (a session an owner's "
                  "next run needs within 150 ms is kept)")
       ->capture_default_str()->check(CLI::Range(0.1, 86400.0));
+  cmd.add_option("--start-nice", opt.start_nice,
+                 "Nice value of the threads that start runs at their instant, from -20 to 0 (0 leaves them at the "
+                 "daemon's priority); needs CAP_SYS_NICE or a nice limit, else they keep it (docs/operations.md)")
+      ->capture_default_str()->check(CLI::Range(-20, 0));
   cmd.add_option("--heartbeat-interval", opt.heartbeat_interval, "Seconds between heartbeats in scheduler_instance")
       ->capture_default_str()->check(CLI::Range(0.05, 3600.0));
   cmd.add_option("--lost-after", opt.lost_after,
@@ -142,6 +147,14 @@ int run(const Options& opt) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Before any thread that starts runs exists (the executor's, the owner pipelines').
+  if (const auto refused = base::set_start_nice(opt.start_nice))
+    spdlog::info("the threads that start runs keep the daemon's priority: raising them to nice {} was refused ({}). "
+                 "Under a busy CPU a run may then start a millisecond or two after its instant; grant CAP_SYS_NICE "
+                 "or a nice limit (systemd: LimitNICE={}), or pass --start-nice 0 to leave it (docs/operations.md)",
+                 opt.start_nice, *refused, opt.start_nice);
+  else if (base::start_nice() < 0)
+    spdlog::info("the threads that start runs run at nice {}", base::start_nice());
   Metrics metrics;
   std::unique_ptr<MetricsServer> metrics_server;
   if (!opt.metrics_addr.empty()) {

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/start_priority.h"
 #include "run/bounded_capture.h"
 
 namespace rowsched::run {
@@ -128,7 +129,11 @@ struct ChildProcessLoop::Impl {
     posix_spawnattr_setpgroup(&setup.attr, 0);
     posix_spawnattr_setsigmask(&setup.attr, &empty);
     posix_spawnattr_setsigdefault(&setup.attr, &defaults);
-    const int rc = posix_spawn(&child->pid, s.argv[0].c_str(), &setup.actions, &setup.attr, argv_ptrs.data(), env_ptrs.data());
+    // The program takes this thread's nice value: the daemon's, not the one raised for starting on time.
+    const int rc = [&] {
+      const base::AtDaemonPriority spawning;
+      return posix_spawn(&child->pid, s.argv[0].c_str(), &setup.actions, &setup.attr, argv_ptrs.data(), env_ptrs.data());
+    }();
     ::close(out[1]);
     ::close(err[1]);
     child->out = out[0];
@@ -180,6 +185,7 @@ struct ChildProcessLoop::Impl {
   }
 
   void loop() {
+    base::enter_start_thread("rowsched-exec");
     for (;;) {
       const TimePoint wall = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
       auto wait = std::chrono::duration_cast<milliseconds>(kPollInterval);

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/start_priority.h"
+
 namespace rowsched::run {
 
 struct CurlMultiLoop::Impl {
@@ -24,6 +26,7 @@ struct CurlMultiLoop::Impl {
   std::thread thread;
 
   void loop() {
+    base::enter_start_thread("rowsched-http");
     for (;;) {
       const TimePoint now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
       Duration wait = std::chrono::seconds(1);

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/start_priority.h"
 #include "base/states.h"
 
 namespace rowsched::run {
@@ -189,6 +190,7 @@ std::vector<RunRequest> Executor::drain_queue() {
 }
 
 void Executor::work() {
+  base::enter_start_thread("rowsched-run");
   WorkerContext ctx(sql_);
   std::unique_lock lock(mu_);
   const auto wait_for_work = [&] {
@@ -243,6 +245,7 @@ RunResult Executor::execute(const RunRequest& req, const Handler* h, WorkerConte
   RunOutcome outcome;
   try {
     if (!h) throw std::runtime_error("func \"" + req.func + "\" is not a handler of this rowsched");
+    const base::AtDaemonPriority work;  // the thread's raised priority is for starting on time only
     outcome = h->run(req, ctx);
   } catch (const std::exception& e) {
     outcome.ok = false;

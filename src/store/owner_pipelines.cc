@@ -18,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/start_priority.h"
 #include "store/owner_conninfo.h"
 #include "store/owner_session.h"
 #include "store/pg_error.h"
@@ -730,6 +731,7 @@ struct OwnerPipelines::Impl {
   }
 
   void loop() {
+    base::enter_start_thread("rowsched-sql");
     for (;;) {
       TimePoint now = clock();
       dispatch(now);

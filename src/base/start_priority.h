@@ -1,0 +1,49 @@
+// The priority of the threads that start runs at their instant: the executor's threads, the owner
+// pipelines' thread, and the loops that spawn `exec` children and send `http` requests.
+//
+// A thread asleep until a run's instant is woken by the kernel's timer, then waits for a CPU. On a
+// machine whose CPUs PostgreSQL keeps busy (the runs' own statements, the claims, the bookkeeping),
+// a thread of ordinary priority got one 0.5-2.5 ms after its instant, now and then: the slowest 1% of
+// 1,000 staggered `sql` jobs (docs/benchmarks.md). A lower nice value gives those threads the CPU at
+// once; they use little of it (a few percent of one CPU at 1,000 runs a second).
+//
+// Linux keeps a nice value per thread, so only these threads are raised; the rest of the daemon (the
+// claims, the bookkeeping, the web page) keeps the process's priority. Raising needs CAP_SYS_NICE or
+// an RLIMIT_NICE that allows it (systemd: LimitNICE=); without either the threads keep the process's
+// priority and runs start as before.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace rowsched::base {
+
+// Sets the nice value (-20..0; 0 leaves the priority as it is) the threads that start runs take from
+// now on. Tries it on the calling thread first and puts that thread back: when the system refuses,
+// the threads keep the process's priority and the refusal is returned (for the caller to report).
+// A process already at a lower nice value than `nice` keeps its own.
+std::optional<std::string> set_start_nice(int nice);
+
+// The nice value set_start_nice() settled on (0 before it is called, or after a refusal).
+int start_nice();
+
+// Called by a thread that starts runs, first thing: names it (`name`, at most 15 characters, shown by
+// `top -H` and `ps -L`) and gives it start_nice().
+void enter_start_thread(const char* name);
+
+// While alive, the calling start thread runs at the daemon's own priority: around what is not the
+// start itself. A handler's work (a plugin's, a log line) does not take the CPUs from PostgreSQL, and
+// a child spawned meanwhile inherits the daemon's nice value, not the raised one (a child takes its
+// thread's). Nothing on a thread that was not raised.
+class AtDaemonPriority {
+ public:
+  AtDaemonPriority();
+  ~AtDaemonPriority();
+  AtDaemonPriority(const AtDaemonPriority&) = delete;
+  AtDaemonPriority& operator=(const AtDaemonPriority&) = delete;
+
+ private:
+  bool lowered_ = false;
+};
+
+}  // namespace rowsched::base
