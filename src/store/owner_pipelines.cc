@@ -517,18 +517,22 @@ struct OwnerPipelines::Impl {
         for (const std::string& owner : order) {
           std::deque<Item>& queue = waiting[owner];
           if (queue.empty() || queue.front().call.not_before > now) continue;
-          if (auto why = remembered_failure(owner, now)) {
+          // A refused login fails the owner's due runs only when no session of the owner is left to run
+          // them: one refused beside open sessions (the role's CONNECTION LIMIT, the server's
+          // max_connections) holds the pool at what it has until the refusal is forgotten.
+          if (auto why = remembered_failure(owner, now); why && open_of(owner) == 0) {
             fail_due(queue, *why, now, failed);
             continue;
           }
           Connection* c = queue.front().simple ? clean_connection(owner) : ready_connection(owner, now);
           if (!c) {
+            if (remembered_failure(owner, now)) continue;  // the sessions it has take the runs as they free up
             const bool connecting = pool_of(owner).logging_in > 0;
             if (!connecting && open_of(owner) == 0 && !open_connection(owner, now) && !failures.count(owner))
               retire_one_for(owner);
             else if (!connecting && open_of(owner) > 0 && open_of(owner) < limits.max_open)
               open_connection(owner, now);
-            if (auto why = remembered_failure(owner, now)) fail_due(queue, *why, now, failed);
+            if (auto why = remembered_failure(owner, now); why && open_of(owner) == 0) fail_due(queue, *why, now, failed);
             continue;
           }
           Item item = std::move(queue.front());

@@ -28,8 +28,10 @@
 // (unless its owner has runs queued or expected within kLoginLead), and at most `max_idle` idle ones
 // stay open. A run expect()ed gets a session that logs in kLoginLead before its instant when its
 // owner has none open then: an hourly job finds its session ready, not one that logs in after its
-// claim, a few milliseconds ahead of it. A login that fails is remembered for `login_backoff`:
-// that owner's runs fail at once with the same message. A connection lost mid-run fails the runs sent
+// claim, a few milliseconds ahead of it. A login that fails is remembered for `login_backoff`: no
+// other login of that owner is tried meanwhile; its runs wait for the sessions it has open, and fail
+// at once with the same message when it has none (a role refused beside open sessions, by its
+// CONNECTION LIMIT or max_connections, keeps running on those). A connection lost mid-run fails the runs sent
 // down it; runs not yet sent wait for another connection.
 //
 // Fairness: owners' queues are served round-robin, one run each per turn, so one owner's burst does not

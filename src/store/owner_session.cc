@@ -65,6 +65,13 @@ std::string statement_timeout_command(Duration timeout) {
 }
 
 std::string owner_login_error_message(const std::string& owner, const std::string& why) {
+  // "too many connections for role", "sorry, too many clients already": the login is right, the
+  // room is not.
+  if (why.find("too many c") != std::string::npos)
+    return "cannot open another session as the job's owner role \"" + owner + "\": " + why +
+           ". The role's CONNECTION LIMIT or the server's max_connections leaves no room: raise it, or lower "
+           "--max-owner-connections (docs/operations.md); runs wait for the owner's open sessions, and fail with "
+           "this when it has none";
   return "cannot log in as the job's owner role \"" + owner + "\": " + why +
          ". A job runs in a session logged in as its owner: the role must exist and have LOGIN "
          "(ALTER ROLE \"" + owner + "\" LOGIN), pg_hba.conf must admit it from the daemon's host, and the daemon "

@@ -73,6 +73,40 @@ def test_a_burst_due_at_one_instant_runs_every_job_as_its_owner_each_in_its_own_
     assert min(a for _, a, *_ in done) >= at, "no run before its instant"
 
 
+def test_a_burst_whose_owner_cannot_log_in_more_sessions_runs_on_the_sessions_it_has(migrated_db, start_daemon, owners):
+    # The role may hold 2 sessions (as a PostgreSQL near max_connections allows a few): the burst's
+    # third login is refused ("too many connections for role"). Its runs wait for the 2 sessions; none
+    # fails. Before, the refused login was remembered for 5 s and every run of the role due meanwhile
+    # failed with it, beside two working sessions.
+    alice, _ = owners
+    sql(migrated_db, f"ALTER ROLE {quote_ident(alice)} CONNECTION LIMIT 2")
+    start_daemon(migrated_db)
+    at = instant(3)
+    insert_burst(dsn_with(migrated_db, user=alice), "capped", 300, at)
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'capped-%' "
+                                              "AND status <> 'running'") == 300, timeout=30, what="300 run outcomes")
+    outcomes = sql(migrated_db, "SELECT status, error FROM job_run WHERE job_id LIKE 'capped-%' AND status <> 'succeeded'")
+    assert outcomes == [], outcomes[:3]
+    done = stamps(migrated_db, "capped")
+    assert len(done) == 300 and len({pid for *_, pid, _ in done}) <= 2
+
+
+def test_an_owner_with_no_room_for_a_session_has_its_runs_fail_saying_which_limit_to_raise(
+        migrated_db, start_daemon, owners):
+    alice, _ = owners
+    start_daemon(migrated_db)
+    insert_burst(dsn_with(migrated_db, user=alice), "roomless", 3, instant(3))
+    sql(migrated_db, f"ALTER ROLE {quote_ident(alice)} CONNECTION LIMIT 0")  # before the instant
+    failed = wait_until(lambda: (lambda r: r if len(r) == 3 else None)(
+        sql(migrated_db, "SELECT error FROM job_run WHERE job_id LIKE 'roomless-%' AND status = 'failed'")),
+        timeout=20, what="3 failed runs")
+    for (error,) in failed:
+        assert f'cannot open another session as the job\'s owner role "{alice}"' in error, error
+        assert "too many connections for role" in error and "CONNECTION LIMIT" in error, error
+        assert "--max-owner-connections" in error, error
+    assert stamps(migrated_db, "roomless") == []
+
+
 def test_a_burst_claimed_ahead_has_its_rows_written_back_before_its_instant_not_beside_its_runs(
         migrated_db, start_daemon, owners):
     """The claim's write-backs (next_run_time of the date jobs, now none) are written ~50 ms after the
