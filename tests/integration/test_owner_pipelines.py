@@ -107,6 +107,19 @@ def test_an_owner_with_no_room_for_a_session_has_its_runs_fail_saying_which_limi
     assert stamps(migrated_db, "roomless") == []
 
 
+def test_sessions_the_server_ends_while_idle_are_replaced_and_no_run_fails(migrated_db, start_daemon, owners):
+    # The role's idle_session_timeout (or a pooler, or a restart) ends its idle sessions between fires.
+    alice, _ = owners
+    sql(migrated_db, f"ALTER ROLE {quote_ident(alice)} SET idle_session_timeout = '300ms'")
+    start_daemon(migrated_db)
+    as_alice = dsn_with(migrated_db, user=alice)
+    insert_job(as_alice, "idle-ended", func="sql", args=[STAMP, "idle-ended-1"],
+               kwargs={"trigger": "interval", "seconds": 1, "start_date": instant(2).isoformat()})
+    wait_until(lambda: len(stamps(migrated_db, "idle-ended")) >= 4, timeout=20, what="4 runs")
+    assert runs(migrated_db, "idle-ended", "failed") == []
+    assert len({pid for *_, pid, _ in stamps(migrated_db, "idle-ended")}) >= 3, "sessions ended between fires"
+
+
 def test_a_burst_claimed_ahead_has_its_rows_written_back_before_its_instant_not_beside_its_runs(
         migrated_db, start_daemon, owners):
     """The claim's write-backs (next_run_time of the date jobs, now none) are written ~50 ms after the
