@@ -801,6 +801,19 @@ def aps_effect(ctx, n_jobs, burst, duration):
     return res
 
 
+def instants_slept_to(seconds, rate, first_in=0.1):
+    """Yields `rate` instants a second for `seconds` (the first `first_in` s from now), each once the
+    calling thread has slept until it (time.time(), so the caller can tell how late it woke)."""
+    due = time.time() + first_in
+    end = due + seconds
+    while due < end:
+        left = due - time.time()
+        if left > 0:
+            time.sleep(left)
+        yield due
+        due += 1.0 / rate
+
+
 def timer_wake(seconds=3.0, rate=1000):
     """How late this machine wakes a thread that sleeps until an instant: one thread, nothing else,
     sleeping to `rate` instants a second (as the daemon's run-starting thread does for 1,000 staggered
@@ -808,16 +821,7 @@ def timer_wake(seconds=3.0, rate=1000):
     CPU is halted and the hypervisor wakes it: that, not the sleeping program, sets the tail (the
     p99 was 2 ms on the bench machine idle, 0.12 ms with its CPUs kept busy). A lateness measured
     against an instant cannot be lower than this on the same machine."""
-    late = []
-    due = time.time() + 0.05
-    end = due + seconds
-    while due < end:
-        left = due - time.time()
-        if left > 0:
-            time.sleep(left)
-        late.append((time.time() - due) * 1000.0)
-        due += 1.0 / rate
-    res = summarize(late)
+    res = summarize([(time.time() - due) * 1000.0 for due in instants_slept_to(seconds, rate)])
     log("timer wake", json.dumps(res))
     return res
 
@@ -835,15 +839,9 @@ def bare_client(ctx, seconds=3.0, rate=1000):
         with conn.cursor() as cur:
             cur.execute("PREPARE bare_fire (text) AS INSERT INTO bench_sql_fire VALUES ($1, clock_timestamp())")
             instants = []
-            due = time.time() + 0.2
-            end = due + seconds
-            while due < end:
-                left = due - time.time()
-                if left > 0:
-                    time.sleep(left)
+            for due in instants_slept_to(seconds, rate):
                 cur.execute("EXECUTE bare_fire(%s)", ("bare-%d" % len(instants),))
                 instants.append(due)
-                due += 1.0 / rate
             cur.execute("SELECT job_id, extract(epoch FROM at)::float8 FROM bench_sql_fire WHERE job_id LIKE 'bare-%'")
             stamped = dict(cur.fetchall())
     finally:
