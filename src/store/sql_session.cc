@@ -51,16 +51,6 @@ struct SqlSession::Impl {
         std::lock_guard lock(mu);
         const TimePoint now = clock();
         trim(now, closing);
-        if (auto f = failures.find(owner); f != failures.end()) {
-          if (now < f->second.until) {
-            const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - f->second.at).count();
-            throw OwnerLoginError(f->second.message + " (remembered from a login attempt " + std::to_string(ago) +
-                                  " ms ago: the role's runs fail without asking the server again for " +
-                                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.login_backoff).count()) +
-                                  " s)");
-          }
-          failures.erase(f);
-        }
         for (auto it = idle.begin(); it != idle.end(); ++it) {
           if (it->owner == owner) {
             found = std::move(it->session);
@@ -68,6 +58,19 @@ struct SqlSession::Impl {
             break;
           }
         }
+        // A remembered refusal stops a new login, not the use of a session the owner already has
+        // (one refused for lack of room, beside sessions that were open).
+        if (!found)
+          if (auto f = failures.find(owner); f != failures.end()) {
+            if (now < f->second.until) {
+              const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - f->second.at).count();
+              throw OwnerLoginError(f->second.message + " (remembered from a login attempt " + std::to_string(ago) +
+                                    " ms ago: the role's runs fail without asking the server again for " +
+                                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.login_backoff).count()) +
+                                    " s)");
+            }
+            failures.erase(f);
+          }
       }
       if (!found) break;
       if (found->usable()) return found;  // else its reset failed: close it, look again

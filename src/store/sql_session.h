@@ -7,8 +7,9 @@
 // reset already done, see owner_session.h), otherwise a new one logs in with the daemon's DSN,
 // user=<owner> and no password of the daemon's (owner_conninfo.h). At most `max_idle` sessions stay
 // open idle, over all owners (the least recently used beyond are closed), and none longer than
-// `idle_timeout`. A login that fails is remembered for `login_backoff`: runs of that owner fail at
-// once with the same message instead of asking the server again for every fire.
+// `idle_timeout`. A login that fails is remembered for `login_backoff`: runs of that owner that find
+// no idle session of theirs fail at once with the same message instead of asking the server again for
+// every fire; one that finds one runs on it.
 //
 // Thread safety: all members may be called from any thread.
 #pragma once

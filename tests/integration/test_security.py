@@ -378,6 +378,29 @@ def test_a_copy_to_the_client_fails_saying_why_and_the_next_run_works(migrated_d
     wait_until(lambda: seen(migrated_db, "after-copy"), what="the next run")
 
 
+def test_a_blocking_session_left_idle_serves_its_owner_though_a_login_beside_it_was_refused(
+        migrated_db, start_daemon, owners):
+    # Several statements with the word COPY run on the blocking sessions (one per executor thread). The
+    # role may hold one session: x2's login, while x1 holds it, is refused for lack of room and fails
+    # saying so. y, due once x1 has ended, takes x1's idle session. Before, the refusal was remembered
+    # for 5 s and y failed with it beside an idle session of its owner.
+    alice, _ = owners
+    start_daemon(migrated_db, "--workers", "2")
+    as_alice = dsn_with(migrated_db, user=alice)
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+    for job, statement, at in (("x1", "SELECT pg_sleep(1); SELECT 'COPY'", t),
+                               ("x2", "SELECT 1; SELECT 'COPY'", t + datetime.timedelta(seconds=0.3)),
+                               ("y", "SELECT 2; SELECT 'COPY'", t + datetime.timedelta(seconds=1.8))):
+        insert_job(as_alice, job, func="sql", args=[statement], kwargs={"trigger": "date", "run_date": at.isoformat()})
+    sql(migrated_db, f"ALTER ROLE {quote_ident(alice)} CONNECTION LIMIT 1")
+    wait_until(lambda: runs(migrated_db, "y", "succeeded") or runs(migrated_db, "y", "failed"), timeout=15,
+               what="y's run")
+    assert runs(migrated_db, "x1", "succeeded")
+    x2 = runs(migrated_db, "x2", "failed")
+    assert x2 and "too many connections for role" in x2[0][3] and "CONNECTION LIMIT" in x2[0][3], x2
+    assert runs(migrated_db, "y", "succeeded"), runs(migrated_db, "y")
+
+
 def test_a_migrating_role_that_cannot_create_roles_gets_a_warning_and_row_security_all_the_same(
         db, pg, make_role):
     migrator, alice = make_role("migrator"), make_role("alice")
