@@ -61,7 +61,7 @@ struct Step {
   std::string key{};  // owner + statement text, to learn how long it takes
   bool known_fast = false;
   // Collected from the statement's results.
-  std::string output = R"({"affected_rows":0})";
+  ResultSummary summary{};  // job_run.output
   std::optional<std::string> error{};
   bool cancelled = false;
   size_t query = 0;       // the query whose results are read now: 0 is the DISCARD ALL of a lead_reset
@@ -297,7 +297,8 @@ struct OwnerPipelines::Impl {
   // Reads a simple run's results (`c.simple()`). False when the connection is gone or closed.
   bool read_simple(std::list<std::unique_ptr<Connection>>::iterator it, TimePoint now) {
     Connection& c = **it;
-    while (!c.steps.empty() && !PQisBusy(c.conn)) {
+    // Rows one by one, as read() takes them.
+    while (!c.steps.empty() && (PQsetSingleRowMode(c.conn), !PQisBusy(c.conn))) {
       Step& s = c.steps.front();
       if (PGresult* r = PQgetResult(c.conn)) {
         const ExecStatusType status = PQresultStatus(r);
@@ -309,8 +310,8 @@ struct OwnerPipelines::Impl {
           s.error = kCopyNeedsClient;
           return finish_simple(it, now, /*close=*/true);
         }
-        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
-          if (s.phase == Step::Phase::statement) s.output = owner_result_summary(r);
+        if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+          if (s.phase == Step::Phase::statement) s.summary.add(r);
         } else if (status != PGRES_EMPTY_QUERY && !s.error) {
           s.cancelled = sqlstate == "57014";
           s.error = format_pg_error(PQresultErrorMessage(r), sqlstate);
@@ -404,7 +405,7 @@ struct OwnerPipelines::Impl {
       r.outcome = OwnerStatementResult::Outcome::failed;
       r.error = kTransactionLeftOpen;
     } else {
-      r.output = std::move(s.output);
+      r.output = s.summary.text();
     }
     return r;
   }
@@ -562,7 +563,10 @@ struct OwnerPipelines::Impl {
       return false;
     }
     if (c.simple()) return read_simple(it, now);
-    while (!c.steps.empty() && !PQisBusy(c.conn)) {
+    // Each query's rows one by one (a job's SELECT may return millions; the summary keeps 10): libpq
+    // takes single-row mode for the query whose results come next, before any of them is parsed, and
+    // refuses it (harmlessly) anywhere else. PQisBusy parses, so this goes before each call of it.
+    while (!c.steps.empty() && (PQsetSingleRowMode(c.conn), !PQisBusy(c.conn))) {
       PGresult* r = PQgetResult(c.conn);
       Step& s = c.steps.front();
       if (!r) {
@@ -583,9 +587,10 @@ struct OwnerPipelines::Impl {
         // The run that follows reports whatever is wrong with its statement.
       } else if (s.kind == Step::Kind::statement && !resetting) {
         switch (status) {
+          case PGRES_SINGLE_TUPLE:
           case PGRES_TUPLES_OK:
           case PGRES_COMMAND_OK:
-            s.output = owner_result_summary(r);
+            s.summary.add(r);
             break;
           case PGRES_EMPTY_QUERY:
             break;

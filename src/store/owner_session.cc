@@ -39,24 +39,49 @@ constexpr const char* kReset =
 
 }  // namespace
 
-std::string owner_result_summary(const PGresult* r) {
+void ResultSummary::add(const PGresult* r) {
+  const ExecStatusType status = PQresultStatus(r);
+  if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) return;
+  if (finished_) *this = ResultSummary{};
+  if (status == PGRES_COMMAND_OK) {
+    const char* n = PQcmdTuples(const_cast<PGresult*>(r));
+    affected_ = (n && *n) ? std::stoll(n) : 0;
+    query_ = false;
+    finished_ = true;
+    return;
+  }
+  query_ = true;
+  const int rows = PQntuples(r), columns = PQnfields(r);
+  rows_ += rows;
+  for (int i = 0; i < rows && first_rows_.size() < 10; ++i) {
+    auto& row = first_rows_.emplace_back();
+    for (int c = 0; c < columns; ++c)
+      row.emplace_back(PQfname(r, c), PQgetisnull(r, i, c) ? std::nullopt : std::optional<std::string>(PQgetvalue(r, i, c)));
+  }
+  finished_ = status == PGRES_TUPLES_OK;
+}
+
+std::string ResultSummary::text() const {
   nlohmann::json summary;
-  if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-    const int rows = PQntuples(r), columns = PQnfields(r);
-    summary["rows"] = rows;
+  if (query_) {
+    summary["rows"] = rows_;
     nlohmann::json first = nlohmann::json::array();
-    for (int i = 0; i < rows && i < 10; ++i) {
+    for (const auto& fields : first_rows_) {
       nlohmann::json row = nlohmann::json::object();
-      for (int c = 0; c < columns; ++c)
-        row[PQfname(r, c)] = PQgetisnull(r, i, c) ? nlohmann::json(nullptr) : nlohmann::json(PQgetvalue(r, i, c));
+      for (const auto& [name, value] : fields) row[name] = value ? nlohmann::json(*value) : nlohmann::json(nullptr);
       first.push_back(std::move(row));
     }
     summary["first_rows"] = std::move(first);
   } else {
-    const char* n = PQcmdTuples(const_cast<PGresult*>(r));
-    summary["affected_rows"] = (n && *n) ? std::stoll(n) : 0;
+    summary["affected_rows"] = affected_;
   }
   return summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string owner_result_summary(const PGresult* r) {
+  ResultSummary summary;
+  summary.add(r);
+  return summary.text();
 }
 
 std::string statement_timeout_command(Duration timeout) {
@@ -121,14 +146,17 @@ std::string OwnerSession::run(const std::string& statement, const std::vector<st
     broken_ = true;
     throw std::runtime_error("connection lost: " + trimmed(PQerrorMessage(conn_)));
   }
-  std::string output = R"({"affected_rows":0})";
+  ResultSummary summary;
   std::optional<std::string> error;
   bool cancelled = false;
-  while (Result r{PQgetResult(conn_)}) {
+  // Rows one by one (ResultSummary), for each statement of several too: libpq takes single-row mode
+  // before a statement's first result and refuses it (harmlessly) otherwise.
+  while (Result r{(PQsetSingleRowMode(conn_), PQgetResult(conn_))}) {
     switch (PQresultStatus(r.get())) {
+      case PGRES_SINGLE_TUPLE:
       case PGRES_TUPLES_OK:
       case PGRES_COMMAND_OK:
-        output = owner_result_summary(r.get());
+        summary.add(r.get());
         break;
       case PGRES_COPY_IN:
       case PGRES_COPY_OUT:
@@ -155,7 +183,7 @@ std::string OwnerSession::run(const std::string& statement, const std::vector<st
   }
   if (PQtransactionStatus(conn_) != PQTRANS_IDLE)
     throw std::runtime_error(kTransactionLeftOpen);
-  return output;
+  return summary.text();
 }
 
 void OwnerSession::start_reset() {

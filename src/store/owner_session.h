@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/time.h"
@@ -53,6 +54,22 @@ std::string statement_timeout_command(Duration timeout);
 // What job_run.output says of a statement's last result: {"affected_rows": N}, or for a query
 // {"rows": N, "first_rows": [...]} (the first 10 rows as JSON objects of text).
 std::string owner_result_summary(const PGresult* result);
+
+// The same summary, fed a result at a time: whole results, or a query's rows one by one (libpq's
+// single-row mode, PGRES_SINGLE_TUPLE, then a PGRES_TUPLES_OK of none). A job's statement can return
+// millions of rows; read row by row, the daemon keeps the first 10 and a count, never the whole
+// result. A result after a finished one (the next statement of several) starts the summary anew.
+class ResultSummary {
+ public:
+  // PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK or PGRES_COMMAND_OK; other statuses are not the summary's.
+  void add(const PGresult* result);
+  std::string text() const;
+
+ private:
+  bool query_ = false, finished_ = false;
+  long long rows_ = 0, affected_ = 0;
+  std::vector<std::vector<std::pair<std::string, std::optional<std::string>>>> first_rows_;
+};
 
 // The message of an OwnerLoginError: the role, libpq's reason `why`, and what to configure.
 std::string owner_login_error_message(const std::string& owner, const std::string& why);

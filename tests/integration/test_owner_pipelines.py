@@ -120,6 +120,31 @@ def test_sessions_the_server_ends_while_idle_are_replaced_and_no_run_fails(migra
     assert len({pid for *_, pid, _ in stamps(migrated_db, "idle-ended")}) >= 3, "sessions ended between fires"
 
 
+BIG = "SELECT g AS n, repeat('x', 200) AS pad FROM generate_series(1, 1000000) g"
+
+
+@pytest.mark.parametrize("statement", [BIG, "SELECT 1; " + BIG, "SELECT 'COPY'; " + BIG],
+                         ids=["pipelined", "several statements, simple protocol", "a blocking session"])
+def test_a_job_returning_a_million_rows_has_them_counted_without_the_daemon_holding_them(
+        migrated_db, start_daemon, owners, statement):
+    # 1,000,000 rows of about 210 bytes: 210 MB read from the server. The daemon keeps a count and the
+    # first 10 (job_run.output), not the result: its peak resident memory stays far below it, as a
+    # job's SELECT must not be able to take the daemon (and every other job's schedule) down.
+    alice, _ = owners
+    d = start_daemon(migrated_db)
+    insert_job(dsn_with(migrated_db, user=alice), "big", func="sql", args=[statement], run_right_now=True)
+    run = wait_until(lambda: runs(migrated_db, "big", "succeeded") or runs(migrated_db, "big", "failed"),
+                     timeout=60, what="the big run")[0]
+    assert run[1] == "succeeded", run
+    output = json.loads(run[2])
+    assert output["rows"] == 1000000
+    assert [r["n"] for r in output["first_rows"]] == [str(i) for i in range(1, 11)]
+    assert output["first_rows"][0]["pad"] == "x" * 200
+    status = pathlib.Path(f"/proc/{d.proc.pid}/status").read_text()
+    peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    assert peak_kib < 100 * 1024, f"the daemon peaked at {peak_kib // 1024} MiB resident"
+
+
 def test_a_burst_claimed_ahead_has_its_rows_written_back_before_its_instant_not_beside_its_runs(
         migrated_db, start_daemon, owners):
     """The claim's write-backs (next_run_time of the date jobs, now none) are written ~50 ms after the
