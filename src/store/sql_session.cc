@@ -60,17 +60,17 @@ struct SqlSession::Impl {
         }
         // A remembered refusal stops a new login, not the use of a session the owner already has
         // (one refused for lack of room, beside sessions that were open).
-        if (!found)
-          if (auto f = failures.find(owner); f != failures.end()) {
-            if (now < f->second.until) {
-              const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - f->second.at).count();
-              throw OwnerLoginError(f->second.message + " (remembered from a login attempt " + std::to_string(ago) +
-                                    " ms ago: the role's runs fail without asking the server again for " +
-                                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.login_backoff).count()) +
-                                    " s)");
-            }
-            failures.erase(f);
+        const auto f = found ? failures.end() : failures.find(owner);
+        if (f != failures.end()) {
+          if (now < f->second.until) {
+            const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - f->second.at).count();
+            throw OwnerLoginError(f->second.message + " (remembered from a login attempt " + std::to_string(ago) +
+                                  " ms ago: the role's runs fail without asking the server again for " +
+                                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.login_backoff).count()) +
+                                  " s)");
           }
+          failures.erase(f);
+        }
       }
       if (!found) break;
       if (found->usable()) return found;  // else its reset failed: close it, look again
