@@ -188,7 +188,9 @@ struct ChildProcessLoop::Impl {
     base::enter_start_thread("rowsched-exec");
     for (;;) {
       const TimePoint wall = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
-      auto wait = std::chrono::duration_cast<milliseconds>(kPollInterval);
+      // In microseconds, and ppoll: a program due 0.3 ms from now starts then, not at the next whole
+      // millisecond (poll's timeout, rounded up, started programs up to 1 ms late).
+      Duration wait = kPollInterval;
       {
         std::unique_lock lock(mu);
         if (stopping) return;
@@ -201,7 +203,7 @@ struct ChildProcessLoop::Impl {
             lock.lock();
             it = pending.begin();  // the deque may have grown meanwhile
           } else {
-            wait = std::min(wait, std::chrono::ceil<milliseconds>(it->spawn.not_before - wall));
+            wait = std::min(wait, it->spawn.not_before - wall);
             ++it;
           }
         }
@@ -216,9 +218,12 @@ struct ChildProcessLoop::Impl {
         fds.push_back({c->exited ? -1 : c->exit_fd, POLLIN, 0});
         owners.push_back(c.get());
         for (auto at : {c->deadline, c->kill_at, c->linger_until})
-          if (at != kNever) wait = std::clamp(std::chrono::ceil<milliseconds>(at - now), milliseconds(0), wait);
+          if (at != kNever) wait = std::clamp(std::chrono::ceil<Duration>(at - now), Duration::zero(), wait);
       }
-      if (poll(fds.data(), fds.size(), static_cast<int>(wait.count())) > 0) {
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
+      const timespec ts{static_cast<time_t>(secs.count()),
+                        static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
+      if (ppoll(fds.data(), fds.size(), &ts, nullptr) > 0) {
         if (fds[0].revents & POLLIN) {
           uint64_t n;
           [[maybe_unused]] auto r = ::read(wake_fd, &n, sizeof n);
