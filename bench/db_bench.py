@@ -49,10 +49,10 @@ class Ctx:
         self.daemons.append(d)
         return d.start()
 
-    def daemon_scheduled(self, binary, name, timeout):
-        """A daemon of `binary` (instance `name`-N), once it is ready and has written every job_info row
-        back; the daemon and that moment (time.time())."""
-        d = self.daemon(instance="%s-%d" % (name, self.seq + 1), binary=binary)
+    def daemon_scheduled(self, binary, name, timeout, *args):
+        """A daemon of `binary` (instance `name`-N, with `args`), once it is ready and has written every
+        job_info row back; the daemon and that moment (time.time())."""
+        d = self.daemon(*args, instance="%s-%d" % (name, self.seq + 1), binary=binary)
         d.wait_ready(timeout=timeout)
         return d, wait_scheduled(self, timeout)
 
@@ -1267,11 +1267,118 @@ def section_sparse(ctx):
     emit(ctx, "sparse", "An infrequent sql job: a new session before each fire", text, data, notes)
 
 
+# --- section: handlers (exec and http: when the program runs, when the request arrives) ------------
+
+HANDLER_JOBS = 50
+
+
+class ArrivalServer:
+    """A local HTTP server that stamps each request's arrival (time.time()) by path; answers 200 "ok"."""
+
+    def __init__(self):
+        import http.server
+        import socketserver
+        import threading
+        self.arrivals = {}
+        arrivals = self.arrivals
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                arrivals.setdefault(self.path, []).append(time.time())
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *a):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def handler_lateness(ctx, binary, kind, duration, server=None):
+    """HANDLER_JOBS `exec` or `http` jobs at 1 Hz spread over the second, for `duration` s. exec runs
+    /usr/bin/date +%s.%N: lateness = the program's own clock - scheduled_for. http GETs /<job> from
+    `server` (ArrivalServer): lateness = the request's arrival - scheduled_for. Where the work
+    happens, as the effect section stamps `sql` jobs."""
+    ctx.reset()
+    t0 = time.time() + 2.0
+    if kind == "exec":
+        args, allow = "'[\"/usr/bin/date\", \"+%%s.%%N\"]'::jsonb", ("--allow-exec", "/usr/bin/date")
+    else:
+        args = "jsonb_build_array('http://127.0.0.1:%d/' || 'h' || i)" % server.port
+        allow = ("--allow-http", "127.0.0.1:%d" % server.port)
+        server.arrivals.clear()
+    sql(ctx.dsn, """INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+        SELECT 'h' || i, %(kind)s, """ + args + """,
+               jsonb_build_object('trigger', 'interval', 'seconds', 1, 'start_date',
+                                  to_char(to_timestamp(%(t0)s + i / %(n)s::float8) AT TIME ZONE 'UTC',
+                                          'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+          FROM generate_series(0, %(n)s - 1) AS i""", {"kind": kind, "t0": t0, "n": HANDLER_JOBS})
+    d, ready = ctx.daemon_scheduled(binary, kind, 60, *allow)
+    ws = max(t0, ready + 1.0)
+    we = ws + duration
+    sleep_until(we + 1.0)
+    d.stop()
+    late = []
+    for job, due, output in sql(ctx.dsn, "SELECT job_id, extract(epoch FROM scheduled_for)::float8, output FROM job_run "
+                                          "WHERE status = 'succeeded' AND scheduled_for >= to_timestamp(%s) "
+                                          "AND scheduled_for < to_timestamp(%s)", (ws, we)):
+        if kind == "exec":
+            try:
+                late.append((float(output.strip()) - due) * 1000.0)
+            except ValueError:
+                pass
+        else:
+            at = [a for a in server.arrivals.get("/" + job, []) if due - 0.001 <= a < due + 1.0]
+            if at:
+                late.append((min(at) - due) * 1000.0)
+    expected = HANDLER_JOBS * int(round(duration))
+    res = {"kind": kind, "jobs": HANDLER_JOBS, "window_s": duration, "lateness_ms": summarize(late),
+           "expected": expected, "missed": max(0, expected - len(late))}
+    log("handler lateness", binary, json.dumps(res))
+    return res
+
+
+def section_handlers(ctx):
+    """`exec` and `http` jobs: when the program runs and when the request arrives, against their
+    instants; $ROWSCHED_BASELINE_BIN, when set, alternating with this build."""
+    duration, rounds = (3.0, 2) if ctx.quick else (6.0, 3)
+    binaries = compared_binaries(ctx)
+    server = ArrivalServer()
+    data, rows = [], []
+    try:
+        for kind in ("exec", "http"):
+            for i in range(rounds):
+                for label, binary in (binaries if i % 2 == 0 else binaries[::-1]):
+                    r = handler_lateness(ctx, binary, kind, duration, server)
+                    data.append(dict(r, binary=label, round=i + 1))
+                    rows.append([kind, label, "%d" % (i + 1)] + lat_cells(r))
+    finally:
+        server.close()
+    text = table(["job", "rowsched", "round", "p50 ms", "p99 ms", "max ms", "missed"], rows)
+    notes = ["%d jobs at 1 Hz spread over the second, %.0f s of fires per round. exec: `/usr/bin/date +%%s.%%N`, "
+             "lateness = the time the program printed - job_run.scheduled_for (what is left is posix_spawn and "
+             "the program's start). http: a GET of a local Python server that stamps each arrival, lateness = the "
+             "arrival - scheduled_for. baseline = $ROWSCHED_BASELINE_BIN (%s), in an order that flips each round."
+             % (HANDLER_JOBS, duration, os.environ.get("ROWSCHED_BASELINE_BIN", "not given"))]
+    emit(ctx, "handlers", "exec and http jobs: when the work starts", text, data, notes)
+
+
 SECTIONS = {"pickup": section_pickup, "sql": section_sql, "lateness": section_lateness, "throughput": section_throughput,
             "bulk": section_bulk, "startup": section_startup, "instances": section_instances,
             "pgcron": section_pgcron, "effect": section_effect,
             "cost": section_cost, "burst_ab": section_burst_ab, "sparse": section_sparse,
-            "rounds": section_rounds}
+            "rounds": section_rounds, "handlers": section_handlers}
 
 
 def main():
