@@ -748,6 +748,12 @@ def sql_lateness(ctx, binary, n_jobs, burst, duration, mode=None, cost=False):
     return res
 
 
+def in_round_order(items, i):
+    """`items` in the order of round `i`: as given in even rounds, reversed in odd ones, so that neither
+    of two compared things always runs first (on a machine whose speed drifts within minutes)."""
+    return items if i % 2 == 0 else items[::-1]
+
+
 def compared_binaries(ctx):
     """[(label, binary)]: "this build" (--bin), after "baseline" when $ROWSCHED_BASELINE_BIN names one."""
     binaries = [("this build", ctx.bin)]
@@ -1062,7 +1068,7 @@ def section_burst_ab(ctx):
     per = {label: [] for label, _ in binaries}
     rows = []
     for i in range(rounds):
-        for label, binary in (binaries if i % 2 == 0 else binaries[::-1]):
+        for label, binary in in_round_order(binaries, i):
             r = sql_lateness(ctx, binary, 1000, True, 3.0, mode="once")
             per[label].append(r)
             late = r["lateness_ms"]
@@ -1110,7 +1116,7 @@ def section_rounds(ctx):
     per, rows = [], []
     for i in range(rounds):
         got = {}
-        for name, run in (steps if i % 2 == 0 else steps[::-1]):
+        for name, run in in_round_order(steps, i):
             log("rounds: round %d, %s" % (i + 1, name))
             got[name] = run()
         rb, ab = got["rowsched burst"], got["APScheduler burst"]
@@ -1359,7 +1365,7 @@ def section_handlers(ctx):
     try:
         for kind in ("exec", "http"):
             for i in range(rounds):
-                for label, binary in (binaries if i % 2 == 0 else binaries[::-1]):
+                for label, binary in in_round_order(binaries, i):
                     r = handler_lateness(ctx, binary, kind, duration, server)
                     data.append(dict(r, binary=label, round=i + 1))
                     rows.append([kind, label, "%d" % (i + 1)] + lat_cells(r))
