@@ -1,6 +1,7 @@
 // Printing of instants and durations; date/date.h does the calendar arithmetic (no tz database).
 #include "base/time.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -40,6 +41,13 @@ std::string format_seconds(Duration d) {
     out += '.' + fs;
   }
   return out;
+}
+
+timespec to_timespec(Duration d) {
+  d = std::max(d, Duration::zero());
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(d);
+  return timespec{static_cast<time_t>(secs.count()),
+                  static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(d - secs).count())};
 }
 
 }  // namespace rowsched

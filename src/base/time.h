@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
 #include <string>
 
 namespace rowsched {
@@ -23,5 +24,8 @@ std::string format_rfc3339(TimePoint instant);
 
 // Formats a duration in seconds for messages: "90", "0.5".
 std::string format_seconds(Duration d);
+
+// `d` as the timespec that ppoll() waits for, to the microsecond (a negative `d`: zero).
+timespec to_timespec(Duration d);
 
 }  // namespace rowsched

@@ -26,9 +26,7 @@ SignalWaiter::~SignalWaiter() {
 
 bool SignalWaiter::wait(Duration timeout, int socket) {
   pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {socket, POLLIN, 0}};
-  timeout = std::max(timeout, Duration::zero());
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
-  const timespec ts{static_cast<time_t>(secs.count()), static_cast<long>((timeout - secs).count() * 1000)};
+  const timespec ts = to_timespec(timeout);
   ppoll(fds, socket >= 0 ? 3 : 2, &ts, nullptr);
   bool signalled = false;
   if (fds[0].revents & POLLIN) {

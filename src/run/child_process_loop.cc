@@ -220,9 +220,7 @@ struct ChildProcessLoop::Impl {
         for (auto at : {c->deadline, c->kill_at, c->linger_until})
           if (at != kNever) wait = std::clamp(std::chrono::ceil<Duration>(at - now), Duration::zero(), wait);
       }
-      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
-      const timespec ts{static_cast<time_t>(secs.count()),
-                        static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
+      const timespec ts = to_timespec(wait);
       if (ppoll(fds.data(), fds.size(), &ts, nullptr) > 0) {
         if (fds[0].revents & POLLIN) {
           uint64_t n;

@@ -62,9 +62,9 @@ struct CurlMultiLoop::Impl {
         }
         curl_easy_cleanup(easy);
       }
-      // curl_multi_poll waits whole milliseconds: it waits the whole ones, and the last fraction before
-      // a request's instant is slept to the microsecond (the transfers in flight wait that long at most),
-      // so a request starts on time rather than up to 1 ms late.
+      // curl_multi_poll waits in whole milliseconds: the loop waits those there and sleeps the last
+      // fraction before a request's instant to the microsecond (the transfers in flight wait that
+      // long at most), so a request starts on time rather than up to 1 ms late.
       if (wait < std::chrono::milliseconds(1)) {
         if (wait > Duration::zero()) std::this_thread::sleep_for(wait);
         continue;

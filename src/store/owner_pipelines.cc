@@ -762,9 +762,7 @@ struct OwnerPipelines::Impl {
         owners_of_fd.push_back(it);
       }
       const Duration wait = wait_for(now);
-      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
-      const timespec ts{static_cast<time_t>(secs.count()),
-                        static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
+      const timespec ts = to_timespec(wait);
       if (ppoll(fds.data(), fds.size(), &ts, nullptr) < 0 && errno != EINTR) {
         spdlog::error("owner pipelines: poll failed: {}", std::strerror(errno));
       }
