@@ -9,7 +9,9 @@
 // open idle, over all owners (the least recently used beyond are closed), and none longer than
 // `idle_timeout`. A login that fails is remembered for `login_backoff`: runs of that owner that find
 // no idle session of theirs fail at once with the same message instead of asking the server again for
-// every fire; one that finds one runs on it.
+// every fire; one that finds one runs on it. A login refused for lack of room (the role's CONNECTION
+// LIMIT, max_connections) while sessions of the owner are busy waits for one of them to be given back
+// (at most `login_backoff`) and runs on it, or logs in in the room it left.
 //
 // Thread safety: all members may be called from any thread.
 #pragma once
