@@ -89,10 +89,10 @@ std::string statement_timeout_command(Duration timeout) {
   return "SET statement_timeout = " + std::to_string(ms);
 }
 
+bool refused_for_lack_of_room(std::string_view why) { return why.find("too many c") != std::string_view::npos; }
+
 std::string owner_login_error_message(const std::string& owner, const std::string& why) {
-  // "too many connections for role", "sorry, too many clients already": the login is right, the
-  // room is not.
-  if (why.find("too many c") != std::string::npos)
+  if (refused_for_lack_of_room(why))  // the login is right, the room is not
     return "cannot open another session as the job's owner role \"" + owner + "\": " + why +
            ". The role's CONNECTION LIMIT or the server's max_connections leaves no room: raise it, or lower "
            "--max-owner-connections (docs/operations.md); runs wait for the owner's open sessions, and fail with "

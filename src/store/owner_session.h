@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,11 @@ class ResultSummary {
 
 // The message of an OwnerLoginError: the role, libpq's reason `why`, and what to configure.
 std::string owner_login_error_message(const std::string& owner, const std::string& why);
+
+// True when a login was refused for lack of room, not for who logs in: "too many connections for
+// role" (its CONNECTION LIMIT), "sorry, too many clients already" (max_connections). `why`: libpq's
+// reason, or an OwnerLoginError's message.
+bool refused_for_lack_of_room(std::string_view why);
 
 class OwnerSession {
  public:

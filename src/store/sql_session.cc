@@ -4,7 +4,6 @@
 #include <list>
 #include <map>
 #include <mutex>
-#include <string_view>
 
 #include "store/owner_conninfo.h"
 
@@ -101,7 +100,7 @@ struct SqlSession::Impl {
         } catch (const OwnerLoginError& e) {
           std::lock_guard lock(mu);
           const TimePoint now = clock();
-          const bool no_room = std::string_view(e.what()).find("too many c") != std::string_view::npos;
+          const bool no_room = refused_for_lack_of_room(e.what());
           failures[owner] = LoginFailure{now, now + limits.login_backoff, e.what(), no_room};
           if (!(no_room && in_use[owner] > 0)) throw;
           // else: wait for a session of the owner's own, above

@@ -1,6 +1,7 @@
 // store::ResultSummary: a query's rows fed one by one (libpq's single-row mode) summarize exactly as
 // the whole result does (owner_result_summary, what job_run.output said before rows were streamed).
-// The results are built with libpq's own constructors; no server.
+// The results are built with libpq's own constructors; no server. And the owner login messages: a
+// refusal for lack of room told from one for who logs in.
 #include <libpq-fe.h>
 
 #include <catch2/catch.hpp>
@@ -87,4 +88,24 @@ TEST_CASE("nothing fed summarizes as no rows affected, and an error result is no
   CHECK(summary.text() == R"({"affected_rows":0})");
   summary.add(make(PGRES_FATAL_ERROR, {}).get());
   CHECK(summary.text() == R"({"affected_rows":0})");
+}
+
+TEST_CASE("a login refused for lack of room is told from one refused for who logs in", "[owner]") {
+  using rowsched::store::owner_login_error_message;
+  using rowsched::store::refused_for_lack_of_room;
+  const std::string role_full = "connection to server failed: FATAL:  too many connections for role \"alice\"";
+  const std::string server_full = "connection to server failed: FATAL:  sorry, too many clients already";
+  const std::string no_login = "connection to server failed: FATAL:  role \"alice\" is not permitted to log in";
+  CHECK(refused_for_lack_of_room(role_full));
+  CHECK(refused_for_lack_of_room(server_full));
+  CHECK_FALSE(refused_for_lack_of_room(no_login));
+  for (const auto& why : {role_full, server_full}) {
+    const std::string m = owner_login_error_message("alice", why);
+    CHECK(m.find("cannot open another session as the job's owner role \"alice\"") == 0);
+    CHECK(m.find("CONNECTION LIMIT or the server's max_connections") != std::string::npos);
+    CHECK(m.find(why) != std::string::npos);
+  }
+  const std::string m = owner_login_error_message("alice", no_login);
+  CHECK(m.find("cannot log in as the job's owner role \"alice\"") == 0);
+  CHECK(m.find("ALTER ROLE \"alice\" LOGIN") != std::string::npos);
 }
