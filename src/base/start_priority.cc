@@ -14,6 +14,7 @@ namespace {
 
 std::atomic<int> g_start_nice{0};
 std::atomic<int> g_daemon_nice{0};  // the nice value of the thread that called set_start_nice()
+thread_local bool t_raised = false;  // this thread runs at g_start_nice (enter_start_thread)
 
 int own_nice() {
   errno = 0;
@@ -40,12 +41,11 @@ int start_nice() { return g_start_nice; }
 
 void enter_start_thread(const char* name) {
   pthread_setname_np(pthread_self(), name);
-  if (const int nice = g_start_nice; nice < 0 && nice < own_nice()) set_own_nice(nice);
+  if (const int nice = g_start_nice; nice < 0 && nice < own_nice()) t_raised = set_own_nice(nice);
 }
 
 AtDaemonPriority::AtDaemonPriority() {
-  const int nice = g_start_nice;
-  if (nice < 0 && own_nice() == nice) lowered_ = set_own_nice(g_daemon_nice);
+  if (t_raised) lowered_ = set_own_nice(g_daemon_nice);  // no system call on a thread never raised
 }
 
 AtDaemonPriority::~AtDaemonPriority() {

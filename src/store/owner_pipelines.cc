@@ -521,18 +521,20 @@ struct OwnerPipelines::Impl {
           // A refused login fails the owner's due runs only when no session of the owner is left to run
           // them: one refused beside open sessions (the role's CONNECTION LIMIT, the server's
           // max_connections) holds the pool at what it has until the refusal is forgotten.
-          if (auto why = remembered_failure(owner, now); why && open_of(owner) == 0) {
-            fail_due(queue, *why, now, failed);
+          const std::optional<std::string> refused = remembered_failure(owner, now);
+          if (refused && open_of(owner) == 0) {
+            fail_due(queue, *refused, now, failed);
             continue;
           }
           Connection* c = queue.front().simple ? clean_connection(owner) : ready_connection(owner, now);
           if (!c) {
-            if (remembered_failure(owner, now)) continue;  // the sessions it has take the runs as they free up
+            if (refused) continue;  // the sessions it has take the runs as they free up
             const bool connecting = pool_of(owner).logging_in > 0;
             if (!connecting && open_of(owner) == 0 && !open_connection(owner, now) && !failures.count(owner))
               retire_one_for(owner);
             else if (!connecting && open_of(owner) > 0 && open_of(owner) < limits.max_open)
               open_connection(owner, now);
+            // A login refused just now, with no session of the owner left, fails its due runs.
             if (auto why = remembered_failure(owner, now); why && open_of(owner) == 0) fail_due(queue, *why, now, failed);
             continue;
           }
