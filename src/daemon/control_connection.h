@@ -38,7 +38,6 @@ class ControlConnection final : public LoopStore {
   int64_t mark_own_runs_lost() override { return store_.mark_own_runs_lost(); }
   std::vector<store::EndedWorkerRun> sweep_worker_runs(Duration lost_after) override { return store_.sweep_worker_runs(lost_after); }
   std::vector<store::WorkerQueue> worker_queues() override { return store_.worker_queues(); }
-  int64_t prune_history(Duration max_age, int per_job, int batch) override { return store_.prune_history(max_age, per_job, batch); }
 
   void clear_is_running_if_last(Duration alive) override { store_.clear_is_running_if_last(alive); }
   void deregister() override { store_.deregister(); }

@@ -43,6 +43,13 @@ LoopParts production_loop_parts(const Options& options, const std::string& dsn, 
   p.writer = std::make_unique<Writer>(dsn, options.schema, p.instance, system_now,
                                       [busy] { return busy->busy() >= kBusyRuns; });
   p.runs = std::move(runs);
+  p.pruner = [dsn, options, instance = p.instance](Metrics& metrics) {
+    return std::make_unique<HistoryPruner>(
+        dsn, options.schema, instance,
+        std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options.history_max_age_days * 86400.0)),
+        options.history_per_job, std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options.prune_interval)),
+        metrics);
+  };
   if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) p.throw_on_apply = id;
   return p;
 }

@@ -13,6 +13,7 @@
 #include "daemon/bookkeeping_queue.h"
 #include "daemon/commands.h"
 #include "daemon/event_waiter.h"
+#include "daemon/history_pruner.h"
 #include "daemon/loop_runs.h"
 #include "daemon/loop_store.h"
 #include "run/handler.h"
@@ -29,6 +30,8 @@ struct LoopParts {
   std::string instance{};  // this instance's name
   std::function<double()> jitter{};  // the backoff's random source in [0, 1); empty: random
   std::optional<std::string> throw_on_apply{};  // test hook: applying this job_id's row throws
+  // Starts pruning job_run (history_pruner.h: a thread and a connection of its own); empty: none.
+  std::function<std::unique_ptr<HistoryPruner>(Metrics&)> pruner{};
 };
 
 // The production parts of `rowsched run`: instance named by --instance or <hostname>-<pid>, the

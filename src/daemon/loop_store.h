@@ -48,7 +48,6 @@ class LoopStore {
   virtual int64_t mark_own_runs_lost() = 0;
   virtual std::vector<store::EndedWorkerRun> sweep_worker_runs(Duration lost_after) = 0;
   virtual std::vector<store::WorkerQueue> worker_queues() = 0;
-  virtual int64_t prune_history(Duration max_age, int per_job, int batch) = 0;
 
   virtual void clear_is_running_if_last(Duration alive) = 0;
   virtual void deregister() = 0;

@@ -46,8 +46,6 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
       parser_(*handlers_, *find_zone(options.timezone), seconds_option(options.misfire_grace_time), parts_.throw_on_apply),
       rows_(jobs_, schedule_, parser_, *writer_, metrics, clock_),
       endings_(jobs_, schedule_, *writer_, metrics, clock_),
-      pruner_(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options.history_max_age_days * 86400.0)),
-              options.history_per_job, seconds_option(options.prune_interval), metrics),
       queue_gauges_(metrics),
       backoff_(parts_.jitter ? Backoff({}, parts_.jitter) : Backoff()),
       process_started_(clock_()) {}
@@ -55,6 +53,7 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
 // The writer goes first (its thread asks the runs whether they are busy), then the runs: their
 // threads report into the waiter and read the handlers.
 SchedulerLoop::~SchedulerLoop() {
+  pruner_.reset();
   parts_.writer.reset();
   parts_.runs.reset();
 }
@@ -86,9 +85,6 @@ Duration SchedulerLoop::tick(TimePoint now) {
     metrics_.write_queue_depth.set(static_cast<double>(writer_->queued()));
     if (clock_() >= next_heartbeat_) heartbeat();
     if (clock_() >= next_resync_) resync();
-    // Pruning keeps its own interval: tied to other wake-ups it would run just after each fire,
-    // before the writer has recorded that fire's end, and leave one run too many in the history.
-    if (clock_() >= next_prune_) next_prune_ = clock_() + pruner_.prune(*store_, clock_);
     // Notifications libpq read while these statements ran sit in its buffer, not on the socket:
     // take them before waiting, or they would wait for the next timeout.
     if (apply_notifications()) return Duration::zero();
@@ -120,7 +116,7 @@ Duration SchedulerLoop::until_next_deadline(TimePoint now) {
       expect_fires(*wake);
     }
   }
-  next = std::min({next, next_resync_, next_heartbeat_, next_prune_});
+  next = std::min({next, next_resync_, next_heartbeat_});
   return std::max(Duration::zero(), next - now);
 }
 
@@ -157,6 +153,8 @@ void SchedulerLoop::start_over() {
     if (const int64_t n = store_->mark_own_runs_lost(); n > 0)
       spdlog::warn("marked {} runs lost that an earlier process named {} left running", n, parts_.instance);
     started_ = true;
+    // Pruning starts once the schema is known to be there, and goes on through the loop's reconnects.
+    if (parts_.pruner) pruner_ = parts_.pruner(metrics_);
   }
   full_reload();
   heartbeat();  // registered before the first claim, so no survivor takes our runs for lost
@@ -300,6 +298,7 @@ void SchedulerLoop::resync(bool announced) {
 
 int SchedulerLoop::shutdown() {
   metrics_.readiness.set_not_ready("shutting down");
+  pruner_.reset();  // a pass under way is cancelled
   return ShutdownSequence{*runs_, *writer_, *store_, *waiter_, clock_, [this] { record_results(); },
                           seconds_option(options_.shutdown_timeout)}
       .run(claimed_until_);

@@ -1,7 +1,6 @@
 // The main loop of `rowsched run`: the one place that knows all the parts, and reads like
 // pg_cron's: tick(now) does what is due at `now` (connect after the backoff, apply notified
-// changes, claim due fires and hand them to the runs, record finished runs, heartbeat, resync,
-// prune) and answers how long the loop may sleep until the next deadline; run() alternates tick()
+// changes, claim due fires and hand them to the runs, record finished runs, heartbeat, resync) and answers how long the loop may sleep until the next deadline; run() alternates tick()
 // and the event waiter until SIGTERM/SIGINT, then shuts down. Data moves one way: notifications ->
 // re-read rows -> schedule -> due fires -> claims -> runs -> bookkeeping queue (the Writer's own
 // connection), so a fire never queues behind bookkeeping.
@@ -109,12 +108,12 @@ class SchedulerLoop {
   TimePoint expected_at_{};                 // the instant whose fires were last expect()ed
   RowApplier rows_;
   RunEndings endings_;
-  HistoryPruner pruner_;
+  std::unique_ptr<HistoryPruner> pruner_;  // from the first connection on (parts_.pruner)
   WorkerQueueGauges queue_gauges_;
   Backoff backoff_;  // the one retry policy of the control connection and the loop's error path
 
   TimePoint process_started_{};  // a fire due before this is missed "at start-up"
-  TimePoint next_resync_{}, next_heartbeat_{}, next_prune_{}, retry_at_{};
+  TimePoint next_resync_{}, next_heartbeat_{}, retry_at_{};
   bool stopping_ = false;
   bool started_ = false;         // the first connection of this process has been made
   bool ever_connected_ = false;

@@ -194,9 +194,18 @@ std::vector<WorkerQueue> JobStore::worker_queues() {
   return impl_->history->worker_queues();
 }
 
-int64_t JobStore::prune_history(Duration max_age, int per_job, int batch) {
+JobStore::PrunePass JobStore::prune_history(
+    Duration max_age, int per_job, int batch, NewRange new_range,
+    const std::function<std::vector<std::string>(const NewRuns&)>& choose) {
   impl_->connection();
-  return impl_->history->prune_history(max_age, per_job, batch);
+  return impl_->history->prune_history(max_age, per_job, batch, new_range, choose);
+}
+
+void JobStore::cancel() noexcept {
+  try {
+    if (impl_->conn) impl_->conn->cancel_query();
+  } catch (const std::exception&) {
+  }
 }
 
 std::optional<std::vector<std::string>> JobStore::applied_migrations() {

@@ -203,10 +203,33 @@ class JobStore {
   // process of the same name (a fixed --instance after a crash); marks them lost. Returns how many.
   int64_t mark_own_runs_lost();
 
-  // Deletes at most `batch` job_run rows finished more than `max_age` ago or beyond the newest
-  // `per_job` finished runs of their job, but never a job's newest fire of its schedule (the point a
-  // restart resumes from); returns how many. Only one instance prunes at a time.
-  int64_t prune_history(Duration max_age, int per_job, int batch);
+  // One pruning pass, in a transaction that one instance at a time runs (`skipped`: another was).
+  // Reads the job_run rows new since the last pass (`new_range`, HistoryCounts) and gives them to
+  // `choose`, which returns the jobs to rank. Then deletes at most `batch` rows finished
+  // more than `max_age` ago or beyond the newest `per_job` finished runs of a chosen job, but never a
+  // job's newest fire of its schedule (the point a restart resumes from). `left`: the rows each
+  // chosen job has left, all statuses.
+  using RowsPerJob = std::vector<std::pair<std::string, int64_t>>;
+  // The rows above `after` are new, but for those at or below `seen` or within `margin` of the newest
+  // run_id: those come one by one, with their run_id (statements/prune_new_runs.sql).
+  struct NewRange {
+    int64_t after = 0, seen = 0, margin = 0;
+  };
+  struct NewRuns {
+    int64_t newest = 0;  // the newest run_id in the table
+    RowsPerJob counts;   // (job_id, rows)
+    RowsPerJob single;   // (job_id, run_id)
+  };
+  struct PrunePass {
+    bool skipped = false;
+    int64_t deleted = 0;
+    RowsPerJob left;
+  };
+  PrunePass prune_history(Duration max_age, int per_job, int batch, NewRange new_range,
+                          const std::function<std::vector<std::string>(const NewRuns& rows)>& choose);
+  // Asks the server to cancel the statement this connection runs. Any thread, while no other
+  // connects or disconnects this store.
+  void cancel() noexcept;
 
   // The names recorded in <schema>.rowsched_migration; nullopt when this role may not read it (throws
   // a pqxx::sql_error 42P01 when the table does not exist: the schema was never migrated); and the

@@ -1,6 +1,7 @@
 #include "store/run_history.h"
 
 #include "store/guarded.h"
+#include "store/pg_array.h"
 #include "store/timestamp_text.h"
 
 namespace rowsched::store {
@@ -48,14 +49,35 @@ std::vector<WorkerQueue> RunHistory::worker_queues() {
   });
 }
 
-int64_t RunHistory::prune_history(Duration max_age, int per_job, int batch) {
+JobStore::PrunePass RunHistory::prune_history(
+    Duration max_age, int per_job, int batch, JobStore::NewRange new_range,
+    const std::function<std::vector<std::string>(const JobStore::NewRuns&)>& choose) {
   return guarded([&] {
+    JobStore::PrunePass out;
     pqxx::work tx(conn_);
     // Only one instance prunes at a time; the others skip this round.
-    if (!tx.exec("SELECT pg_try_advisory_xact_lock(hashtextextended('rowsched.prune', 0))")[0][0].as<bool>()) return int64_t{0};
-    const auto r = tx.exec_params(sql_["prune_history.sql"], static_cast<long long>(max_age.count()), per_job, batch);
+    if (!tx.exec("SELECT pg_try_advisory_xact_lock(hashtextextended('rowsched.prune', 0))")[0][0].as<bool>()) {
+      out.skipped = true;
+      return out;
+    }
+    const auto fresh = tx.exec_params(sql_["prune_new_runs.sql"], static_cast<long long>(new_range.after),
+                                      static_cast<long long>(new_range.seen), static_cast<long long>(new_range.margin));
+    JobStore::NewRuns rows;
+    for (const auto& row : fresh) {
+      if (row[0].is_null()) rows.newest = row[1].as<int64_t>();
+      else if (row[2].is_null()) rows.counts.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
+      else rows.single.emplace_back(row[0].as<std::string>(), row[2].as<int64_t>());
+    }
+    PgArray jobs;
+    for (const auto& id : choose(rows)) jobs.add(id);
+    const auto r = tx.exec_params(sql_["prune_history.sql"], static_cast<long long>(max_age.count()), per_job, batch,
+                                  jobs.str());
+    for (const auto& row : r) {
+      if (row[0].is_null()) out.deleted = row[1].as<int64_t>();
+      else out.left.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
+    }
     tx.commit();
-    return static_cast<int64_t>(r.affected_rows());
+    return out;
   });
 }
 

@@ -22,7 +22,9 @@ class RunHistory {
   std::vector<LostRun> mark_lost_runs(Duration lost_after);
   std::vector<EndedWorkerRun> sweep_worker_runs(Duration lost_after);
   std::vector<WorkerQueue> worker_queues();
-  int64_t prune_history(Duration max_age, int per_job, int batch);
+  JobStore::PrunePass prune_history(
+      Duration max_age, int per_job, int batch, JobStore::NewRange new_range,
+      const std::function<std::vector<std::string>(const JobStore::NewRuns&)>& choose);
 
  private:
   pqxx::connection& conn_;

@@ -1,9 +1,11 @@
 """What a run does, as users see it in job_run: misfires, coalescing, max_instances, timeouts,
 retries and history retention (issue 5's run semantics), on a real PostgreSQL with a real daemon."""
 
+import time
+
 import pytest
 
-from conftest import sql, sql_value
+from conftest import connect, sql, sql_value
 from daemon import insert_job, job, runs, start_daemon, state_is, wait_until  # noqa: F401 (fixture)
 
 
@@ -115,6 +117,53 @@ def test_history_is_pruned_per_job_while_run_count_stays_exact(migrated_db, star
     wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'chatty' AND status <> 'running'") <= 2,
                timeout=15, what="pruning")
     assert job(migrated_db, "chatty")["run_count"] >= 5
+
+
+def _old_run_locked(dsn):
+    """A finished run 40 days old (past the default --history-max-age of 30) and a session that holds
+    its row locked, as a long export or a migration would: a pruning pass waits for that session."""
+    sql(dsn, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at, finished_at, kind) "
+             "VALUES ('old', now() - interval '40 days', 'earlier', 'succeeded', now() - interval '40 days', "
+             "now() - interval '40 days', 'run_now')")
+    holder = connect(dsn, autocommit=False)
+    holder.cursor().execute("SELECT run_id FROM job_run WHERE job_id = 'old' FOR UPDATE")
+    return holder
+
+
+def _pruner_waits_for_lock(dsn):
+    return sql_value(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'rowsched %' "
+                          "AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM%job_run%'") == 1
+
+
+def test_a_pruning_pass_that_waits_holds_up_no_fire_and_finishes_after(migrated_db, start_daemon):
+    holder = _old_run_locked(migrated_db)
+    try:
+        start_daemon(migrated_db, "--prune-interval", "0.2")
+        wait_until(lambda: _pruner_waits_for_lock(migrated_db), timeout=10, what="the pruning pass waiting for the lock")
+        insert_job(migrated_db, "ticker", kwargs={"trigger": "interval", "seconds": 0.2})
+        # Before, the pass ran on the scheduler loop's connection: nothing fired while it waited.
+        wait_until(lambda: (job(migrated_db, "ticker") or {}).get("run_count", 0) >= 5, timeout=10,
+                   what="fires while the pruning pass waits")
+        assert _pruner_waits_for_lock(migrated_db)
+    finally:
+        holder.rollback()
+        holder.close()
+    wait_until(lambda: not runs(migrated_db, "old"), timeout=10, what="the old run pruned once the lock is released")
+
+
+def test_sigterm_stops_the_daemon_while_a_pruning_pass_waits(migrated_db, start_daemon):
+    holder = _old_run_locked(migrated_db)
+    try:
+        d = start_daemon(migrated_db, "--prune-interval", "0.2")
+        wait_until(lambda: _pruner_waits_for_lock(migrated_db), timeout=10, what="the pruning pass waiting for the lock")
+        started = time.monotonic()
+        assert d.stop(timeout=10) == 0
+        assert time.monotonic() - started < 3
+        assert "history pruning" not in d.log()  # the cancelled pass is not a fault
+    finally:
+        holder.rollback()
+        holder.close()
+    assert len(runs(migrated_db, "old")) == 1  # the cancelled pass deleted nothing
 
 
 def test_pruning_keeps_the_newest_fire_of_each_schedule_so_a_restart_does_not_rerun_it(migrated_db, start_daemon):

@@ -101,7 +101,6 @@ class FakeStore final : public LoopStore {
   int64_t mark_own_runs_lost() override { return 0; }
   std::vector<store::EndedWorkerRun> sweep_worker_runs(Duration) override { return {}; }
   std::vector<store::WorkerQueue> worker_queues() override { return {}; }
-  int64_t prune_history(Duration, int, int) override { return 0; }
 
   void clear_is_running_if_last(Duration) override { cleared_is_running = true; }
   void deregister() override { deregistered = true; }
