@@ -147,10 +147,17 @@ std::vector<WebRun> WebReader::runs(const std::optional<std::string>& job_id, st
   return guarded([&] {
     pqxx::read_transaction tx(*session_->connection);
     const std::optional<std::string> since_text = since ? std::optional(format_rfc3339(*since)) : std::nullopt;
+    // One job's newest runs: the end of its range in job_run_claim (job_id, scheduled_for, attempt).
+    // Every job's: the end of the primary key.
+    if (job_id)
+      return runs_of(tx.exec_params("SELECT " + run_columns("output") + " FROM " + job_run_ +
+                                        " WHERE job_id = $1 AND ($2::timestamptz IS NULL OR scheduled_for >= $2::timestamptz) "
+                                        "ORDER BY scheduled_for DESC, attempt DESC LIMIT $3",
+                                    *job_id, since_text, limit));
     return runs_of(tx.exec_params("SELECT " + run_columns("output") + " FROM " + job_run_ +
-                                      " WHERE ($1::text IS NULL OR job_id = $1) AND ($2::timestamptz IS NULL OR "
-                                      "scheduled_for >= $2::timestamptz) ORDER BY run_id DESC LIMIT $3",
-                                  job_id, since_text, limit));
+                                      " WHERE $1::timestamptz IS NULL OR scheduled_for >= $1::timestamptz "
+                                      "ORDER BY run_id DESC LIMIT $2",
+                                  since_text, limit));
   });
 }
 

@@ -59,7 +59,8 @@ class JobInfoAdmin(admin.ModelAdmin):
     def recent_runs(self, job):
         if job is None or job.pk is None:
             return "-"
-        rows = JobRun.objects.filter(job_id=job.job_id).only(
+        # Newest first along job_run_claim (job_id, scheduled_for, attempt): an index range, not a sort.
+        rows = JobRun.objects.filter(job_id=job.job_id).order_by("-scheduled_for", "-attempt").only(
             "run_id", "scheduled_for", "status", "attempt", "worker", "instance", "finished_at", "error")[:RECENT_RUNS]
         if not rows:
             return "no runs yet"
