@@ -1273,6 +1273,66 @@ def section_sparse(ctx):
     emit(ctx, "sparse", "An infrequent sql job: a new session before each fire", text, data, notes)
 
 
+# --- section: history (fires while pruning reads a large job_run) ---------------------------------
+
+HISTORY_JOBS = 1000
+HISTORY_PRUNE_EVERY_S = 3
+
+
+def history_lateness(ctx, binary, history_rows, duration):
+    """Fire lateness of HISTORY_JOBS `log` jobs at 1 Hz by `binary` over a job_run that holds
+    `history_rows` finished runs of 10,000 other jobs, pruned every HISTORY_PRUNE_EVERY_S s (the passes
+    fall in the window); with what pruning cost PostgreSQL per pass."""
+    reset, daemon, bin_ = ctx.reset, ctx.daemon, ctx.bin
+
+    def reset_with_history():
+        reset()
+        sql(ctx.dsn, """INSERT INTO job_run (job_id, scheduled_for, attempt, kind, instance, status, started_at,
+                                            finished_at, command)
+                        SELECT 'old-' || (i %% 10000), now() - interval '1 day' + i * interval '1 millisecond', 1,
+                               'schedule', 'old', 'succeeded', now(), now() - interval '1 hour', 'log x'
+                          FROM generate_series(1, %s) i""", (history_rows,))
+        sql(ctx.dsn, "VACUUM ANALYZE job_run")
+
+    ctx.reset, ctx.bin = reset_with_history, binary
+    ctx.daemon = lambda *a, **k: daemon("--prune-interval", str(HISTORY_PRUNE_EVERY_S), *a, **k)
+    try:
+        r = rowsched_lateness(ctx, HISTORY_JOBS, HISTORY_JOBS, duration)
+    finally:
+        ctx.reset, ctx.daemon, ctx.bin = reset, daemon, bin_
+    prune = sql(ctx.dsn, """SELECT coalesce(sum(calls) FILTER (WHERE query LIKE '%%DELETE FROM%%job_run%%'), 0),
+                                   coalesce(sum(total_exec_time), 0)
+                              FROM pg_stat_statements
+                             WHERE query LIKE '%%job_run%%' AND (query LIKE '%%victims%%' OR query LIKE '%%WITH top AS%%')""") \
+        if r.get("db", {}).get("top_statements") is not None else [(0, 0)]
+    passes, ms = prune[0]
+    r["prune_passes"], r["prune_ms_per_pass"] = int(passes), (float(ms) / int(passes) if passes else None)
+    return r
+
+
+def section_history(ctx):
+    """Fires while pruning reads a large job_run: this build, and $ROWSCHED_BASELINE_BIN before it
+    when set (the pruning pass ran on the scheduler loop's connection until 2026-12-07)."""
+    history_rows = 500_000 if ctx.quick else 2_000_000
+    duration = 12.0
+    data, rows = [], []
+    for label, binary in compared_binaries(ctx):
+        r = history_lateness(ctx, binary, history_rows, duration)
+        data.append(dict(r, binary=label, history_rows=history_rows))
+        rows.append([label] + lat_cells(r) + [str(r["prune_passes"]), fmt(r["prune_ms_per_pass"]),
+                                              fmt(r.get("db", {}).get("pg_cpu_us_per_fire"))])
+    text = table(["rowsched", "p50 ms", "p99 ms", "max ms", "missed", "pruning passes", "ms per pass",
+                  "PostgreSQL CPU µs per fire"], rows)
+    notes = ["%d `log` jobs at 1 Hz spread over the second, %.0f s window, `--prune-interval %d`; job_run holds "
+             "%d finished runs of 10,000 other jobs (within --history-max-age and --history-per-job: nothing to "
+             "delete, so a pass is what reading the history costs). Lateness = job_run.started_at - "
+             "scheduled_for. ms per pass: pg_stat_statements' time of the pruning statements over the window. "
+             "baseline = $ROWSCHED_BASELINE_BIN (%s)."
+             % (HISTORY_JOBS, duration, HISTORY_PRUNE_EVERY_S, history_rows,
+                os.environ.get("ROWSCHED_BASELINE_BIN", "not given"))]
+    emit(ctx, "history", "Fires while pruning reads a large history", text, data, notes)
+
+
 # --- section: handlers (exec and http: when the program runs, when the request arrives) ------------
 
 HANDLER_JOBS = 50
@@ -1384,7 +1444,7 @@ SECTIONS = {"pickup": section_pickup, "sql": section_sql, "lateness": section_la
             "bulk": section_bulk, "startup": section_startup, "instances": section_instances,
             "pgcron": section_pgcron, "effect": section_effect,
             "cost": section_cost, "burst_ab": section_burst_ab, "sparse": section_sparse,
-            "rounds": section_rounds, "handlers": section_handlers}
+            "rounds": section_rounds, "handlers": section_handlers, "history": section_history}
 
 
 def main():

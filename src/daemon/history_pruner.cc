@@ -62,7 +62,7 @@ HistoryPruner::~HistoryPruner() {
     std::lock_guard lock(mu_);
     stopping_ = true;
     stop_asked_ = true;
-    store_.cancel();  // a pass under way ends now, rolled back
+    if (!connecting_) store_.cancel();  // a pass under way ends now, rolled back
   }
   cv_.notify_all();
   thread_.join();
@@ -116,10 +116,23 @@ void HistoryPruner::work() {
     lock.unlock();
     try {
       if (!store_.connected()) {
-        std::lock_guard connecting(mu_);
-        if (stopping_) break;
+        // Without the lock, so that a stop does not wait for it; the stop leaves the connection
+        // alone meanwhile, and finds the thread stopping once it is made.
+        {
+          std::lock_guard guard(mu_);
+          if (stopping_) break;
+          connecting_ = true;
+        }
+        struct Connected {
+          HistoryPruner& p;
+          ~Connected() {
+            std::lock_guard guard(p.mu_);
+            p.connecting_ = false;
+          }
+        } connected{*this};
         store_.connect(/*listen=*/false);
       }
+      if (stop_asked_) break;
       const int64_t deleted = pass();
       wait = next_pass(deleted, batch_, interval_);
       if (failed_last) spdlog::info("history pruning works again after {} failed passes", backoff.failures());

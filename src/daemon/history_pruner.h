@@ -105,9 +105,10 @@ class HistoryPruner {
   int64_t batch_ = kMinBatch;
   HistoryCounts counts_;
   store::JobStore store_;
-  std::mutex mu_;  // stopping_, and the connection's being there (for a cancel)
+  std::mutex mu_;  // stopping_, connecting_; store_.disconnect() and a cancel
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool connecting_ = false;  // the thread is (re)connecting: not to be cancelled
   std::atomic<bool> stop_asked_{false};  // stopping_, read without the lock
   std::thread thread_;
 };

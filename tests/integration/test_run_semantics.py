@@ -166,6 +166,26 @@ def test_sigterm_stops_the_daemon_while_a_pruning_pass_waits(migrated_db, start_
     assert len(runs(migrated_db, "old")) == 1  # the cancelled pass deleted nothing
 
 
+def test_a_failing_pruning_pass_is_retried_with_a_clear_line_while_fires_go_on(migrated_db, start_daemon):
+    sql(migrated_db, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at, finished_at, kind) "
+                     "VALUES ('old', now() - interval '40 days', 'earlier', 'succeeded', now() - interval '40 days', "
+                     "now() - interval '40 days', 'run_now')")
+    sql(migrated_db, """CREATE FUNCTION keep_history() RETURNS trigger LANGUAGE plpgsql AS
+                        $$BEGIN RAISE EXCEPTION 'history is kept by the auditors'; END$$""")
+    sql(migrated_db, "CREATE TRIGGER keep_history BEFORE DELETE ON job_run FOR EACH ROW EXECUTE FUNCTION keep_history()")
+    d = start_daemon(migrated_db, "--prune-interval", "0.2")
+    insert_job(migrated_db, "ticker", kwargs={"trigger": "interval", "seconds": 0.2})
+    wait_until(lambda: "history is kept by the auditors" in d.log() and "still failing" in d.log(), timeout=15,
+               what="the pruning failure, retried, in the log")
+    line = next(l for l in d.log().splitlines() if "history pruning failed" in l)
+    assert "retrying in" in line, line
+    wait_until(lambda: (job(migrated_db, "ticker") or {}).get("run_count", 0) >= 5, timeout=10)
+    assert len(runs(migrated_db, "old")) == 1
+    sql(migrated_db, "DROP TRIGGER keep_history ON job_run")
+    wait_until(lambda: not runs(migrated_db, "old"), timeout=30, what="the old run pruned once deleting works")
+    wait_until(lambda: "history pruning works again" in d.log(), timeout=5)
+
+
 def test_pruning_keeps_the_newest_fire_of_each_schedule_so_a_restart_does_not_rerun_it(migrated_db, start_daemon):
     d = start_daemon(migrated_db, "--history-max-age", "0", "--prune-interval", "0.2")
     insert_job(migrated_db, "yearly", kwargs={"trigger": "date", "misfire_grace_time": None})
