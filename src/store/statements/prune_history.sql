@@ -9,8 +9,15 @@ WITH ranked AS (SELECT run_id, job_id, status NOT IN ('running', 'queued') AS fi
                          OVER (PARTITION BY job_id ORDER BY scheduled_for DESC, attempt DESC) AS newer_finished,
                        count(*) OVER (PARTITION BY job_id) AS total
                   FROM @schema@.job_run WHERE job_id = ANY ($4::text[])),
+     -- A job's newest fire of its schedule is left out before the LIMIT: left out after it, a batch of
+     -- old one-off jobs' last fires (each the newest of its job) was picked again every pass, and
+     -- nothing older was ever deleted.
      victims AS (
-       (SELECT run_id FROM @schema@.job_run WHERE finished_at < now() - $1 * interval '1 microsecond' LIMIT $3)
+       (SELECT a.run_id FROM @schema@.job_run a
+         WHERE a.finished_at < now() - $1 * interval '1 microsecond'
+           AND NOT (a.kind = 'schedule' AND a.scheduled_for = (SELECT max(m.scheduled_for) FROM @schema@.job_run m
+                                                                WHERE m.job_id = a.job_id AND m.kind = 'schedule'))
+         LIMIT $3)
        UNION
        (SELECT run_id FROM ranked WHERE finished AND newer_finished > $2 LIMIT $3)),
      gone AS (DELETE FROM @schema@.job_run r
