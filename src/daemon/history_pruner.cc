@@ -96,8 +96,6 @@ int64_t HistoryPruner::pass() {
       .inc(static_cast<double>(r.deleted));
   metrics_.registry.gauge("rowsched_history_prune_behind", "1 when the last pruning pass deleted a full batch: more rows wait")
       .set(behind ? 1.0 : 0.0);
-  metrics_.registry.gauge("rowsched_history_prune_batch_rows", "Rows the next pruning pass may delete")
-      .set(static_cast<double>(behind ? std::min(batch_ * 2, kMaxBatch) : batch_));
   metrics_.registry.gauge("rowsched_history_prune_seconds", "How long the last pruning pass took").set(took);
   metrics_.registry.gauge("rowsched_history_prune_ranked_jobs", "Jobs the last pruning pass ranked against --history-per-job")
       .set(static_cast<double>(ranking.size()));
@@ -135,6 +133,8 @@ void HistoryPruner::work() {
       if (stop_asked_) break;
       const int64_t deleted = pass();
       wait = next_pass(deleted, batch_, interval_);
+      metrics_.registry.gauge("rowsched_history_prune_batch_rows", "Rows the next pruning pass may delete")
+          .set(static_cast<double>(batch_));
       if (failed_last) spdlog::info("history pruning works again after {} failed passes", backoff.failures());
       failed_last = false;
       backoff.succeeded(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));

@@ -479,3 +479,24 @@ def test_the_example_environment_file_names_only_real_options(binary):
     assert "DATABASE_URL" in names and "ROWSCHED_METRICS_ADDR" in names
     for name in names:
         assert name in help_text, f"{name} in rowsched.env.example is not an option of rowsched run"
+
+
+def test_pruning_reports_what_it_deleted_and_its_batch_in_the_metrics(migrated_db, start_daemon):
+    # 3,000 runs past --history-max-age (30 days): the first pass deletes a full batch (1,000), so the
+    # next is behind, comes sooner and doubles its batch, until every one is gone.
+    sql(migrated_db, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at, finished_at, kind) "
+                     "SELECT 'old-' || (i % 7), now() - interval '40 days' - i * interval '1 second', 'earlier', "
+                     "'succeeded', now() - interval '40 days', now() - interval '40 days', 'run_now' "
+                     "FROM generate_series(1, 3000) i")
+    port = free_port()
+    start_daemon(migrated_db, "--metrics-addr", f"127.0.0.1:{port}", "--prune-interval", "0.2", "--history-per-job", "5")
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run") == 0, timeout=15, what="the old runs pruned")
+    # Counted, and caught up: a pass after the last full batch found nothing more.
+    families = wait_until(lambda: (lambda f: f if sample(f, "rowsched_history_pruned_rows_total") == 3000 and
+                                   sample(f, "rowsched_history_prune_behind") == 0 else None)(scrape(port)),
+                          timeout=5, what="the deleted rows counted and pruning caught up")
+    # The batch doubled while behind (1,000 then 2,000), and halves back once passes find little.
+    assert sample(families, "rowsched_history_prune_batch_rows") in (1000, 2000)
+    assert sample(families, "rowsched_history_prune_seconds") >= 0
+    # The first pass counted each old job's rows: 7 jobs past --history-per-job 5 were ranked.
+    assert sample(families, "rowsched_history_prune_ranked_jobs") in (0, 7)
