@@ -43,6 +43,8 @@ std::string format_seconds(Duration d) {
   return out;
 }
 
+Duration from_seconds(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
+
 timespec to_timespec(Duration d) {
   d = std::max(d, Duration::zero());
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(d);

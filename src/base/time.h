@@ -25,6 +25,9 @@ std::string format_rfc3339(TimePoint instant);
 // Formats a duration in seconds for messages: "90", "0.5".
 std::string format_seconds(Duration d);
 
+// `s` seconds (an option's, a JSON number's) as a Duration, to the microsecond, truncated.
+Duration from_seconds(double s);
+
 // `d` as the timespec that ppoll() waits for, to the microsecond (a negative `d`: zero).
 timespec to_timespec(Duration d);
 

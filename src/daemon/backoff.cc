@@ -34,7 +34,7 @@ Backoff::Step Backoff::failed(const std::string& error, TimePoint now) {
                                std::chrono::duration<double>(policy_.initial).count() * std::pow(2.0, std::min(failures_ - 1, 62)));
   const double jittered = step * (0.5 + std::clamp(random_(), 0.0, 1.0));
   Step s;
-  s.wait = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(jittered));
+  s.wait = from_seconds(jittered);
   s.failures = failures_;
   s.repeats = repeats_;
   s.log_line = (repeats_ > 1 ? fmt::format("still failing ({} times): ", repeats_) : std::string()) + error +

@@ -88,10 +88,10 @@ int64_t HistoryPruner::pass() {
                                         return ranking;
                                       });
   if (r.skipped) return 0;
-  // A pass cut short by its batch may have left rows beyond a job's limit: those jobs stay counted high.
-  if (r.deleted < batch_) counts_.ranked(r.left);
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const bool behind = r.deleted >= batch_;
+  // A pass cut short by its batch may have left rows beyond a job's limit: those jobs stay counted high.
+  if (!behind) counts_.ranked(r.left);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.registry.counter("rowsched_history_pruned_rows_total", "job_run rows deleted by history pruning")
       .inc(static_cast<double>(r.deleted));
   metrics_.registry.gauge("rowsched_history_prune_behind", "1 when the last pruning pass deleted a full batch: more rows wait")

@@ -35,8 +35,7 @@ LoopParts production_loop_parts(const Options& options, const std::string& dsn, 
                                           options.max_owner_connections > 0
                                               ? static_cast<size_t>(options.max_owner_connections)
                                               : run::Executor::default_max_owner_connections(),
-                                          std::chrono::duration_cast<Duration>(
-                                              std::chrono::duration<double>(options.owner_idle_timeout)));
+                                          from_seconds(options.owner_idle_timeout));
   // Bookkeeping waits while a burst's runs start (up to Writer::kMaxHold): they need the CPUs now, it
   // does not. The loop destroys the writer before the runs.
   ExecutorRuns* busy = runs.get();
@@ -44,11 +43,8 @@ LoopParts production_loop_parts(const Options& options, const std::string& dsn, 
                                       [busy] { return busy->busy() >= kBusyRuns; });
   p.runs = std::move(runs);
   p.pruner = [dsn, options, instance = p.instance](Metrics& metrics) {
-    return std::make_unique<HistoryPruner>(
-        dsn, options.schema, instance,
-        std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options.history_max_age_days * 86400.0)),
-        options.history_per_job, std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options.prune_interval)),
-        metrics);
+    return std::make_unique<HistoryPruner>(dsn, options.schema, instance, from_seconds(options.history_max_age_days * 86400.0),
+                                           options.history_per_job, from_seconds(options.prune_interval), metrics);
   };
   if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) p.throw_on_apply = id;
   return p;

@@ -20,7 +20,6 @@ namespace rowsched::daemon {
 namespace {
 using std::chrono::milliseconds;
 
-Duration seconds_option(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
 }  // namespace
 
 SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& metrics)
@@ -42,8 +41,8 @@ SchedulerLoop::SchedulerLoop(const Options& options, std::string dsn, Metrics& m
       writer_(parts_.writer.get()),
       runs_(parts_.runs.get()),
       waiter_(parts_.waiter.get()),
-      schedule_(seconds_option(options.misfire_grace_time)),
-      parser_(*handlers_, *find_zone(options.timezone), seconds_option(options.misfire_grace_time), parts_.throw_on_apply),
+      schedule_(from_seconds(options.misfire_grace_time)),
+      parser_(*handlers_, *find_zone(options.timezone), from_seconds(options.misfire_grace_time), parts_.throw_on_apply),
       rows_(jobs_, schedule_, parser_, *writer_, metrics, clock_),
       endings_(jobs_, schedule_, *writer_, metrics, clock_),
       queue_gauges_(metrics),
@@ -178,7 +177,7 @@ void SchedulerLoop::full_reload() {
   // A large table takes seconds to load: a signal must not wait for the end.
   rows_.full_reload(*store_, [this] { return waiter_->wait(Duration::zero(), -1); });
   writer_->hurry();
-  next_resync_ = clock_() + seconds_option(options_.resync_interval);
+  next_resync_ = clock_() + from_seconds(options_.resync_interval);
 }
 
 bool SchedulerLoop::apply_notifications() {
@@ -272,12 +271,12 @@ void SchedulerLoop::fire_due(TimePoint now) {
 
 void SchedulerLoop::heartbeat() {
   store_->heartbeat(getpid(), parts_.host);
-  const Duration lost_after = seconds_option(options_.lost_after);
+  const Duration lost_after = from_seconds(options_.lost_after);
   endings_.lost(store_->mark_lost_runs(lost_after));
   // Ends the worker runs nobody will end and retries the ones that ended badly (sql/010_workers.sql).
   endings_.worker_runs_ended(store_->sweep_worker_runs(lost_after));
   queue_gauges_.report(store_->worker_queues());
-  next_heartbeat_ = clock_() + seconds_option(options_.heartbeat_interval);
+  next_heartbeat_ = clock_() + from_seconds(options_.heartbeat_interval);
 }
 
 void SchedulerLoop::record_results() { endings_.finished(runs_->take_finished()); }
@@ -293,14 +292,14 @@ void SchedulerLoop::resync(bool announced) {
       spdlog::info("resync: {} jobs changed without a notification reaching us; re-reading them", stale.size());
     rows_.reload(*store_, stale);
   }
-  next_resync_ = clock_() + seconds_option(options_.resync_interval);
+  next_resync_ = clock_() + from_seconds(options_.resync_interval);
 }
 
 int SchedulerLoop::shutdown() {
   metrics_.readiness.set_not_ready("shutting down");
   pruner_.reset();  // a pass under way is cancelled
   return ShutdownSequence{*runs_, *writer_, *store_, *waiter_, clock_, [this] { record_results(); },
-                          seconds_option(options_.shutdown_timeout)}
+                          from_seconds(options_.shutdown_timeout)}
       .run(claimed_until_);
 }
 

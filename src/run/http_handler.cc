@@ -239,7 +239,7 @@ class HttpHandler final : public Handler {
     t->budget = kDefaultTimeout;
     t->budget_source = "the default http timeout";
     if (options.contains("timeout")) {
-      t->budget = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options["timeout"].get<double>()));
+      t->budget = from_seconds(options["timeout"].get<double>());
       t->budget_source = "func_args[1].timeout";
     }
     if (req.timeout && *req.timeout <= t->budget) {

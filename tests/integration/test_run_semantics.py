@@ -119,12 +119,17 @@ def test_history_is_pruned_per_job_while_run_count_stays_exact(migrated_db, star
     assert job(migrated_db, "chatty")["run_count"] >= 5
 
 
-def _old_run_locked(dsn):
-    """A finished run 40 days old (past the default --history-max-age of 30) and a session that holds
-    its row locked, as a long export or a migration would: a pruning pass waits for that session."""
+def _insert_old_run(dsn):
+    """A finished run of job 'old', 40 days old (past the default --history-max-age of 30), of no schedule."""
     sql(dsn, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at, finished_at, kind) "
              "VALUES ('old', now() - interval '40 days', 'earlier', 'succeeded', now() - interval '40 days', "
              "now() - interval '40 days', 'run_now')")
+
+
+def _old_run_locked(dsn):
+    """An old run (_insert_old_run) and a session that holds its row locked, as a long export or a
+    migration would: a pruning pass waits for that session."""
+    _insert_old_run(dsn)
     holder = connect(dsn, autocommit=False)
     holder.cursor().execute("SELECT run_id FROM job_run WHERE job_id = 'old' FOR UPDATE")
     return holder
@@ -168,9 +173,7 @@ def test_sigterm_stops_the_daemon_while_a_pruning_pass_waits(migrated_db, start_
 
 
 def test_a_failing_pruning_pass_is_retried_with_a_clear_line_while_fires_go_on(migrated_db, start_daemon):
-    sql(migrated_db, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at, finished_at, kind) "
-                     "VALUES ('old', now() - interval '40 days', 'earlier', 'succeeded', now() - interval '40 days', "
-                     "now() - interval '40 days', 'run_now')")
+    _insert_old_run(migrated_db)
     sql(migrated_db, """CREATE FUNCTION keep_history() RETURNS trigger LANGUAGE plpgsql AS
                         $$BEGIN RAISE EXCEPTION 'history is kept by the auditors'; END$$""")
     sql(migrated_db, "CREATE TRIGGER keep_history BEFORE DELETE ON job_run FOR EACH ROW EXECUTE FUNCTION keep_history()")
@@ -193,7 +196,7 @@ def test_old_one_off_jobs_last_fires_do_not_keep_older_history_from_being_pruned
     sql(migrated_db, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at, finished_at, kind) "
                      "SELECT 'once-' || i, now() - interval '40 days', 'earlier', 'succeeded', now() - interval '40 days', "
                      "now() - interval '40 days', 'schedule' FROM generate_series(1, 1500) i")
-    _old_run_locked(migrated_db).close()  # one more old run, of no schedule: to be pruned
+    _insert_old_run(migrated_db)  # one more old run, of no schedule: to be pruned
     start_daemon(migrated_db, "--prune-interval", "0.2")
     wait_until(lambda: not runs(migrated_db, "old"), timeout=15, what="the old run pruned")
     assert sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'once-%'") == 1500
