@@ -23,11 +23,13 @@ WITH u AS (SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestam
                -- loop, quadratic in the batch (7 s for 2,000 runs). Now it probes by run_id per element.
                WHERE r.run_id = u.run_id AND CASE WHEN r.status IN ('running', 'lost') THEN true END
               RETURNING u.job_id, u.status, u.started_at, u.error, p.status = 'running' AS counted),
-     s AS (SELECT job_id, count(*) AS n, count(*) FILTER (WHERE status <> 'succeeded') AS failed,
-                  (array_agg(started_at ORDER BY started_at DESC))[1] AS last_start,
-                  (array_agg(status ORDER BY started_at DESC))[1] AS last_status,
-                  (array_agg(error ORDER BY started_at DESC))[1] AS last_err
-             FROM done WHERE counted GROUP BY job_id),
+     -- Per job: how many runs were counted, how many failed, and the newest one (by started_at; all
+     -- three `last_` columns from that one run). One sort of the batch: three ordered aggregates per
+     -- job cost a sort each (2.2 against 1.0 µs per run).
+     s AS (SELECT DISTINCT ON (job_id) job_id, count(*) OVER g AS n,
+                  count(*) FILTER (WHERE status <> 'succeeded') OVER g AS failed,
+                  started_at AS last_start, status AS last_status, error AS last_err
+             FROM done WHERE counted WINDOW g AS (PARTITION BY job_id) ORDER BY job_id, started_at DESC),
      w AS (SELECT * FROM unnest($8::text[], $9::int8[], $10::timestamptz[], $11::text[], $12::text[], $13::bool[])
                          AS w(job_id, version, next_run_time, state, last_error, is_running)),
      x AS (SELECT coalesce(s.job_id, w.job_id) AS job_id, s.n, s.failed, s.last_start, s.last_status, s.last_err,
