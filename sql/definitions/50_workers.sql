@@ -185,6 +185,10 @@ CREATE OR REPLACE FUNCTION rowsched_worker_sweep(lost_after double precision)
 RETURNS TABLE (job_id text, scheduled_for timestamptz, attempt integer, status text, queue text, error text)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
+-- Runs every heartbeat on the scheduler's session, whose plans are made once (generic): each statement
+-- reads its partial index of job_run, never job_run whole, whatever size job_run had when the plan was
+-- made (sql/definitions/70_claim.sql).
+SET enable_seqscan = off
 AS $fn$
 #variable_conflict use_column
 DECLARE

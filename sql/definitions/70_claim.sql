@@ -16,6 +16,11 @@ SET search_path FROM CURRENT
 -- The plans of its two statements are made once per session: the planner chose a custom plan, made
 -- anew for the arrays of each call (0.4 ms), over the generic one.
 SET plan_cache_mode = force_generic_plan
+-- ... and a plan made once must not depend on how big job_run was at that moment. Made while job_run
+-- was empty (a new install; a history cleared with TRUNCATE), it read job_run whole to count the runs
+-- in flight, and went on doing so as job_run grew, until autovacuum's next ANALYZE of job_run made it
+-- plan again: 33 ms a claim at 300,000 rows. Every statement here finds its rows by index.
+SET enable_seqscan = off
 AS $fn$
 #variable_conflict use_column
 BEGIN
