@@ -187,8 +187,10 @@ LANGUAGE plpgsql
 SET search_path FROM CURRENT
 -- Runs every heartbeat on the scheduler's session, whose plans are made once (generic): each statement
 -- reads its partial index of job_run, never job_run whole, whatever size job_run had when the plan was
--- made (sql/definitions/70_claim.sql).
+-- made (sql/definitions/70_claim.sql). rowsched_worker has no index but its primary key: its scans
+-- are the only path, costed at the disabled path's 1e10, so JIT is off (it compiled each call).
 SET enable_seqscan = off
+SET jit = off
 AS $fn$
 #variable_conflict use_column
 DECLARE
