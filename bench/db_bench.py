@@ -41,9 +41,11 @@ class Ctx:
                                        capture_output=True).returncode == 0
         self.have_pgcron = bool(sql_value(self.dsn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'"))
         self.seq = 0
+        self._defined_by = a.bin  # bench/run migrated the cluster with --bin
 
     def daemon(self, *args, instance=None, log_level="warn", binary=None):
         self.seq += 1
+        self.definitions_of(binary or self.bin)
         d = Daemon(binary or self.bin, self.dsn, self.logs, instance or "bench-%d-%d" % (os.getpid(), self.seq),
                    "--log-level", log_level, *args)
         self.daemons.append(d)
@@ -55,6 +57,16 @@ class Ctx:
         d = self.daemon(*args, instance="%s-%d" % (name, self.seq + 1), binary=binary)
         d.wait_ready(timeout=timeout)
         return d, wait_scheduled(self, timeout)
+
+    def definitions_of(self, binary):
+        """Before a daemon of another build than the last one runs: that build's sql/definitions (its
+        functions and views) applied again, since a build refuses a schema whose definitions it does not
+        know, and a baseline must run its own claim, not this build's."""
+        if self._defined_by == binary:
+            return
+        sql(self.dsn, "DELETE FROM rowsched_migration WHERE name LIKE 'definitions-%%'")
+        subprocess.run([binary, "migrate", "--dsn", self.dsn], check=True, capture_output=True, timeout=120)
+        self._defined_by = binary
 
     def stop_all(self):
         for d in self.daemons:
