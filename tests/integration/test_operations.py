@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
@@ -501,30 +500,3 @@ def test_pruning_reports_what_it_deleted_and_its_batch_in_the_metrics(migrated_d
     assert sample(families, "rowsched_history_prune_seconds") >= 0
     # The first pass counted each old job's rows: 7 jobs past --history-per-job 5 were ranked.
     assert sample(families, "rowsched_history_prune_ranked_jobs") in (0, 7)
-
-
-def _job_run_seq_scans(dsn):
-    sql(dsn, "SELECT pg_stat_clear_snapshot()")
-    return sql_value(dsn, "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'job_run'")
-
-
-def test_plans_made_while_job_run_was_empty_still_find_runs_by_index_as_it_grows(migrated_db, start_daemon):
-    """The scheduler's session makes each statement's plan once. A plan made while job_run was empty
-    (a new install, a history cleared with TRUNCATE) read job_run whole in every claim and every
-    heartbeat's worker sweep, at a cost that grew with the history, until autovacuum's next ANALYZE of
-    job_run. Here ANALYZE saw job_run empty and autovacuum is off for it, so nothing plans again: the
-    claims and sweeps of a growing job_run must not read it whole."""
-    sql(migrated_db, "ANALYZE job_run")
-    sql(migrated_db, "ALTER TABLE job_run SET (autovacuum_enabled = off)")
-    start_daemon(migrated_db, "--prune-interval", "3600")
-    sql(migrated_db, "INSERT INTO job_info (job_id, func, trigger_kwargs) SELECT 'often-' || i, 'log', "
-                     "'{\"trigger\": \"interval\", \"seconds\": 1}' FROM generate_series(1, 200) i")
-    # Counted from the statistics, not from job_run: a count(*) here would read job_run whole itself.
-    inserted = lambda: sql_value(migrated_db, "SELECT n_tup_ins, pg_stat_clear_snapshot() FROM pg_stat_user_tables "  # noqa: E731
-                                              "WHERE relname = 'job_run'")
-    wait_until(lambda: inserted() >= 600, timeout=15)
-    before, fires = _job_run_seq_scans(migrated_db), inserted()
-    wait_until(lambda: inserted() >= fires + 800, timeout=15)
-    # (Backends report their statistics up to a second late: the window spans four seconds of claims.)
-    after = _job_run_seq_scans(migrated_db)
-    assert after - before <= 2, f"{after - before} reads of job_run whole while it grew by 800 runs"

@@ -1,12 +1,13 @@
-"""What writing run outcomes costs PostgreSQL grows with the outcomes, not with job_run's history. The
-writer's statement runs several times a second on the user's database and job_run keeps every run,
-so a plan that reads a whole index of job_run per call costs more every day. Its work is read from
+"""What writing run outcomes and claiming fires cost PostgreSQL grows with the outcomes and the fires,
+not with job_run's history. The writer's statement and the claim run several times a second on the
+user's database and job_run keeps every run, so a plan that reads a whole index of job_run, or job_run
+itself, per call costs more every day. Its work is read from
 PostgreSQL's own counters (pg_stat_user_indexes: index entries read on job_run) against the outcomes
 written over the same time."""
 
 import time
 
-from conftest import sql
+from conftest import sql, sql_value
 from daemon import insert_job, start_daemon, wait_until  # noqa: F401 (fixture)
 
 JOBS = 50
@@ -61,3 +62,30 @@ def test_a_history_that_grows_under_a_running_daemon_does_not_make_each_outcome_
     per_outcome = [(b[0] - a[0]) / max(1, b[1] - a[1]) for a, b in zip(samples, samples[1:])]
     print("index entries read per outcome, 1.5 s apart:", [round(x, 1) for x in per_outcome])
     assert per_outcome[-1] < 50, per_outcome
+
+
+def _job_run_seq_scans(dsn):
+    sql(dsn, "SELECT pg_stat_clear_snapshot()")
+    return sql_value(dsn, "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'job_run'")
+
+
+def test_plans_made_while_job_run_was_empty_still_find_runs_by_index_as_it_grows(migrated_db, start_daemon):
+    """The scheduler's session makes each statement's plan once. A plan made while job_run was empty
+    (a new install, a history cleared with TRUNCATE) read job_run whole in every claim and every
+    heartbeat's worker sweep, at a cost that grew with the history, until autovacuum's next ANALYZE of
+    job_run. Here ANALYZE saw job_run empty and autovacuum is off for it, so nothing plans again: the
+    claims and sweeps of a growing job_run must not read it whole."""
+    sql(migrated_db, "ANALYZE job_run")
+    sql(migrated_db, "ALTER TABLE job_run SET (autovacuum_enabled = off)")
+    start_daemon(migrated_db, "--prune-interval", "3600")
+    sql(migrated_db, "INSERT INTO job_info (job_id, func, trigger_kwargs) SELECT 'often-' || i, 'log', "
+                     "'{\"trigger\": \"interval\", \"seconds\": 1}' FROM generate_series(1, 200) i")
+    # Counted from the statistics, not from job_run: a count(*) here would read job_run whole itself.
+    inserted = lambda: sql_value(migrated_db, "SELECT n_tup_ins, pg_stat_clear_snapshot() FROM pg_stat_user_tables "  # noqa: E731
+                                              "WHERE relname = 'job_run'")
+    wait_until(lambda: inserted() >= 600, timeout=15)
+    before, fires = _job_run_seq_scans(migrated_db), inserted()
+    wait_until(lambda: inserted() >= fires + 800, timeout=15)
+    # (Backends report their statistics up to a second late: the window spans four seconds of claims.)
+    after = _job_run_seq_scans(migrated_db)
+    assert after - before <= 2, f"{after - before} reads of job_run whole while it grew by 800 runs"
