@@ -260,11 +260,19 @@ WITH workers AS (
     SELECT q AS queue, count(*) AS live_workers
       FROM rowsched_worker w, unnest(w.queues) AS q
      WHERE rowsched_worker_is_live(w.heartbeat_at) GROUP BY q),
+-- Worker runs only, each status from its own partial index (job_run_queued, job_run_worker_running):
+-- read through job_run_in_flight, the daemon's heartbeat walked the entry of every run in flight,
+-- and while a long transaction holds back the horizon, of every run finished since.
 runs AS (
     SELECT r.queue, count(*) FILTER (WHERE r.status = 'queued') AS queued,
            count(*) FILTER (WHERE r.status = 'running') AS running,
            min(coalesce(r.not_before, r.scheduled_for)) FILTER (WHERE r.status = 'queued') AS oldest_queued
-      FROM job_run r WHERE r.status IN ('queued', 'running') AND r.queue IS NOT NULL GROUP BY r.queue)
+      FROM (SELECT q.queue, q.status, q.not_before, q.scheduled_for FROM job_run q
+             WHERE q.status = 'queued' AND q.queue IS NOT NULL
+            UNION ALL
+            SELECT w.queue, w.status, w.not_before, w.scheduled_for FROM job_run w
+             WHERE w.status = 'running' AND w.queue IS NOT NULL) r
+     GROUP BY r.queue)
 SELECT coalesce(w.queue, r.queue) AS queue, coalesce(w.live_workers, 0) AS live_workers,
        coalesce(r.queued, 0) AS queued, coalesce(r.running, 0) AS running, r.oldest_queued,
        extract(epoch FROM now() - r.oldest_queued)::double precision AS oldest_queued_age_seconds

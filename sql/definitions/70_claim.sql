@@ -37,9 +37,18 @@ BEGIN
          -- This instance's own runs in flight are in `own` (its job_run rows may still say running
          -- for runs whose outcome is not yet written); worker runs (queue set) count queued and
          -- running, whoever claimed them: no instance runs them.
+         -- Read only when such runs can exist: another instance is registered, or a worker run is
+         -- queued or running (two small partial indexes). A single instance without worker runs
+         -- reads nothing here; the probe by job_id walks the index entry of every run of the job
+         -- finished while a long transaction holds back the horizon (pg_dump, a session idle in
+         -- transaction), at every claim. A run whose instance row someone deleted is not counted
+         -- (the heartbeat marks it lost).
          running AS (SELECT r.job_id, count(*) AS n FROM job_run r
                       WHERE r.job_id = ANY (p_job_id) AND r.status IN ('queued', 'running')
                         AND (r.queue IS NOT NULL OR (r.status = 'running' AND r.instance <> p_instance))
+                        AND (EXISTS (SELECT 1 FROM scheduler_instance i WHERE i.instance <> p_instance)
+                             OR EXISTS (SELECT 1 FROM job_run q WHERE q.status = 'queued' AND q.queue IS NOT NULL)
+                             OR EXISTS (SELECT 1 FROM job_run w WHERE w.status = 'running' AND w.queue IS NOT NULL))
                       GROUP BY r.job_id),
          decided AS (SELECT c.*, CASE WHEN c.status <> 'running' THEN c.status
                        WHEN coalesce(running.n, 0) + c.own + count(*) FILTER (WHERE c.status = 'running')

@@ -34,7 +34,9 @@ class ControlConnection final : public LoopStore {
   void record_fire_outcomes(const std::vector<store::FireOutcome>& outcomes) override { store_.record_fire_outcomes(outcomes); }
 
   void heartbeat(int pid, const std::string& host) override { store_.heartbeat(pid, host); }
-  std::vector<store::LostRun> mark_lost_runs(Duration lost_after) override { return store_.mark_lost_runs(lost_after); }
+  std::vector<store::LostRun> mark_lost_runs(Duration lost_after, bool unregistered_too) override {
+    return store_.mark_lost_runs(lost_after, unregistered_too);
+  }
   int64_t mark_own_runs_lost() override { return store_.mark_own_runs_lost(); }
   std::vector<store::EndedWorkerRun> sweep_worker_runs(Duration lost_after) override { return store_.sweep_worker_runs(lost_after); }
   std::vector<store::WorkerQueue> worker_queues() override { return store_.worker_queues(); }

@@ -44,7 +44,7 @@ class LoopStore {
   virtual void record_fire_outcomes(const std::vector<store::FireOutcome>& outcomes) = 0;
 
   virtual void heartbeat(int pid, const std::string& host) = 0;
-  virtual std::vector<store::LostRun> mark_lost_runs(Duration lost_after) = 0;
+  virtual std::vector<store::LostRun> mark_lost_runs(Duration lost_after, bool unregistered_too) = 0;
   virtual int64_t mark_own_runs_lost() = 0;
   virtual std::vector<store::EndedWorkerRun> sweep_worker_runs(Duration lost_after) = 0;
   virtual std::vector<store::WorkerQueue> worker_queues() = 0;

@@ -272,7 +272,9 @@ void SchedulerLoop::fire_due(TimePoint now) {
 void SchedulerLoop::heartbeat() {
   store_->heartbeat(getpid(), parts_.host);
   const Duration lost_after = from_seconds(options_.lost_after);
-  endings_.lost(store_->mark_lost_runs(lost_after));
+  const bool unregistered_too = clock_() >= next_unregistered_;
+  endings_.lost(store_->mark_lost_runs(lost_after, unregistered_too));
+  if (unregistered_too) next_unregistered_ = clock_() + kUnregisteredEvery;
   // Ends the worker runs nobody will end and retries the ones that ended badly (sql/010_workers.sql).
   endings_.worker_runs_ended(store_->sweep_worker_runs(lost_after));
   queue_gauges_.report(store_->worker_queues());

@@ -114,6 +114,10 @@ class SchedulerLoop {
 
   TimePoint process_started_{};  // a fire due before this is missed "at start-up"
   TimePoint next_resync_{}, next_heartbeat_{}, retry_at_{};
+  // Runs of instances with no scheduler_instance row are looked for once a kUnregisteredEvery, not
+  // at every heartbeat (the first heartbeat does): that look reads every run in flight.
+  static constexpr Duration kUnregisteredEvery = std::chrono::seconds(60);
+  TimePoint next_unregistered_{};
   bool stopping_ = false;
   bool started_ = false;         // the first connection of this process has been made
   bool ever_connected_ = false;

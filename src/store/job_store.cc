@@ -179,9 +179,9 @@ int64_t JobStore::mark_own_runs_lost() {
   return impl_->registry->mark_own_runs_lost();
 }
 
-std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after) {
+std::vector<LostRun> JobStore::mark_lost_runs(Duration lost_after, bool unregistered_too) {
   impl_->connection();
-  return impl_->history->mark_lost_runs(lost_after);
+  return impl_->history->mark_lost_runs(lost_after, unregistered_too);
 }
 
 std::vector<EndedWorkerRun> JobStore::sweep_worker_runs(Duration lost_after) {

@@ -188,9 +188,10 @@ class JobStore {
   void clear_is_running_if_last(Duration alive);
 
   // Marks `lost` every run left `running` by an instance whose heartbeat is older than `lost_after`
-  // (or that has no scheduler_instance row), counts them as failures, removes the dead instances'
-  // rows, and returns the runs so that the caller can retry them.
-  std::vector<LostRun> mark_lost_runs(Duration lost_after);
+  // (or, when `unregistered_too`, that has no scheduler_instance row: someone deleted it), counts them
+  // as failures, removes the dead instances' rows, and returns the runs so that the caller can retry
+  // them. Without `unregistered_too` it reads no job_run row while no instance is dead.
+  std::vector<LostRun> mark_lost_runs(Duration lost_after, bool unregistered_too);
 
   // Ends the worker runs nobody will end (queued past take_by: missed; a silent worker's: lost; past
   // their timeout plus `lost_after`: timeout) and returns every worker run that ended failed,

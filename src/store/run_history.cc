@@ -9,10 +9,10 @@ namespace rowsched::store {
 RunHistory::RunHistory(pqxx::connection& conn, const Statements& sql, std::string instance)
     : conn_(conn), sql_(sql), instance_(std::move(instance)) {}
 
-std::vector<LostRun> RunHistory::mark_lost_runs(Duration lost_after) {
+std::vector<LostRun> RunHistory::mark_lost_runs(Duration lost_after, bool unregistered_too) {
   return guarded([&] {
-    const auto r = pqxx::nontransaction(conn_).exec_params(sql_["mark_lost_runs.sql"],
-                                                           static_cast<long long>(lost_after.count()), instance_);
+    const auto r = pqxx::nontransaction(conn_).exec_params(
+        sql_["mark_lost_runs.sql"], static_cast<long long>(lost_after.count()), instance_, unregistered_too);
     std::vector<LostRun> out;
     for (const auto& row : r)
       out.push_back(LostRun{row["job_id"].as<std::string>(), parse_utc_timestamp(row["scheduled_for"].c_str()),

@@ -19,7 +19,7 @@ class RunHistory {
   RunHistory(pqxx::connection& conn, const Statements& sql, std::string instance);
 
   // See JobStore::mark_lost_runs, sweep_worker_runs, worker_queues and prune_history.
-  std::vector<LostRun> mark_lost_runs(Duration lost_after);
+  std::vector<LostRun> mark_lost_runs(Duration lost_after, bool unregistered_too);
   std::vector<EndedWorkerRun> sweep_worker_runs(Duration lost_after);
   std::vector<WorkerQueue> worker_queues();
   JobStore::PrunePass prune_history(

@@ -97,7 +97,7 @@ class FakeStore final : public LoopStore {
   void record_fire_outcomes(const std::vector<store::FireOutcome>&) override {}
 
   void heartbeat(int, const std::string&) override {}
-  std::vector<store::LostRun> mark_lost_runs(Duration) override { return {}; }
+  std::vector<store::LostRun> mark_lost_runs(Duration, bool) override { return {}; }
   int64_t mark_own_runs_lost() override { return 0; }
   std::vector<store::EndedWorkerRun> sweep_worker_runs(Duration) override { return {}; }
   std::vector<store::WorkerQueue> worker_queues() override { return {}; }
