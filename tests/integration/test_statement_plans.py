@@ -7,6 +7,8 @@ written over the same time."""
 
 import time
 
+import psycopg2
+
 from conftest import sql, sql_value
 from daemon import insert_job, start_daemon, wait_until  # noqa: F401 (fixture)
 
@@ -89,3 +91,32 @@ def test_plans_made_while_job_run_was_empty_still_find_runs_by_index_as_it_grows
     # (Backends report their statistics up to a second late: the window spans four seconds of claims.)
     after = _job_run_seq_scans(migrated_db)
     assert after - before <= 2, f"{after - before} reads of job_run whole while it grew by 800 runs"
+
+
+def _in_flight_entries_read(dsn):
+    return sql_value(dsn, "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'job_run_in_flight'")
+
+
+def test_a_long_transaction_elsewhere_does_not_make_heartbeats_and_claims_walk_finished_runs(migrated_db, start_daemon):
+    """While a transaction holds an old snapshot (pg_dump, a session idle in transaction), the index
+    entry of every run finished since stays in job_run_in_flight. Each heartbeat read them all, twice
+    (lost runs, worker queues), and each claim its jobs' ones; at 2,000 fires/s the heartbeat took
+    70 ms after 3 minutes, on the connection the fires wait for. A single instance without worker
+    runs now reads none of them."""
+    dsn = migrated_db
+    start_daemon(dsn, "--prune-interval", "3600")
+    sql(dsn, "INSERT INTO job_info (job_id, func, trigger_kwargs) SELECT 'often-' || i, 'log', "
+             "'{\"trigger\": \"interval\", \"seconds\": 1}' FROM generate_series(1, 200) i")
+    holder = psycopg2.connect(dsn)
+    try:
+        holder.set_session(isolation_level="REPEATABLE READ")
+        holder.cursor().execute("SELECT count(*) FROM pg_class")  # the snapshot, held until the end
+        finished = lambda: sql_value(dsn, "SELECT n_tup_upd FROM pg_stat_user_tables "  # noqa: E731
+                                          "WHERE relname = 'job_run'")
+        wait_until(lambda: finished() >= 600, timeout=15)  # 600 finished runs' entries stay
+        before, runs_before = _in_flight_entries_read(dsn), finished()
+        wait_until(lambda: finished() >= runs_before + 800, timeout=15)  # 4 s: 4 heartbeats, 4+ claims
+        read = _in_flight_entries_read(dsn) - before
+    finally:
+        holder.close()
+    assert read <= 50, f"{read} entries of job_run_in_flight read by 4 heartbeats and their claims"
