@@ -62,7 +62,11 @@ class FakeStore final : public LoopStore {
       if (auto it = table.find(id); it != table.end()) rows.push_back(it->second);
     return rows;
   }
+  Duration fingerprint_takes{};  // how far a resync's fingerprint moves the fake clock
+  size_t fingerprints = 0;
   std::pair<int64_t, uint64_t> version_fingerprint() override {
+    ++fingerprints;
+    clock_.now += fingerprint_takes;
     uint64_t sum = 0;
     for (const auto& [_, r] : table) sum += r.version_hash;
     return {static_cast<int64_t>(table.size()), sum};
@@ -96,7 +100,12 @@ class FakeStore final : public LoopStore {
   }
   void record_fire_outcomes(const std::vector<store::FireOutcome>&) override {}
 
-  void heartbeat(int, const std::string&) override {}
+  Duration heartbeat_takes{};          // how far a heartbeat moves the fake clock
+  std::vector<TimePoint> heartbeat_at;  // the instant each heartbeat started
+  void heartbeat(int, const std::string&) override {
+    heartbeat_at.push_back(clock_.now);
+    clock_.now += heartbeat_takes;
+  }
   std::vector<store::LostRun> mark_lost_runs(Duration, bool) override { return {}; }
   int64_t mark_own_runs_lost() override { return 0; }
   std::vector<store::EndedWorkerRun> sweep_worker_runs(Duration) override { return {}; }

@@ -297,6 +297,43 @@ TEST_CASE("A dense schedule is claimed in batches a window apart, each fire ahea
   CHECK(claims_after_start <= 2 * 1000 / 25 + 2);
 }
 
+TEST_CASE("A heartbeat or a resync never holds back a claim: no fire is claimed late behind one", "[scheduler_loop]") {
+  // Both share the loop's connection with the claims, and fires are due every 2.5 ms. A heartbeat of
+  // 15 ms (three claim leads) run as soon as it was due held back the claim due meanwhile; a resync
+  // of 40 ms (a table of 150,000 jobs) is longer than the time between two claims.
+  Options options;
+  options.resync_interval = 1.0;
+  Harness h(options);
+  const Duration woken_every = GENERATE(Duration::max(), Duration(milliseconds(1)));
+  const bool long_resync = GENERATE(false, true);
+  if (long_resync) h.store->fingerprint_takes = milliseconds(40);
+  const TimePoint start = TimePoint{} + std::chrono::ceil<seconds>(h.clock.now.time_since_epoch()) + seconds(1);
+  for (int i = 0; i < 400; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    h.add_job(id, 1);
+    h.store->table[id].trigger_kwargs = R"({"trigger":"interval","seconds":1,"start_date":")" +
+                                        format_rfc3339(start + std::chrono::microseconds(2500) * i) + R"("})";
+  }
+  h.store->heartbeat_takes = milliseconds(15);
+  h.tick_for(seconds(10), woken_every);
+  size_t fire = 0;
+  for (size_t i = 0; i < h.store->claimed_at.size(); ++i)
+    for (size_t k = 0; k < h.store->claim_sizes[i]; ++k, ++fire) {
+      const TimePoint due = h.store->claimed[fire].scheduled_for;
+      INFO("claim " << i << ": a fire due " << (due - h.store->claimed_at[i]) / std::chrono::microseconds(1) << " us after it");
+      CHECK(due >= h.store->claimed_at[i]);
+    }
+  CHECK(fire >= 3500);
+  CHECK(h.store->fingerprints >= 9);  // the resyncs still come once a second
+  // The heartbeats still come once a second, late by at most the slip.
+  const auto& beats = h.store->heartbeat_at;
+  REQUIRE(beats.size() >= 9);
+  for (size_t i = 1; i < beats.size(); ++i) {
+    INFO("heartbeat " << i << " " << (beats[i] - beats[i - 1]) / std::chrono::microseconds(1) << " us after the one before");
+    CHECK(beats[i] - beats[i - 1] <= seconds(1) + milliseconds(15 + 40) + milliseconds(100));
+  }
+}
+
 TEST_CASE("A change committed by a user is written back at once, not gathered into a later batch", "[scheduler_loop]") {
   Harness h;
   h.add_job("a", 60);
