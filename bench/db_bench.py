@@ -1470,11 +1470,64 @@ def section_handlers(ctx):
     emit(ctx, "handlers", "exec and http jobs: when the work starts", text, data, notes)
 
 
+TABLE_RESYNC_S = 2.0
+
+
+def big_table_lateness(ctx, binary, idle, duration):
+    """1,000 staggered `sql` jobs at 1 Hz beside `idle` hourly `log` jobs, the daemon resyncing every
+    TABLE_RESYNC_S: lateness of the work (the stamp - scheduled_for), and how many fires were over 5 ms."""
+    ctx.reset()
+    sql(ctx.dsn, SQL_FIRE_TABLE)
+    t0 = time.time() + 2.0
+    sql(ctx.dsn, INSERT_SQL_JOBS, {"n": 1000, "t0": t0, "mode": "staggered"})
+    sql(ctx.dsn, """INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+                    SELECT 'idle' || i, 'log', '["idle"]', '{"trigger":"interval","seconds":3600}'
+                      FROM generate_series(1, %s) i""", (idle,))
+    sql(ctx.dsn, "VACUUM ANALYZE job_info")
+    d, ready = ctx.daemon_scheduled(binary, "table", 180, "--resync-interval", str(TABLE_RESYNC_S))
+    ws = max(t0, ready + 1.0)
+    we = ws + duration
+    sleep_until(we + 2.0)
+    d.stop()
+    late = [r[0] for r in sql(ctx.dsn, """
+        SELECT extract(epoch FROM f.at - r.scheduled_for)::float8 * 1000
+          FROM bench_sql_fire f
+          CROSS JOIN LATERAL (SELECT max(scheduled_for) AS scheduled_for FROM job_run
+                               WHERE job_id = f.job_id AND scheduled_for <= f.at) r
+         WHERE r.scheduled_for >= to_timestamp(%s) AND r.scheduled_for < to_timestamp(%s)""", (ws, we))]
+    expected = 1000 * int(round(duration))
+    res = {"jobs": 1000, "idle_jobs": idle, "window_s": duration, "lateness_ms": summarize(late),
+           "over_5ms": sum(1 for x in late if x > 5.0), "expected": expected, "missed": max(0, expected - len(late))}
+    log("table lateness", binary, json.dumps(res))
+    return res
+
+
+def section_jobtable(ctx):
+    """Fires beside a large job_info: the loop's housekeeping (the resync's scan of job_info, the
+    heartbeat) shares its connection with the claims. $ROWSCHED_BASELINE_BIN, when set, alternating."""
+    idle, duration, rounds = (49000, 6.0, 2) if ctx.quick else (99000, 10.0, 3)
+    binaries = compared_binaries(ctx)
+    data, rows = [], []
+    for i in range(rounds):
+        for label, binary in in_round_order(binaries, i):
+            r = big_table_lateness(ctx, binary, idle, duration)
+            data.append(dict(r, binary=label, round=i + 1))
+            rows.append([label, "%d" % (i + 1)] + lat_cells(r)[:3] + [str(r.get("over_5ms", "")), lat_cells(r)[3]])
+    text = table(["rowsched", "round", "p50 ms", "p99 ms", "max ms", "over 5 ms", "missed"], rows)
+    notes = ["1,000 `sql` jobs at 1 Hz spread over the second (each INSERTs clock_timestamp(); lateness = that stamp - "
+             "scheduled_for) beside {:,} idle hourly `log` jobs, `--resync-interval %g` (30 by default: the same "
+             "stall, 15 times rarer), %.0f s of fires per round. baseline = $ROWSCHED_BASELINE_BIN (%s), in an "
+             "order that flips each round.".format(idle) % (TABLE_RESYNC_S, duration,
+                                               os.environ.get("ROWSCHED_BASELINE_BIN", "not given"))]
+    emit(ctx, "jobtable", "Fires beside a large job_info", text, data, notes)
+
+
 SECTIONS = {"pickup": section_pickup, "sql": section_sql, "lateness": section_lateness, "throughput": section_throughput,
             "bulk": section_bulk, "startup": section_startup, "instances": section_instances,
             "pgcron": section_pgcron, "effect": section_effect,
             "cost": section_cost, "burst_ab": section_burst_ab, "sparse": section_sparse,
-            "rounds": section_rounds, "handlers": section_handlers, "history": section_history}
+            "rounds": section_rounds, "handlers": section_handlers, "history": section_history,
+            "jobtable": section_jobtable}
 
 
 def main():
