@@ -86,8 +86,10 @@ Duration SchedulerLoop::tick(TimePoint now) {
     const bool sync = housekeeping_now(clock_(), claimed, next_resync_);
     if (beat || sync) {
       // The fires due while they run are claimed first, by what they took last time and half again
-      // (a resync of 100,000 jobs takes 25 ms, the time between two claims of a dense schedule).
-      fire_due(clock_(), ((beat ? heartbeat_took_ : Duration::zero()) + (sync ? resync_took_ : Duration::zero())) * 3 / 2);
+      // (a resync of 100,000 jobs takes 25 ms, the time between two claims of a dense schedule); no
+      // further ahead than a burst's lead, which bounds what shutdown waits for.
+      const Duration took = (beat ? heartbeat_took_ : Duration::zero()) + (sync ? resync_took_ : Duration::zero());
+      fire_due(clock_(), std::min(took * 3 / 2, ClaimLead::kMaxBurstLead - horizon_));
       if (beat) heartbeat_took_ = timed([this] { heartbeat(); });
       if (sync) resync_took_ = timed([this] { resync(); });
     }

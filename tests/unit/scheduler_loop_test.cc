@@ -334,6 +334,22 @@ TEST_CASE("A heartbeat or a resync never holds back a claim: no fire is claimed 
   }
 }
 
+TEST_CASE("Fires are never claimed further ahead than a burst's lead, however long a resync took", "[scheduler_loop]") {
+  // A resync of 2 s (a huge table, a slow server): what shutdown waits for stays bounded.
+  Options options;
+  options.resync_interval = 1.0;
+  Harness h(options);
+  for (int i = 0; i < 100; ++i) h.add_job("s" + std::to_string(i), 1);
+  h.store->fingerprint_takes = seconds(2);
+  h.tick_for(seconds(12));
+  REQUIRE(h.store->fingerprints >= 3);
+  size_t fire = 0;
+  for (size_t i = 0; i < h.store->claimed_at.size(); ++i)
+    for (size_t k = 0; k < h.store->claim_sizes[i]; ++k, ++fire)
+      CHECK(h.store->claimed[fire].scheduled_for - h.store->claimed_at[i] <= ClaimLead::kMaxAhead);
+  CHECK(fire >= 500);
+}
+
 TEST_CASE("A change committed by a user is written back at once, not gathered into a later batch", "[scheduler_loop]") {
   Harness h;
   h.add_job("a", 60);
