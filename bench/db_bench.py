@@ -684,6 +684,17 @@ FROM generate_series(0, %(n)s - 1) AS i
 SQL_FIRE_TABLE = "CREATE TABLE IF NOT EXISTS bench_sql_fire (job_id text, at timestamptz); TRUNCATE bench_sql_fire"
 
 
+def stamp_lateness_ms(ctx, ws, we):
+    """For each stamp in bench_sql_fire of a fire scheduled in [ws, we) (epoch seconds): the stamp -
+    the latest scheduled_for of its job at or before it, in ms."""
+    return [r[0] for r in sql(ctx.dsn, """
+        SELECT extract(epoch FROM f.at - r.scheduled_for)::float8 * 1000
+          FROM bench_sql_fire f
+          CROSS JOIN LATERAL (SELECT max(scheduled_for) AS scheduled_for FROM job_run
+                               WHERE job_id = f.job_id AND scheduled_for <= f.at) r
+         WHERE r.scheduled_for >= to_timestamp(%s) AND r.scheduled_for < to_timestamp(%s)""", (ws, we))]
+
+
 def sql_lateness(ctx, binary, n_jobs, burst, duration, mode=None, cost=False):
     """Lateness of `sql` jobs where the work happens: each job INSERTs clock_timestamp() into
     bench_sql_fire, and lateness = that stamp - the fire's scheduled_for. mode "staggered": n_jobs
@@ -738,12 +749,7 @@ def sql_lateness(ctx, binary, n_jobs, burst, duration, mode=None, cost=False):
     db = meter.stop(sql_value(ctx.dsn, "SELECT count(*) FROM bench_sql_fire WHERE at >= to_timestamp(%s)", (ws,))) \
         if meter else None
     d.stop()
-    late = [r[0] for r in sql(ctx.dsn, """
-        SELECT extract(epoch FROM f.at - r.scheduled_for)::float8 * 1000
-          FROM bench_sql_fire f
-          CROSS JOIN LATERAL (SELECT max(scheduled_for) AS scheduled_for FROM job_run
-                               WHERE job_id = f.job_id AND scheduled_for <= f.at) r
-         WHERE r.scheduled_for >= to_timestamp(%s) AND r.scheduled_for < to_timestamp(%s)""", (ws, we))]
+    late = stamp_lateness_ms(ctx, ws, we)
     last = sql_value(ctx.dsn, "SELECT extract(epoch FROM max(at))::float8 FROM bench_sql_fire")
     if mode == "once":
         expected = n_jobs
@@ -1489,12 +1495,7 @@ def big_table_lateness(ctx, binary, idle, duration):
     we = ws + duration
     sleep_until(we + 2.0)
     d.stop()
-    late = [r[0] for r in sql(ctx.dsn, """
-        SELECT extract(epoch FROM f.at - r.scheduled_for)::float8 * 1000
-          FROM bench_sql_fire f
-          CROSS JOIN LATERAL (SELECT max(scheduled_for) AS scheduled_for FROM job_run
-                               WHERE job_id = f.job_id AND scheduled_for <= f.at) r
-         WHERE r.scheduled_for >= to_timestamp(%s) AND r.scheduled_for < to_timestamp(%s)""", (ws, we))]
+    late = stamp_lateness_ms(ctx, ws, we)
     expected = 1000 * int(round(duration))
     res = {"jobs": 1000, "idle_jobs": idle, "window_s": duration, "lateness_ms": summarize(late),
            "over_5ms": sum(1 for x in late if x > 5.0), "expected": expected, "missed": max(0, expected - len(late))}

@@ -66,6 +66,19 @@ struct Harness {
     store->table[id] = row;
   }
 
+  // `n` jobs every second, their fires spread over the second (n fires/s, 1/n s apart), from the
+  // next whole second; that second.
+  TimePoint add_dense_jobs(int n) {
+    const TimePoint start = TimePoint{} + std::chrono::ceil<seconds>(clock.now.time_since_epoch()) + seconds(1);
+    for (int i = 0; i < n; ++i) {
+      const std::string id = "s" + std::to_string(i);
+      add_job(id, 1);
+      store->table[id].trigger_kwargs = R"({"trigger":"interval","seconds":1,"start_date":")" +
+                                        format_rfc3339(start + std::chrono::microseconds(1000000 / n) * i) + R"("})";
+    }
+    return start;
+  }
+
   // tick() and wait as run() does, for `d` of fake time (at most FakeWaiter::kMaxWaits ticks), no shutdown;
   // woken at least every `woken_every` (as run outcomes and notifications wake the real loop).
   void tick_for(Duration d, Duration woken_every = Duration::max()) {
@@ -266,14 +279,7 @@ TEST_CASE("A dense schedule is claimed in batches a window apart, each fire ahea
   Harness h;
   // Woken every millisecond, as run outcomes wake the daemon: those wake-ups claim nothing.
   const Duration woken_every = GENERATE(Duration::max(), Duration(milliseconds(1)));
-  // 400 jobs every second, their fires spread over the second: 400 fires/s, 2.5 ms apart.
-  const TimePoint start = TimePoint{} + std::chrono::ceil<seconds>(h.clock.now.time_since_epoch()) + seconds(1);
-  for (int i = 0; i < 400; ++i) {
-    const std::string id = "s" + std::to_string(i);
-    h.add_job(id, 1);
-    h.store->table[id].trigger_kwargs = R"({"trigger":"interval","seconds":1,"start_date":")" +
-                                        format_rfc3339(start + std::chrono::microseconds(2500) * i) + R"("})";
-  }
+  const TimePoint start = h.add_dense_jobs(400);  // 400 fires/s, 2.5 ms apart
   h.tick_for(seconds(4), woken_every);
   const auto& at = h.store->claimed_at;
   const auto& sizes = h.store->claim_sizes;
@@ -307,13 +313,7 @@ TEST_CASE("A heartbeat or a resync never holds back a claim: no fire is claimed 
   const Duration woken_every = GENERATE(Duration::max(), Duration(milliseconds(1)));
   const bool long_resync = GENERATE(false, true);
   if (long_resync) h.store->fingerprint_takes = milliseconds(40);
-  const TimePoint start = TimePoint{} + std::chrono::ceil<seconds>(h.clock.now.time_since_epoch()) + seconds(1);
-  for (int i = 0; i < 400; ++i) {
-    const std::string id = "s" + std::to_string(i);
-    h.add_job(id, 1);
-    h.store->table[id].trigger_kwargs = R"({"trigger":"interval","seconds":1,"start_date":")" +
-                                        format_rfc3339(start + std::chrono::microseconds(2500) * i) + R"("})";
-  }
+  h.add_dense_jobs(400);
   h.store->heartbeat_takes = milliseconds(15);
   h.tick_for(seconds(10), woken_every);
   size_t fire = 0;
