@@ -684,6 +684,16 @@ FROM generate_series(0, %(n)s - 1) AS i
 SQL_FIRE_TABLE = "CREATE TABLE IF NOT EXISTS bench_sql_fire (job_id text, at timestamptz); TRUNCATE bench_sql_fire"
 
 
+def window_cost(ctx, ws, we):
+    """The database's cost (benchlib.DbCost) from `ws` to `we` (epoch seconds, both ahead), per fire
+    scheduled in that window."""
+    sleep_until(ws)
+    meter = DbCost(ctx.dsn).start()
+    sleep_until(we)
+    return meter.stop(sql_value(ctx.dsn, "SELECT count(*) FROM job_run WHERE scheduled_for >= to_timestamp(%s) "
+                                         "AND scheduled_for < to_timestamp(%s)", (ws, we)))
+
+
 def stamp_lateness_ms(ctx, ws, we):
     """For each stamp in bench_sql_fire of a fire scheduled in [ws, we) (epoch seconds): the stamp -
     the latest scheduled_for of its job at or before it, in ms."""
@@ -1429,6 +1439,7 @@ def handler_lateness(ctx, binary, kind, duration, server=None):
     d, ready = ctx.daemon_scheduled(binary, kind, 60, *allow)
     ws = max(t0, ready + 1.0)
     we = ws + duration
+    db = window_cost(ctx, ws, we)
     sleep_until(we + 1.0)
     d.stop()
     late = []
@@ -1446,7 +1457,7 @@ def handler_lateness(ctx, binary, kind, duration, server=None):
                 late.append((min(at) - due) * 1000.0)
     expected = HANDLER_JOBS * int(round(duration))
     res = {"kind": kind, "jobs": HANDLER_JOBS, "window_s": duration, "lateness_ms": summarize(late),
-           "expected": expected, "missed": max(0, expected - len(late))}
+           "expected": expected, "missed": max(0, expected - len(late)), "db": db}
     log("handler lateness", binary, json.dumps(res))
     return res
 
@@ -1464,10 +1475,11 @@ def section_handlers(ctx):
                 for label, binary in in_round_order(binaries, i):
                     r = handler_lateness(ctx, binary, kind, duration, server)
                     data.append(dict(r, binary=label, round=i + 1))
-                    rows.append([kind, label, "%d" % (i + 1)] + lat_cells(r))
+                    rows.append([kind, label, "%d" % (i + 1)] + lat_cells(r) + cost_cells(r)[:2])
     finally:
         server.close()
-    text = table(["job", "rowsched", "round", "p50 ms", "p99 ms", "max ms", "missed"], rows)
+    text = table(["job", "rowsched", "round", "p50 ms", "p99 ms", "max ms", "missed", "PostgreSQL CPU µs per fire",
+                  "machine idle %"], rows)
     notes = ["%d jobs at 1 Hz spread over the second, %.0f s of fires per round. exec: `/usr/bin/date +%%s.%%N`, "
              "lateness = the time the program printed - job_run.scheduled_for (what is left is posix_spawn and "
              "the program's start). http: a GET of a local Python server that stamps each arrival, lateness = the "
@@ -1493,12 +1505,14 @@ def big_table_lateness(ctx, binary, idle, duration):
     d, ready = ctx.daemon_scheduled(binary, "table", 180, "--resync-interval", str(TABLE_RESYNC_S))
     ws = max(t0, ready + 1.0)
     we = ws + duration
+    db = window_cost(ctx, ws, we)
     sleep_until(we + 2.0)
     d.stop()
     late = stamp_lateness_ms(ctx, ws, we)
     expected = 1000 * int(round(duration))
     res = {"jobs": 1000, "idle_jobs": idle, "window_s": duration, "lateness_ms": summarize(late),
-           "over_5ms": sum(1 for x in late if x > 5.0), "expected": expected, "missed": max(0, expected - len(late))}
+           "over_5ms": sum(1 for x in late if x > 5.0), "expected": expected, "missed": max(0, expected - len(late)),
+           "db": db}
     log("table lateness", binary, json.dumps(res))
     return res
 
@@ -1513,8 +1527,10 @@ def section_jobtable(ctx):
         for label, binary in in_round_order(binaries, i):
             r = big_table_lateness(ctx, binary, idle, duration)
             data.append(dict(r, binary=label, round=i + 1))
-            rows.append([label, "%d" % (i + 1)] + lat_cells(r)[:3] + [str(r.get("over_5ms", "")), lat_cells(r)[3]])
-    text = table(["rowsched", "round", "p50 ms", "p99 ms", "max ms", "over 5 ms", "missed"], rows)
+            rows.append([label, "%d" % (i + 1)] + lat_cells(r)[:3] + [str(r.get("over_5ms", "")), lat_cells(r)[3]]
+                        + cost_cells(r)[:2])
+    text = table(["rowsched", "round", "p50 ms", "p99 ms", "max ms", "over 5 ms", "missed", "PostgreSQL CPU µs per fire",
+                  "machine idle %"], rows)
     notes = ["1,000 `sql` jobs at 1 Hz spread over the second (each INSERTs clock_timestamp(); lateness = that stamp - "
              "scheduled_for) beside {:,} idle hourly `log` jobs, `--resync-interval %g` (30 by default: the same "
              "stall, 15 times rarer), %.0f s of fires per round. baseline = $ROWSCHED_BASELINE_BIN (%s), in an "
