@@ -580,9 +580,10 @@ def section_instances(ctx):
         data.append({"jobs": n, "rate": rate, "one": one, "three": three})
         rows.append(["%d" % n, "%d" % rate] + lat_cells(one) + lat_cells(three) +
                     [str(three["duplicates"]), " / ".join(str(x) for x in three["per_instance"]),
-                     ratio(p99(three), p99(one))])
+                     ratio(p99(three), p99(one)), cost_cells(one)[0], cost_cells(three)[0]])
     text = table(["jobs", "fires/s", "1 instance p50 ms", "p99 ms", "max ms", "missed", "3 instances p50 ms", "p99 ms",
-                  "max ms", "missed", "fires run twice", "fires per instance", "p99 ratio (3/1)"], rows)
+                  "max ms", "missed", "fires run twice", "fires per instance", "p99 ratio (3/1)",
+                  "PostgreSQL CPU µs per fire, 1 instance", "3 instances"], rows)
     notes = ["Three `rowsched run` processes on the same table: each schedules every job and each fire goes to the "
              "instance whose claim INSERT wins; the others' claims conflict (ON CONFLICT DO NOTHING). All on the "
              "same 2 CPUs as PostgreSQL. APScheduler and pg_cron have no equivalent: several APScheduler processes "
@@ -650,10 +651,10 @@ def section_pgcron(ctx):
         data.append({"jobs": n, "rowsched": r, "apscheduler": a, "pg_cron": c})
         rows.append(["%d" % n] + lat_cells(r) + lat_cells(a) + lat_cells(c) +
                     [ratio(p99(a), p99(r)) if p99(a) is not None else "n/a",
-                     ratio(p99(c), p99(r)) if p99(c) is not None else "n/a"])
+                     ratio(p99(c), p99(r)) if p99(c) is not None else "n/a"] + cost_cells(r)[:2])
     text = table(["jobs due at once", "rowsched p50 ms", "p99 ms", "max ms", "missed", "APScheduler p50 ms", "p99 ms",
                   "max ms", "missed", "pg_cron p50 ms", "p99 ms", "max ms", "missed", "ratio p99 APS/rowsched",
-                  "ratio p99 pg_cron/rowsched"], rows)
+                  "ratio p99 pg_cron/rowsched", "rowsched: PostgreSQL CPU µs per fire", "machine idle %"], rows)
     notes = ["All jobs due at the same instant. rowsched and APScheduler: cron `second=\"*/%d\"`, over %.0f s "
              "(%d bursts). pg_cron 1.4: `* * * * *` (its finest granularity), one minute boundary per size; lateness "
              "= cron.job_run_details.start_time - the boundary; pg_cron runs each job over a new libpq connection, "
@@ -798,10 +799,12 @@ def section_sql(ctx):
     data, rows = [], []
     for burst in (False, True):
         for label, binary in binaries:
-            r = sql_lateness(ctx, binary, 1000, burst, duration)
+            r = sql_lateness(ctx, binary, 1000, burst, duration, cost=True)
             data.append(dict(r, binary=label))
-            rows.append(["1,000 due at once every 5 s" if burst else "1,000 at 1 Hz, staggered", label] + lat_cells(r))
-    text = table(["load", "rowsched", "p50 ms", "p99 ms", "max ms", "missed"], rows)
+            rows.append(["1,000 due at once every 5 s" if burst else "1,000 at 1 Hz, staggered", label] + lat_cells(r)
+                        + cost_cells(r)[:2])
+    text = table(["load", "rowsched", "p50 ms", "p99 ms", "max ms", "missed", "PostgreSQL CPU µs per fire",
+                  "machine idle %"], rows)
     notes = ["sql jobs whose statement is `INSERT INTO bench_sql_fire VALUES ('<job>', clock_timestamp())`, owned by "
              "the daemon's own login role, 4 workers (the default), no timeout; lateness = the INSERT's "
              "clock_timestamp() - job_run.scheduled_for, over %.0f s of fires. baseline = $ROWSCHED_BASELINE_BIN "
@@ -1115,11 +1118,11 @@ def section_burst_ab(ctx):
     rows = []
     for i in range(rounds):
         for label, binary in in_round_order(binaries, i):
-            r = sql_lateness(ctx, binary, 1000, True, 3.0, mode="once")
+            r = sql_lateness(ctx, binary, 1000, True, 3.0, mode="once", cost=True)
             per[label].append(r)
             late = r["lateness_ms"]
             rows.append(["%d" % (i + 1), label, fmt(late["p50"]), fmt(late["p99"]), fmt(r.get("drain_per_s")),
-                         "%d" % r["missed"]])
+                         "%d" % r["missed"]] + cost_cells(r)[:1])
 
     def median(values):
         v = [x for x in values if x is not None]
@@ -1129,7 +1132,7 @@ def section_burst_ab(ctx):
     for label, _ in binaries:
         rows.append(["median", label, "", fmt(summary[label]["p99_median_ms"]),
                      fmt(summary[label]["drain_median_per_s"]), ""])
-    text = table(["round", "rowsched", "p50 ms", "p99 ms", "drain fires/s", "missed"], rows)
+    text = table(["round", "rowsched", "p50 ms", "p99 ms", "drain fires/s", "missed", "PostgreSQL CPU µs per fire"], rows)
     b, t = summary["baseline"], summary["this build"]
     notes = ["1,000 date `sql` jobs, `INSERT INTO bench_sql_fire VALUES ('<job>', clock_timestamp())`, due at one "
              "instant; lateness = the stamp - scheduled_for; drain = stamps / (last stamp - instant). %d rounds, "
