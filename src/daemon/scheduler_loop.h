@@ -87,7 +87,9 @@ class SchedulerLoop {
   void record_results();
   // Compares (job_id, version) with the table and re-reads what differs. `announced`: a notification
   // said a statement changed more rows than it names (else this is the periodic repair).
-  void resync(bool announced = false);
+  // `claim_between`: what differs is re-read in chunks, with the fires that came due claimed between
+  // them (only when every change is an INSERT: no fire of a changed job can be claimed early).
+  void resync(bool announced = false, bool claim_between = false);
   void heartbeat();
   // The error path of every database failure: one log line per backoff step, the reason in /readyz,
   // the connection dropped, the next attempt after the backoff's wait.
@@ -134,6 +136,11 @@ class SchedulerLoop {
   // What the last heartbeat and the last resync took: the fires due within that (and half again)
   // are claimed before the next one.
   Duration heartbeat_took_{}, resync_took_{};
+  // What reading and comparing the whole table took when a notification last asked for it (a
+  // statement that inserted more rows than it names): the fires due within that are claimed first
+  // when only inserts are announced. The rows that differ are re-read kReloadChunk at a time.
+  Duration announced_took_{};
+  static constexpr size_t kReloadChunk = 100;
   TimePoint next_unregistered_{};
   bool stopping_ = false;
   bool started_ = false;         // the first connection of this process has been made

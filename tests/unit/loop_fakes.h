@@ -51,12 +51,18 @@ class FakeStore final : public LoopStore {
   std::string role() const override { return "tester"; }
   std::optional<std::vector<std::string>> applied_migrations() override { return std::nullopt; }
 
-  std::vector<store::Notification> drain_notifications() override { return std::exchange(pending, {}); }
+  std::optional<TimePoint> delivered_at;  // when the loop last drained notifications that were pending
+  std::vector<store::Notification> drain_notifications() override {
+    if (!pending.empty()) delivered_at = clock_.now;
+    return std::exchange(pending, {});
+  }
   size_t load_all(const std::function<void(store::JobRow&&)>& sink, const std::function<void(size_t)>&) override {
     for (auto row : table) sink(std::move(row.second));
     return table.size();
   }
+  Duration load_takes_per_row{};  // how far re-reading rows by id moves the fake clock, per row
   std::vector<store::JobRow> load(const std::vector<std::string>& job_ids) override {
+    clock_.now += load_takes_per_row * static_cast<int64_t>(job_ids.size());
     std::vector<store::JobRow> rows;
     for (const auto& id : job_ids)
       if (auto it = table.find(id); it != table.end()) rows.push_back(it->second);
@@ -71,7 +77,9 @@ class FakeStore final : public LoopStore {
     for (const auto& [_, r] : table) sum += r.version_hash;
     return {static_cast<int64_t>(table.size()), sum};
   }
+  Duration versions_take{};  // how far reading every (job_id, version) moves the fake clock
   std::vector<std::pair<std::string, int64_t>> versions() override {
+    clock_.now += versions_take;
     std::vector<std::pair<std::string, int64_t>> out;
     for (const auto& [id, r] : table) out.emplace_back(id, r.version);
     return out;

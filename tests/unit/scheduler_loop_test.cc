@@ -350,6 +350,43 @@ TEST_CASE("Fires are never claimed further ahead than a burst's lead, however lo
   CHECK(fire >= 500);
 }
 
+TEST_CASE("A bulk INSERT's comparison of the whole table holds back no claim; a bulk DELETE's claims none of its jobs",
+          "[scheduler_loop]") {
+  // A statement of more than 100 rows is announced by its count: the loop reads every (job_id,
+  // version), here 200 ms, then re-reads the rows that differ, 0.2 ms a row; fires are due every 2.5 ms.
+  Harness h;
+  h.add_dense_jobs(400);
+  h.store->versions_take = milliseconds(200);
+  h.store->load_takes_per_row = std::chrono::microseconds(200);
+  h.tick_for(seconds(3), milliseconds(1));
+  const size_t before = h.store->claimed.size();
+  const bool insert = GENERATE(true, false);
+  std::set<std::string> deleted;
+  if (insert) {
+    for (int i = 0; i < 1000; ++i) h.add_job("new" + std::to_string(i), 1);
+  } else {
+    for (int i = 0; i < 400; i += 2) deleted.insert("s" + std::to_string(i));
+    for (const auto& id : deleted) h.store->table.erase(id);
+  }
+  h.store->pending.push_back(store::Notification{insert ? "insert" : "delete", "", "", true});
+  h.tick_for(seconds(3), milliseconds(1));
+  REQUIRE(h.store->delivered_at);
+  size_t fire = 0, new_fires = 0, late = 0, of_deleted = 0;
+  for (size_t i = 0; i < h.store->claimed_at.size(); ++i)
+    for (size_t k = 0; k < h.store->claim_sizes[i]; ++k, ++fire) {
+      if (fire < before) continue;
+      const auto& f = h.store->claimed[fire];
+      if (f.job_id.rfind("new", 0) == 0) ++new_fires;
+      else if (f.scheduled_for < h.store->claimed_at[i]) ++late;
+      if (h.store->claimed_at[i] >= *h.store->delivered_at && deleted.count(f.job_id)) ++of_deleted;
+    }
+  CHECK(of_deleted == 0);  // a fire of a job the DELETE removed is never claimed after its notification
+  if (insert) {
+    CHECK(late == 0);  // the fires due during the comparison were claimed before it
+    CHECK(new_fires >= 1000 * 2);  // the new jobs fire
+  }
+}
+
 TEST_CASE("A change committed by a user is written back at once, not gathered into a later batch", "[scheduler_loop]") {
   Harness h;
   h.add_job("a", 60);
