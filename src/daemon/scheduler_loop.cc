@@ -208,7 +208,8 @@ void SchedulerLoop::back_off_after(const std::exception& e, const std::string& c
 
 void SchedulerLoop::full_reload() {
   // A large table takes seconds to load: a signal must not wait for the end.
-  rows_.full_reload(*store_, [this] { return waiter_->wait(Duration::zero(), -1); });
+  const Duration took = timed([this] { rows_.full_reload(*store_, [this] { return waiter_->wait(Duration::zero(), -1); }); });
+  row_took_ = took / static_cast<int64_t>(std::max<size_t>(1, jobs_.size()));
   writer_->hurry();
   next_resync_ = clock_() + from_seconds(options_.resync_interval);
 }
@@ -346,10 +347,10 @@ void SchedulerLoop::resync(bool announced, bool claim_between) {
     if (!claim_between) {
       rows_.reload(*store_, stale);
     } else {
-      // Read and applied kReloadChunk rows at a time (0.1 ms a row), the fires due within what the
-      // last chunk took, plus half, claimed before each: a bulk INSERT of thousands of jobs holds
-      // back no claim.
-      Duration chunk_took = ClaimLead::kWindow;
+      // Read and applied kReloadChunk rows at a time, the fires due within what the last chunk took
+      // (the first: what a row took in the last full load), plus half, claimed before each: a bulk
+      // INSERT of thousands of jobs holds back no claim.
+      Duration chunk_took = row_took_ * static_cast<int64_t>(std::min(stale.size(), kReloadChunk));
       for (size_t i = 0; i < stale.size(); i += kReloadChunk) {
         fire_due(clock_(), std::min(chunk_took * 3 / 2, ClaimLead::kMaxBurstLead - horizon_));
         const auto end = stale.begin() + static_cast<std::ptrdiff_t>(std::min(stale.size(), i + kReloadChunk));

@@ -140,7 +140,9 @@ class SchedulerLoop {
   // statement that inserted more rows than it names): the fires due within that are claimed first
   // when only inserts are announced. The rows that differ are re-read kReloadChunk at a time.
   Duration announced_took_{};
-  static constexpr size_t kReloadChunk = 100;
+  // 1,000: smaller chunks made a bulk INSERT of 20,000 jobs take up to twice as long to schedule.
+  static constexpr size_t kReloadChunk = 1000;
+  Duration row_took_{};  // what reading and applying one row took in the last full load
   TimePoint next_unregistered_{};
   bool stopping_ = false;
   bool started_ = false;         // the first connection of this process has been made

@@ -57,10 +57,11 @@ class FakeStore final : public LoopStore {
     return std::exchange(pending, {});
   }
   size_t load_all(const std::function<void(store::JobRow&&)>& sink, const std::function<void(size_t)>&) override {
+    clock_.now += load_takes_per_row * static_cast<int64_t>(table.size());
     for (auto row : table) sink(std::move(row.second));
     return table.size();
   }
-  Duration load_takes_per_row{};  // how far re-reading rows by id moves the fake clock, per row
+  Duration load_takes_per_row{};  // how far reading rows (all of them, or by id) moves the fake clock, per row
   std::vector<store::JobRow> load(const std::vector<std::string>& job_ids) override {
     clock_.now += load_takes_per_row * static_cast<int64_t>(job_ids.size());
     std::vector<store::JobRow> rows;
