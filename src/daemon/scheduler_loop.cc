@@ -85,11 +85,9 @@ Duration SchedulerLoop::tick(TimePoint now) {
     const bool beat = housekeeping_now(clock_(), claimed, next_heartbeat_);
     const bool sync = housekeeping_now(clock_(), claimed, next_resync_);
     if (beat || sync) {
-      // The fires due while they run are claimed first, by what they took last time and half again
-      // (a resync of 100,000 jobs takes 25 ms, the time between two claims of a dense schedule); no
-      // further ahead than a burst's lead, which bounds what shutdown waits for.
-      const Duration took = (beat ? heartbeat_took_ : Duration::zero()) + (sync ? resync_took_ : Duration::zero());
-      fire_due(clock_(), std::min(took * 3 / 2, ClaimLead::kMaxBurstLead - horizon_));
+      // The fires due while they run are claimed first, by what they took last time (a resync of
+      // 100,000 jobs takes 25 ms, the time between two claims of a dense schedule).
+      claim_ahead_of((beat ? heartbeat_took_ : Duration::zero()) + (sync ? resync_took_ : Duration::zero()));
       if (beat) heartbeat_took_ = timed([this] { heartbeat(); });
       if (sync) resync_took_ = timed([this] { resync(); });
     }
@@ -238,7 +236,7 @@ bool SchedulerLoop::apply_notifications() {
     // due meanwhile. When every change is an INSERT (new jobs: none of them has a fire to claim yet),
     // the fires due within what the last one took, plus half, are claimed first, as before a periodic
     // resync. Not before a DELETE or an UPDATE: a fire of a job it removed or paused would be claimed.
-    if (only_inserts) fire_due(clock_(), std::min(announced_took_ * 3 / 2, ClaimLead::kMaxBurstLead - horizon_));
+    if (only_inserts) claim_ahead_of(announced_took_);
     resync(/*announced=*/true, /*claim_between=*/only_inserts);
   } else {
     rows_.reload(*store_, std::vector<std::string>(ids.begin(), ids.end()));
@@ -246,6 +244,10 @@ bool SchedulerLoop::apply_notifications() {
   // The user who committed the change is waiting for its next_run_time: no gathering.
   writer_->hurry();
   return true;
+}
+
+void SchedulerLoop::claim_ahead_of(Duration expected) {
+  fire_due(clock_(), std::min(expected * 3 / 2, ClaimLead::kMaxBurstLead - horizon_));
 }
 
 Duration SchedulerLoop::timed(const std::function<void()>& work) {
@@ -339,11 +341,12 @@ void SchedulerLoop::resync(bool announced, bool claim_between) {
   const TimePoint start = clock_();
   if (store_->version_fingerprint() != jobs_.fingerprint()) {
     const auto stale = jobs_.differing(store_->versions());
-    if (announced) announced_took_ = clock_() - start;
-    if (announced)
+    if (announced) {
+      announced_took_ = clock_() - start;
       spdlog::info("a statement changed {} job_info rows (its notification gives the count, not the ids): re-reading them", stale.size());
-    else if (!stale.empty())
+    } else if (!stale.empty()) {
       spdlog::info("resync: {} jobs changed without a notification reaching us; re-reading them", stale.size());
+    }
     if (!claim_between) {
       rows_.reload(*store_, stale);
     } else {
@@ -352,7 +355,7 @@ void SchedulerLoop::resync(bool announced, bool claim_between) {
       // INSERT of thousands of jobs holds back no claim.
       Duration chunk_took = row_took_ * static_cast<int64_t>(std::min(stale.size(), kReloadChunk));
       for (size_t i = 0; i < stale.size(); i += kReloadChunk) {
-        fire_due(clock_(), std::min(chunk_took * 3 / 2, ClaimLead::kMaxBurstLead - horizon_));
+        claim_ahead_of(chunk_took);
         const auto end = stale.begin() + static_cast<std::ptrdiff_t>(std::min(stale.size(), i + kReloadChunk));
         chunk_took = timed([&] { rows_.reload(*store_, std::vector<std::string>(stale.begin() + static_cast<std::ptrdiff_t>(i), end)); });
       }

@@ -75,6 +75,9 @@ class SchedulerLoop {
   bool apply_notifications();
   // Claims the fires within the horizon (and `ahead` after it); true when it sent a claim.
   bool fire_due(TimePoint now, Duration ahead = Duration::zero());
+  // Before work on the loop's connection expected to take `expected`: claims the fires due within
+  // that and half again, no further ahead than a burst's lead (which bounds what shutdown waits for).
+  void claim_ahead_of(Duration expected);
   // How long `work` took on the loop's clock.
   Duration timed(const std::function<void()>& work);
   // Whether housekeeping due at `due` (the heartbeat, the resync) runs now: right after a claim
