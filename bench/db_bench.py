@@ -685,11 +685,14 @@ FROM generate_series(0, %(n)s - 1) AS i
 SQL_FIRE_TABLE = "CREATE TABLE IF NOT EXISTS bench_sql_fire (job_id text, at timestamptz); TRUNCATE bench_sql_fire"
 
 
-def window_cost(ctx, ws, we):
+def window_cost(ctx, ws, we, during=None):
     """The database's cost (benchlib.DbCost) from `ws` to `we` (epoch seconds, both ahead), per fire
-    scheduled in that window."""
+    scheduled in that window. `during`: (t, action), the action done at t within the window."""
     sleep_until(ws)
     meter = DbCost(ctx.dsn).start()
+    if during:
+        sleep_until(during[0])
+        during[1]()
     sleep_until(we)
     return meter.stop(sql_value(ctx.dsn, "SELECT count(*) FROM job_run WHERE scheduled_for >= to_timestamp(%s) "
                                          "AND scheduled_for < to_timestamp(%s)", (ws, we)))
@@ -1511,18 +1514,10 @@ def big_table_lateness(ctx, binary, idle, duration, bulk=0):
     d, ready = ctx.daemon_scheduled(binary, "table", 180, *([] if bulk else ["--resync-interval", str(TABLE_RESYNC_S)]))
     ws = max(t0, ready + 1.0)
     we = ws + duration
-    if bulk:
-        sleep_until(ws)
-        meter = DbCost(ctx.dsn).start()
-        sleep_until(ws + duration / 3)
-        sql(ctx.dsn, """INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
-                        SELECT 'bulk' || i, 'log', '["bulk"]', '{"trigger":"interval","seconds":3600}'
-                          FROM generate_series(1, %s) i""", (bulk,))
-        sleep_until(we)
-        db = meter.stop(sql_value(ctx.dsn, "SELECT count(*) FROM job_run WHERE scheduled_for >= to_timestamp(%s) "
-                                           "AND scheduled_for < to_timestamp(%s)", (ws, we)))
-    else:
-        db = window_cost(ctx, ws, we)
+    insert = (lambda: sql(ctx.dsn, """INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+                                      SELECT 'bulk' || i, 'log', '["bulk"]', '{"trigger":"interval","seconds":3600}'
+                                        FROM generate_series(1, %s) i""", (bulk,)))
+    db = window_cost(ctx, ws, we, during=(ws + duration / 3, insert) if bulk else None)
     sleep_until(we + 2.0)
     d.stop()
     late = stamp_lateness_ms(ctx, ws, we)
@@ -1545,9 +1540,9 @@ def section_jobtable(ctx):
             for label, binary in in_round_order(binaries, i):
                 r = big_table_lateness(ctx, binary, idle, duration, bulk)
                 data.append(dict(r, binary=label, round=i + 1))
+                lat = lat_cells(r)
                 rows.append(["one INSERT of {:,} jobs".format(bulk) if bulk else "a resync every %g s" % TABLE_RESYNC_S,
-                             label, "%d" % (i + 1)] + lat_cells(r)[:3] + [str(r.get("over_5ms", "")), lat_cells(r)[3]]
-                            + cost_cells(r)[:2])
+                             label, "%d" % (i + 1)] + lat[:3] + [str(r.get("over_5ms", "")), lat[3]] + cost_cells(r)[:2])
     text = table(["during the window", "rowsched", "round", "p50 ms", "p99 ms", "max ms", "over 5 ms", "missed",
                   "PostgreSQL CPU µs per fire", "machine idle %"], rows)
     notes = ["1,000 `sql` jobs at 1 Hz spread over the second (each INSERTs clock_timestamp(); lateness = that stamp - "

@@ -33,6 +33,7 @@ class FakeStore final : public LoopStore {
   std::vector<store::Notification> pending;  // delivered by the next drain
   std::vector<store::ClaimRequest> claimed;
   std::vector<TimePoint> claimed_at;  // the instant of each claim statement
+  std::vector<TimePoint> claimed_fire_at;  // the instant of the claim statement that won each of `claimed`
   std::vector<size_t> claim_sizes;    // the fires of each claim statement
   Duration claim_takes_per_fire{};    // how far a claim moves the fake clock, per fire
   bool cleared_is_running = false, deregistered = false;
@@ -100,6 +101,7 @@ class FakeStore final : public LoopStore {
       // As job_run's unique (job_id, scheduled_for, attempt): a fire claimed before is not won again.
       if (!claimed_keys_.insert({f.job_id, f.scheduled_for, f.attempt}).second) continue;
       claimed.push_back(f);
+      claimed_fire_at.push_back(claimed_at.back());
       won.push_back({next_run_id_++, f.job_id, f.scheduled_for, f.attempt, f.status});
       // As the reader's last_fire (the newest claimed fire of the schedule), for the next load.
       if (auto it = table.find(f.job_id); it != table.end() && !f.run_now)

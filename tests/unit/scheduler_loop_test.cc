@@ -316,14 +316,13 @@ TEST_CASE("A heartbeat or a resync never holds back a claim: no fire is claimed 
   h.add_dense_jobs(400);
   h.store->heartbeat_takes = milliseconds(15);
   h.tick_for(seconds(10), woken_every);
-  size_t fire = 0;
-  for (size_t i = 0; i < h.store->claimed_at.size(); ++i)
-    for (size_t k = 0; k < h.store->claim_sizes[i]; ++k, ++fire) {
-      const TimePoint due = h.store->claimed[fire].scheduled_for;
-      INFO("claim " << i << ": a fire due " << (due - h.store->claimed_at[i]) / std::chrono::microseconds(1) << " us after it");
-      CHECK(due >= h.store->claimed_at[i]);
-    }
-  CHECK(fire >= 3500);
+  const auto& at = h.store->claimed_fire_at;
+  for (size_t fire = 0; fire < at.size(); ++fire) {
+    const TimePoint due = h.store->claimed[fire].scheduled_for;
+    INFO("a fire due " << (due - at[fire]) / std::chrono::microseconds(1) << " us after its claim");
+    CHECK(due >= at[fire]);
+  }
+  CHECK(at.size() >= 3500);
   CHECK(h.store->fingerprints >= 9);  // the resyncs still come once a second
   // The heartbeats still come once a second, late by at most the slip.
   const auto& beats = h.store->heartbeat_at;
@@ -343,11 +342,9 @@ TEST_CASE("Fires are never claimed further ahead than a burst's lead, however lo
   h.store->fingerprint_takes = seconds(2);
   h.tick_for(seconds(12));
   REQUIRE(h.store->fingerprints >= 3);
-  size_t fire = 0;
-  for (size_t i = 0; i < h.store->claimed_at.size(); ++i)
-    for (size_t k = 0; k < h.store->claim_sizes[i]; ++k, ++fire)
-      CHECK(h.store->claimed[fire].scheduled_for - h.store->claimed_at[i] <= ClaimLead::kMaxAhead);
-  CHECK(fire >= 500);
+  const auto& at = h.store->claimed_fire_at;
+  for (size_t fire = 0; fire < at.size(); ++fire) CHECK(h.store->claimed[fire].scheduled_for - at[fire] <= ClaimLead::kMaxAhead);
+  CHECK(at.size() >= 500);
 }
 
 TEST_CASE("A bulk INSERT's comparison of the whole table holds back no claim; a bulk DELETE's claims none of its jobs",
@@ -371,15 +368,14 @@ TEST_CASE("A bulk INSERT's comparison of the whole table holds back no claim; a 
   h.store->pending.push_back(store::Notification{insert ? "insert" : "delete", "", "", true});
   h.tick_for(seconds(3), milliseconds(1));
   REQUIRE(h.store->delivered_at);
-  size_t fire = 0, new_fires = 0, late = 0, of_deleted = 0;
-  for (size_t i = 0; i < h.store->claimed_at.size(); ++i)
-    for (size_t k = 0; k < h.store->claim_sizes[i]; ++k, ++fire) {
-      if (fire < before) continue;
-      const auto& f = h.store->claimed[fire];
-      if (f.job_id.rfind("new", 0) == 0) ++new_fires;
-      else if (f.scheduled_for < h.store->claimed_at[i]) ++late;
-      if (h.store->claimed_at[i] >= *h.store->delivered_at && deleted.count(f.job_id)) ++of_deleted;
-    }
+  size_t new_fires = 0, late = 0, of_deleted = 0;
+  for (size_t fire = before; fire < h.store->claimed.size(); ++fire) {
+    const auto& f = h.store->claimed[fire];
+    const TimePoint at = h.store->claimed_fire_at[fire];
+    if (f.job_id.rfind("new", 0) == 0) ++new_fires;
+    else if (f.scheduled_for < at) ++late;
+    if (at >= *h.store->delivered_at && deleted.count(f.job_id)) ++of_deleted;
+  }
   CHECK(of_deleted == 0);  // a fire of a job the DELETE removed is never claimed after its notification
   if (insert) {
     CHECK(late == 0);  // the fires due during the comparison were claimed before it
