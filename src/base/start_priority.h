@@ -28,13 +28,16 @@ std::optional<std::string> set_start_nice(int nice);
 int start_nice();
 
 // Called by a thread that starts runs, first thing: names it (`name`, at most 15 characters, shown by
-// `top -H` and `ps -L`) and gives it start_nice().
+// `top -H` and `ps -L`), gives it start_nice(), and takes its timers' slack to 1 ns. By default the
+// kernel may wake a thread of ordinary priority up to 50 us after the time it asked for (it gathers
+// wake-ups to save power); every run of these threads paid that, and those woken from an idle
+// (halted) CPU paid it before the wait for the CPU (docs/benchmarks.md).
 void enter_start_thread(const char* name);
 
-// While alive, the calling start thread runs at the daemon's own priority: around what is not the
-// start itself. A handler's work (a plugin's, a log line) does not take the CPUs from PostgreSQL, and
-// a child spawned meanwhile inherits the daemon's nice value, not the raised one (a child takes its
-// thread's). Nothing on a thread that was not raised.
+// While alive, the calling start thread runs at the daemon's own priority and timer slack: around
+// what is not the start itself. A handler's work (a plugin's, a log line) does not take the CPUs from
+// PostgreSQL, and a child spawned meanwhile inherits the daemon's nice value and slack, not the start
+// thread's (a child takes its thread's). Nothing on a thread that is not a start thread.
 class AtDaemonPriority {
  public:
   AtDaemonPriority();
@@ -43,6 +46,7 @@ class AtDaemonPriority {
   AtDaemonPriority& operator=(const AtDaemonPriority&) = delete;
 
  private:
+  bool start_thread_;
   bool lowered_ = false;
 };
 
