@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/start_priority.h"
+#include "daemon/cpu_wake_latency.h"
 #include "daemon/liveness_line.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
@@ -61,6 +62,19 @@ void add_run_options(CLI::App& cmd, Options& opt) {
                  "Nice value of the threads that start runs at their instant, from -20 to 0 (0 leaves them at the "
                  "daemon's priority); needs CAP_SYS_NICE or a nice limit, else they keep it (docs/operations.md)")
       ->capture_default_str()->check(CLI::Range(-20, 0));
+  cmd.add_option("--cpu-wake-latency", opt.cpu_wake_latency,
+                 "While a run is due within a second, ask the kernel to keep idle CPUs able to wake within this "
+                 "many microseconds (0: idle CPUs poll); off leaves their idle states to the system. Needs write "
+                 "access to /dev/cpu_dma_latency (docs/operations.md)")
+      ->capture_default_str()
+      ->check([](const std::string& text) {
+        try {
+          parse_cpu_wake_latency(text);
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      });
   cmd.add_option("--heartbeat-interval", opt.heartbeat_interval, "Seconds between heartbeats in scheduler_instance")
       ->capture_default_str()->check(CLI::Range(0.05, 3600.0));
   cmd.add_option("--lost-after", opt.lost_after,

@@ -24,6 +24,7 @@ struct Options {
   int max_owner_connections = 0;     // pipelined owner connections open at once; 0: 4 per CPU, 8..32 (store/owner_pipelines.h)
   double owner_idle_timeout = 60.0;  // seconds an owner session stays open idle
   int start_nice = -10;              // nice value of the threads that start runs (base/start_priority.h); 0: as is
+  std::string cpu_wake_latency = "off";  // "off" or microseconds: a PM QoS request while runs are due (cpu_wake_latency.h)
   double heartbeat_interval = 1.0;   // seconds between scheduler_instance heartbeats
   double lost_after = 10.0;          // seconds without heartbeat before an instance's runs are lost
   double history_max_age_days = 30;  // job_run rows finished longer ago are pruned

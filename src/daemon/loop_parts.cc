@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "daemon/control_connection.h"
+#include "daemon/cpu_wake_latency.h"
 #include "daemon/executor_runs.h"
 #include "daemon/writer.h"
 
@@ -46,6 +47,10 @@ LoopParts production_loop_parts(const Options& options, const std::string& dsn, 
     return std::make_unique<HistoryPruner>(dsn, options.schema, instance, from_seconds(options.history_max_age_days * 86400.0),
                                            options.history_per_job, from_seconds(options.prune_interval), metrics);
   };
+  if (const auto usec = parse_cpu_wake_latency(options.cpu_wake_latency)) {
+    auto request = std::make_shared<CpuWakeLatency>(usec);
+    p.hold_cpu_wake = [request](bool want) { request->hold(want); };
+  }
   if (const char* id = std::getenv("ROWSCHED_TEST_THROW_ON_APPLY"); id && *id) p.throw_on_apply = id;
   return p;
 }

@@ -32,6 +32,8 @@ struct LoopParts {
   std::optional<std::string> throw_on_apply{};  // test hook: applying this job_id's row throws
   // Starts pruning job_run (history_pruner.h: a thread and a connection of its own); empty: none.
   std::function<std::unique_ptr<HistoryPruner>(Metrics&)> pruner{};
+  // Holds (true) or drops (false) the CPU wake-up latency request (cpu_wake_latency.h); empty: none.
+  std::function<void(bool)> hold_cpu_wake{};
 };
 
 // The production parts of `rowsched run`: instance named by --instance or <hostname>-<pid>, the

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/claim_batch.h"
+#include "daemon/cpu_wake_latency.h"
 #include "daemon/schema_check.h"
 #include "daemon/shutdown_sequence.h"
 #include "store/dsn.h"
@@ -70,6 +71,24 @@ int SchedulerLoop::run() {
 }
 
 Duration SchedulerLoop::tick(TimePoint now) {
+  const Duration wait = pass(now);
+  hold_cpu_wake(clock_());
+  return wait;
+}
+
+void SchedulerLoop::hold_cpu_wake(TimePoint now) {
+  if (!parts_.hold_cpu_wake) return;
+  bool want = claimed_until_ >= now;
+  if (!want && !stopping_ && store_->connected()) {
+    const auto next = schedule_.next_wakeup();
+    want = next && *next - now <= CpuWakeLatency::kHoldAhead;
+  }
+  if (want == cpu_wake_held_) return;
+  cpu_wake_held_ = want;
+  parts_.hold_cpu_wake(want);
+}
+
+Duration SchedulerLoop::pass(TimePoint now) {
   try {
     record_results();  // also while disconnected: the outcomes go to the writer's own connection
     if (!store_->connected()) {
@@ -367,9 +386,12 @@ void SchedulerLoop::resync(bool announced, bool claim_between) {
 int SchedulerLoop::shutdown() {
   metrics_.readiness.set_not_ready("shutting down");
   pruner_.reset();  // a pass under way is cancelled
-  return ShutdownSequence{*runs_, *writer_, *store_, *waiter_, clock_, [this] { record_results(); },
-                          from_seconds(options_.shutdown_timeout)}
-      .run(claimed_until_);
+  // The fires claimed before SIGTERM still start at their instants: the request is dropped after them.
+  const int code = ShutdownSequence{*runs_, *writer_, *store_, *waiter_, clock_, [this] { record_results(); },
+                                    from_seconds(options_.shutdown_timeout)}
+                       .run(claimed_until_);
+  if (cpu_wake_held_) parts_.hold_cpu_wake(cpu_wake_held_ = false);
+  return code;
 }
 
 }  // namespace rowsched::daemon

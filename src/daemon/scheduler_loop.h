@@ -99,6 +99,11 @@ class SchedulerLoop {
   void back_off_after(const std::exception& e, const std::string& context);
   // How long until the next deadline of any part (and this tick's claim horizon).
   Duration until_next_deadline(TimePoint now);
+  // tick() but the CPU wake-up latency request.
+  Duration pass(TimePoint now);
+  // Holds the CPU wake-up latency request (parts_.hold_cpu_wake) while a claimed fire waits for its
+  // instant or the next fire is due within CpuWakeLatency::kHoldAhead; drops it otherwise.
+  void hold_cpu_wake(TimePoint now);
 
   Options options_;
   Metrics& metrics_;
@@ -148,6 +153,7 @@ class SchedulerLoop {
   Duration row_took_{};  // what reading and applying one row took in the last full load
   TimePoint next_unregistered_{};
   bool stopping_ = false;
+  bool cpu_wake_held_ = false;  // parts_.hold_cpu_wake(true) was the last call
   bool started_ = false;         // the first connection of this process has been made
   bool ever_connected_ = false;
   bool failing_ = false;         // the last attempt failed: the next full recovery is worth a log line

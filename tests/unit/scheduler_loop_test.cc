@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/cpu_wake_latency.h"
 #include "loop_fakes.h"
 
 using namespace rowsched;
@@ -26,6 +27,7 @@ struct Harness {
   FakeRuns* runs = nullptr;
   FakeWaiter* waiter = nullptr;
   std::unique_ptr<SchedulerLoop> loop;
+  std::vector<std::pair<TimePoint, bool>> cpu_wake;  // each hold (true) and drop of the CPU wake-up request
 
   explicit Harness(Options options = {}, std::optional<std::string> throw_on_apply = std::nullopt) {
     spdlog::set_level(spdlog::level::warn);  // the loop's info lines would bury the test report
@@ -47,6 +49,7 @@ struct Harness {
     p.instance = "test";
     p.jitter = [] { return 0.5; };  // every wait exactly its step
     p.throw_on_apply = std::move(throw_on_apply);
+    p.hold_cpu_wake = [this](bool want) { cpu_wake.emplace_back(clock.now, want); };
     loop = std::make_unique<SchedulerLoop>(options, "", metrics, run::HandlerRegistry::with_builtins(), std::move(p));
   }
   ~Harness() { spdlog::set_level(spdlog::level::info); }
@@ -301,6 +304,53 @@ TEST_CASE("A dense schedule is claimed in batches a window apart, each fire ahea
   INFO(fires_after_start << " fires in " << claims_after_start << " claims");
   CHECK(fires_after_start >= 790);
   CHECK(claims_after_start <= 2 * 1000 / 25 + 2);
+}
+
+TEST_CASE("The CPU wake-up latency request is held from a second before each fire until after its instant, and only then",
+          "[scheduler_loop]") {
+  Harness h;
+  h.add_job("every-10s", 10);
+  h.add_job("every-25s", 25);
+  h.store->claim_takes_per_fire = milliseconds(2);
+  h.tick_for(seconds(52));
+  REQUIRE(h.runs_of("every-10s") == 5);
+  REQUIRE(h.runs_of("every-25s") == 2);
+  // The holds and drops alternate, from a hold.
+  REQUIRE(!h.cpu_wake.empty());
+  for (size_t i = 0; i < h.cpu_wake.size(); ++i) CHECK(h.cpu_wake[i].second == (i % 2 == 0));
+  Duration held{};
+  for (size_t i = 0; i < h.cpu_wake.size(); i += 2) {
+    const TimePoint drop = i + 1 < h.cpu_wake.size() ? h.cpu_wake[i + 1].first : h.clock.now;
+    held += drop - h.cpu_wake[i].first;
+  }
+  // Each fire: held before its claim (so before the thread that starts it sleeps), no more than a
+  // second before its instant, and until after the instant.
+  const auto held_at = [&](TimePoint t) {
+    bool on = false;
+    for (const auto& [at, want] : h.cpu_wake)
+      if (at <= t) on = want;
+    return on;
+  };
+  REQUIRE(h.store->claimed.size() == h.store->claimed_fire_at.size());
+  for (size_t i = 0; i < h.store->claimed.size(); ++i) {
+    const TimePoint due = h.store->claimed[i].scheduled_for;
+    INFO("the fire due at " << format_rfc3339(due));
+    CHECK(held_at(h.store->claimed_fire_at[i]));
+    CHECK(held_at(due));
+    CHECK(!held_at(due - CpuWakeLatency::kHoldAhead - milliseconds(1)));
+  }
+  // Between the fires it is dropped: 7 instants (two of them close together) in 52 s, about 1 s
+  // held ahead of each and up to a heartbeat after.
+  INFO("held " << held / milliseconds(1) << " ms of 52 s");
+  CHECK(held <= seconds(7 * 2));
+  CHECK(held >= milliseconds(5 * 1000));
+}
+
+TEST_CASE("With nothing due the CPU wake-up latency request is never held", "[scheduler_loop]") {
+  Harness h;
+  h.add_job("hourly", 3600);
+  h.tick_for(seconds(30));
+  CHECK(h.cpu_wake.empty());
 }
 
 TEST_CASE("A heartbeat or a resync never holds back a claim: no fire is claimed late behind one", "[scheduler_loop]") {
