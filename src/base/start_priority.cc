@@ -1,12 +1,15 @@
 #include "base/start_priority.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace rowsched::base {
@@ -14,9 +17,15 @@ namespace rowsched::base {
 namespace {
 
 std::atomic<int> g_start_nice{0};
-std::atomic<int> g_daemon_nice{0};  // the nice value of the thread that called set_start_nice()
-thread_local bool t_raised = false;  // this thread runs at g_start_nice (enter_start_thread)
 thread_local bool t_start_thread = false;  // enter_start_thread was called on this thread
+thread_local int t_base_nice = 0;          // this start thread's nice value before it was raised
+thread_local int t_start_nice = 0;         // ... and after (the same when not raised)
+thread_local bool t_short_slice = false;   // this start thread runs with kShortSlice
+
+// The slice a start thread asks for (Linux 6.12+ takes 0.1 to 100 ms for SCHED_OTHER; older kernels
+// ignore it). A thread that wakes with a shorter slice than the one running on its CPU preempts it
+// at once; one with the default (1-3 ms, by the number of CPUs) waits for the other's slice to end.
+constexpr uint64_t kShortSliceNs = 100'000;
 
 // The slack the kernel may add to this thread's timed waits (ppoll, nanosleep): 1 ns, the least it
 // takes, or 0 for the system's default (50 us).
@@ -30,6 +39,32 @@ int own_nice() {
 
 bool set_own_nice(int nice) { return setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) == 0; }
 
+// sched_setattr(2)'s argument, its first version (glibc 2.36 declares neither).
+struct SchedAttr {
+  uint32_t size = sizeof(SchedAttr);
+  uint32_t sched_policy = SCHED_OTHER;
+  uint64_t sched_flags = 0;
+  int32_t sched_nice = 0;
+  uint32_t sched_priority = 0;
+  uint64_t sched_runtime = 0;  // SCHED_OTHER: the slice; 0 for the system's default
+  uint64_t sched_deadline = 0;
+  uint64_t sched_period = 0;
+};
+
+// Sets this thread's nice value and slice in one system call. False when the kernel refused it.
+bool set_nice_and_slice(int nice, uint64_t slice_ns) {
+  SchedAttr attr;
+  attr.sched_nice = nice;
+  attr.sched_runtime = slice_ns;
+  return syscall(SYS_sched_setattr, 0, &attr, 0U) == 0;
+}
+
+// Puts this start thread at `nice`, with the short slice or the default one.
+bool set_start_scheduling(int nice, bool short_slice) {
+  if (t_short_slice) return set_nice_and_slice(nice, short_slice ? kShortSliceNs : 0);
+  return t_start_nice != t_base_nice && set_own_nice(nice);  // only a raised thread changes
+}
+
 }  // namespace
 
 std::optional<std::string> set_start_nice(int nice) {
@@ -38,7 +73,6 @@ std::optional<std::string> set_start_nice(int nice) {
   if (nice >= before) return std::nullopt;  // already at that priority or higher
   if (!set_own_nice(nice)) return std::string(std::strerror(errno));
   set_own_nice(before);  // a higher nice value needs no privilege
-  g_daemon_nice = before;
   g_start_nice = nice;
   return std::nullopt;
 }
@@ -49,18 +83,21 @@ void enter_start_thread(const char* name) {
   pthread_setname_np(pthread_self(), name);
   t_start_thread = true;
   set_timer_slack(1);
-  if (const int nice = g_start_nice; nice < 0 && nice < own_nice()) t_raised = set_own_nice(nice);
+  t_base_nice = t_start_nice = own_nice();
+  if (const int nice = g_start_nice; nice < 0 && nice < t_base_nice && set_own_nice(nice)) t_start_nice = nice;
+  t_short_slice = set_nice_and_slice(t_start_nice, kShortSliceNs);
 }
 
 AtDaemonPriority::AtDaemonPriority() : start_thread_(t_start_thread) {
   if (!start_thread_) return;  // no system call on another thread
   set_timer_slack(0);
-  if (t_raised) lowered_ = set_own_nice(g_daemon_nice);
+  changed_ = set_start_scheduling(t_base_nice, false);
 }
 
 AtDaemonPriority::~AtDaemonPriority() {
-  if (lowered_) set_own_nice(g_start_nice);
-  if (start_thread_) set_timer_slack(1);
+  if (!start_thread_) return;
+  if (changed_) set_start_scheduling(t_start_nice, true);
+  set_timer_slack(1);
 }
 
 }  // namespace rowsched::base

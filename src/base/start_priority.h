@@ -28,16 +28,20 @@ std::optional<std::string> set_start_nice(int nice);
 int start_nice();
 
 // Called by a thread that starts runs, first thing: names it (`name`, at most 15 characters, shown by
-// `top -H` and `ps -L`), gives it start_nice(), and takes its timers' slack to 1 ns. By default the
-// kernel may wake a thread of ordinary priority up to 50 us after the time it asked for (it gathers
-// wake-ups to save power); every run of these threads paid that, and those woken from an idle
-// (halted) CPU paid it before the wait for the CPU (docs/benchmarks.md).
+// `top -H` and `ps -L`), gives it start_nice(), a slice of 0.1 ms and a timer slack of 1 ns. Each
+// takes a part of the wait between the thread's timer and its first instruction (docs/benchmarks.md):
+// - the slack: the kernel may wake a thread of ordinary priority up to 50 us (the default) after the
+//   time it asked for, to gather wake-ups;
+// - the slice (Linux 6.12+, no privilege needed): a thread that wakes with a shorter slice than the
+//   one running on its CPU preempts it at once; with the default slice (1-3 ms) even a nice -10
+//   thread waited for a PostgreSQL backend's slice to end, up to 3 ms on the bench machine.
 void enter_start_thread(const char* name);
 
-// While alive, the calling start thread runs at the daemon's own priority and timer slack: around
-// what is not the start itself. A handler's work (a plugin's, a log line) does not take the CPUs from
-// PostgreSQL, and a child spawned meanwhile inherits the daemon's nice value and slack, not the start
-// thread's (a child takes its thread's). Nothing on a thread that is not a start thread.
+// While alive, the calling start thread runs at the daemon's own priority, slice and timer slack:
+// around what is not the start itself. A handler's work (a plugin's, a log line) does not take the
+// CPUs from PostgreSQL, and a child spawned meanwhile inherits the daemon's scheduling, not the start
+// thread's (a child takes its thread's). Nothing on a thread that is not a start thread. One
+// sched_setattr(2) each way (nice value and slice together) and a prctl(2): about 1.6 us.
 class AtDaemonPriority {
  public:
   AtDaemonPriority();
@@ -47,7 +51,7 @@ class AtDaemonPriority {
 
  private:
   bool start_thread_;
-  bool lowered_ = false;
+  bool changed_ = false;
 };
 
 }  // namespace rowsched::base

@@ -106,6 +106,54 @@ def test_the_threads_that_start_runs_wait_with_no_timer_slack_and_their_children
         assert d.stop() == 0
 
 
+def slice_of(tid):
+    """The scheduler slice of thread `tid` in ns (/proc/TID/sched, "se.slice"; Linux 6.12+), or None."""
+    try:
+        for line in Path(f"/proc/{tid}/sched").read_text().splitlines():
+            if line.startswith("se.slice"):
+                return int(line.split(":")[1])
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def slice_by_name(pid):
+    """{thread name: sorted slices in ns} of `pid`, the main thread under "main"."""
+    by = {}
+    for tid, (name, _) in threads(pid).items():
+        by.setdefault("main" if tid == pid else name, []).append(slice_of(tid))
+    return {k: sorted(v) for k, v in by.items()}
+
+
+@pytest.mark.skipif(slice_of(os.getpid()) is None, reason="this kernel shows no scheduler slice (Linux 6.12+)")
+@pytest.mark.parametrize("start_nice", ["-10", "0"])
+def test_the_threads_that_start_runs_take_a_short_slice_and_their_children_the_default(
+        rowsched_bin, migrated_db, tmp_path, start_nice):
+    """A thread that wakes with a shorter slice than the one running on its CPU preempts it at once.
+    The threads that start runs ask for 0.1 ms, whatever their nice value; the rest of the daemon and
+    an exec job's program keep the system's default."""
+    if not rowsched_bin:
+        pytest.skip("the rowsched binary is not built")
+    default = slice_of(os.getpid())
+    assert default > 100000, default  # else this test could not tell the two apart
+    d = start(rowsched_bin, migrated_db, tmp_path, "--start-nice", start_nice, "--allow-exec", "/bin/cat")
+    try:
+        by = slice_by_name(d.proc.pid)
+        assert by["rowsched-run"] == [100000] * 3 and by["rowsched-sql"] == [100000], by
+        others = {name: s for name, s in by.items() if not name.startswith("rowsched-")}
+        assert others and all(x == default for s in others.values() for x in s), by
+        insert_job(migrated_db, "slice-of-a-child", func="exec", args=["/bin/cat", "/proc/self/sched"],
+                   run_right_now=True)
+        done = wait_until(lambda: runs(migrated_db, "slice-of-a-child", "succeeded"), 20, "the exec job's run")
+        child = [line for line in done[0][2].splitlines() if line.startswith("se.slice")]
+        assert child and int(child[0].split(":")[1]) == default, done
+        after = slice_by_name(d.proc.pid)
+        assert after["rowsched-exec"] == [100000], after  # back after the spawn
+        assert niceness_by_name(d.proc.pid)["rowsched-exec"] == [int(start_nice)]
+    finally:
+        assert d.stop() == 0
+
+
 def stat_nice(stat):
     """The nice value in a /proc/PID/stat line."""
     return int(stat[stat.rindex(")") + 2:].split()[16])
@@ -138,6 +186,8 @@ def test_without_cap_sys_nice_the_daemon_says_what_to_grant_and_still_runs_jobs(
         by = niceness_by_name(d.proc.pid)
         assert all(n == 0 for nices in by.values() for n in nices), by
         assert by["rowsched-sql"] == [0]
+        if slice_of(os.getpid()) is not None:  # the short slice needs no capability
+            assert slice_by_name(d.proc.pid)["rowsched-sql"] == [100000]
         log = d.log()
         assert "raising them to nice -10 was refused (Permission denied)" in log, log
         assert "CAP_SYS_NICE" in log and "LimitNICE=-10" in log and "--start-nice 0" in log, log
@@ -167,6 +217,8 @@ def test_an_unprivileged_user_whose_nice_limit_allows_it_gets_the_priority(rowsc
         by = niceness_by_name(d.proc.pid)
         assert by["rowsched-sql"] == [-10] and by["rowsched-run"] == [-10] * 3, by
         assert by["main"] == [0], by
+        if slice_of(os.getpid()) is not None:  # the short slice needs no privilege either
+            assert slice_by_name(d.proc.pid)["rowsched-sql"] == [100000]
     finally:
         assert d.stop() == 0
 
