@@ -20,7 +20,8 @@ std::atomic<int> g_start_nice{0};
 thread_local bool t_start_thread = false;  // enter_start_thread was called on this thread
 thread_local int t_base_nice = 0;          // this start thread's nice value before it was raised
 thread_local int t_start_nice = 0;         // ... and after (the same when not raised)
-thread_local bool t_short_slice = false;   // this start thread runs with kShortSlice
+thread_local bool t_can_slice = false;     // sched_setattr() took this start thread's slice
+thread_local bool t_short_slice = false;   // this start thread runs with kShortSliceNs now
 
 // The slice a start thread asks for (Linux 6.12+ takes 0.1 to 100 ms for SCHED_OTHER; older kernels
 // ignore it). A thread that wakes with a shorter slice than the one running on its CPU preempts it
@@ -61,8 +62,10 @@ bool set_nice_and_slice(int nice, uint64_t slice_ns) {
 
 // Puts this start thread at `nice`, with the short slice or the default one.
 bool set_start_scheduling(int nice, bool short_slice) {
-  if (t_short_slice) return set_nice_and_slice(nice, short_slice ? kShortSliceNs : 0);
-  return t_start_nice != t_base_nice && set_own_nice(nice);  // only a raised thread changes
+  if (!t_can_slice) return t_start_nice != t_base_nice && set_own_nice(nice);  // only a raised thread changes
+  if (!set_nice_and_slice(nice, short_slice ? kShortSliceNs : 0)) return false;
+  t_short_slice = short_slice;
+  return true;
 }
 
 }  // namespace
@@ -85,10 +88,14 @@ void enter_start_thread(const char* name) {
   set_timer_slack(1);
   t_base_nice = t_start_nice = own_nice();
   if (const int nice = g_start_nice; nice < 0 && nice < t_base_nice && set_own_nice(nice)) t_start_nice = nice;
-  t_short_slice = set_nice_and_slice(t_start_nice, kShortSliceNs);
+  t_can_slice = t_short_slice = set_nice_and_slice(t_start_nice, kShortSliceNs);
 }
 
-AtDaemonPriority::AtDaemonPriority() : start_thread_(t_start_thread) {
+void set_start_slice(bool short_slice) {
+  if (t_can_slice && t_short_slice != short_slice) set_start_scheduling(t_start_nice, short_slice);
+}
+
+AtDaemonPriority::AtDaemonPriority() : start_thread_(t_start_thread), short_slice_(t_short_slice) {
   if (!start_thread_) return;  // no system call on another thread
   set_timer_slack(0);
   changed_ = set_start_scheduling(t_base_nice, false);
@@ -96,7 +103,7 @@ AtDaemonPriority::AtDaemonPriority() : start_thread_(t_start_thread) {
 
 AtDaemonPriority::~AtDaemonPriority() {
   if (!start_thread_) return;
-  if (changed_) set_start_scheduling(t_start_nice, true);
+  if (changed_) set_start_scheduling(t_start_nice, short_slice_);
   set_timer_slack(1);
 }
 

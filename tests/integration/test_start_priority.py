@@ -154,6 +154,29 @@ def test_the_threads_that_start_runs_take_a_short_slice_and_their_children_the_d
         assert d.stop() == 0
 
 
+@pytest.mark.skipif(slice_of(os.getpid()) is None, reason="this kernel shows no scheduler slice (Linux 6.12+)")
+def test_the_sql_thread_takes_the_default_slice_while_a_burst_is_in_flight(rowsched_bin, migrated_db, tmp_path):
+    """Woken by each result of a burst, a thread with the short slice would preempt the backends running
+    the rest of it: with 4 runs or more in flight the thread sending `sql` runs takes the default
+    slice, and the short one again once they have ended."""
+    if not rowsched_bin:
+        pytest.skip("the rowsched binary is not built")
+    default = slice_of(os.getpid())
+    d = start(rowsched_bin, migrated_db, tmp_path)
+    try:
+        sql_thread = [tid for tid, (name, _) in threads(d.proc.pid).items() if name == "rowsched-sql"]
+        assert len(sql_thread) == 1 and slice_of(sql_thread[0]) == 100000
+        for i in range(6):
+            insert_job(migrated_db, f"slow-{i}", func="sql", args=["SELECT pg_sleep(4)"], run_right_now=True)
+        wait_until(lambda: len(sql(migrated_db, "SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(4)' "
+                                                "AND state = 'active'")) >= 4, 10, "4 runs in flight")
+        wait_until(lambda: slice_of(sql_thread[0]) == default, 2, "the default slice")
+        wait_until(lambda: len(runs(migrated_db, "slow-0", "succeeded")) == 1, 20, "the runs' end")
+        wait_until(lambda: slice_of(sql_thread[0]) == 100000, 10, "the short slice again")
+    finally:
+        assert d.stop() == 0
+
+
 def stat_nice(stat):
     """The nice value in a /proc/PID/stat line."""
     return int(stat[stat.rindex(")") + 2:].split()[16])
