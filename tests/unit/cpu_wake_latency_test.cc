@@ -100,7 +100,7 @@ TEST_CASE("A refused request is said once and never asked again", "[cpu_wake_lat
   CHECK(contents(device).empty());
 }
 
-TEST_CASE("--cpu-wake-latency takes off or whole microseconds up to a second, and names what is allowed", "[cpu_wake_latency]") {
+TEST_CASE("The option --cpu-wake-latency takes off or whole microseconds up to a second, and names what is allowed", "[cpu_wake_latency]") {
   CHECK(parse_cpu_wake_latency("off") == std::nullopt);
   CHECK(parse_cpu_wake_latency("0") == 0);
   CHECK(parse_cpu_wake_latency("50") == 50);
