@@ -68,6 +68,26 @@ class Daemon:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def started_under(rowsched_bin, dsn, tmp_path, *args, prefix=()):
+    """A ready daemon started under `prefix` (setpriv, nice, prlimit: a command that execs the rest)."""
+    binary = rowsched_bin
+    if prefix:
+        binary = tmp_path / "rowsched-under-prefix"
+        binary.write_text("#!/bin/sh\nexec " + " ".join(prefix) + f" {rowsched_bin} \"$@\"\n")
+        binary.chmod(0o755)
+    return Daemon(str(binary), dsn, tmp_path, *args).start().wait_ready()
+
+
+def run_with_option(rowsched_bin, option, value, how):
+    """`rowsched run` (against no server) with `option` (--start-nice) set to `value` on the command line
+    (how="option") or in its environment variable (how="environment": ROWSCHED_START_NICE); the
+    finished process, its output as text."""
+    args = [option, value] if how == "option" else []
+    env = {**os.environ, "ROWSCHED_" + option[2:].upper().replace("-", "_"): value} if how == "environment" else None
+    return subprocess.run([rowsched_bin, "run", "--dsn", "host=/nonexistent", *args],
+                          capture_output=True, text=True, timeout=30, env=env)
+
+
 @pytest.fixture
 def start_daemon(rowsched_bin, tmp_path, request):
     if not rowsched_bin:

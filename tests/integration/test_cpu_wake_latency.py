@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import sql
-from daemon import Daemon, insert_job, runs, wait_until
+from daemon import insert_job, run_with_option, runs, started_under, wait_until
 
 DEVICE = "/dev/cpu_dma_latency"
 
@@ -39,20 +39,11 @@ def idle_state_entries():
     return out
 
 
-def start(rowsched_bin, dsn, tmp_path, *args, prefix=()):
-    binary = rowsched_bin
-    if prefix:
-        binary = tmp_path / "rowsched-under-prefix"
-        binary.write_text("#!/bin/sh\nexec " + " ".join(prefix) + f" {rowsched_bin} \"$@\"\n")
-        binary.chmod(0o755)
-    return Daemon(str(binary), dsn, tmp_path, *args).start().wait_ready()
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="writing " + DEVICE + " needs root (or a udev rule granting it)")
 def test_the_request_is_held_while_runs_are_due_and_dropped_when_none_is(rowsched_bin, migrated_db, tmp_path):
     if not rowsched_bin:
         pytest.skip("the rowsched binary is not built")
-    d = start(rowsched_bin, migrated_db, tmp_path, "--cpu-wake-latency", "0")
+    d = started_under(rowsched_bin, migrated_db, tmp_path, "--cpu-wake-latency", "0")
     try:
         assert not holds_device(d.proc.pid)  # no job yet: nothing due
         insert_job(migrated_db, "every-second", kwargs={"trigger": "interval", "seconds": 1})
@@ -76,7 +67,7 @@ def test_the_request_is_held_while_runs_are_due_and_dropped_when_none_is(rowsche
 def test_off_by_default(rowsched_bin, migrated_db, tmp_path):
     if not rowsched_bin:
         pytest.skip("the rowsched binary is not built")
-    d = start(rowsched_bin, migrated_db, tmp_path)
+    d = started_under(rowsched_bin, migrated_db, tmp_path)
     try:
         insert_job(migrated_db, "every-second", kwargs={"trigger": "interval", "seconds": 1})
         wait_until(lambda: runs(migrated_db, "every-second", "succeeded"), 10, "a run")
@@ -98,7 +89,7 @@ def test_a_refused_request_says_what_to_grant_and_jobs_still_run(rowsched_bin, m
         prefix = ()
     if os.access(DEVICE, os.W_OK) and not prefix:
         pytest.skip("this user may write " + DEVICE)
-    d = start(rowsched_bin, migrated_db, tmp_path, "--cpu-wake-latency", "20", prefix=prefix)
+    d = started_under(rowsched_bin, migrated_db, tmp_path, "--cpu-wake-latency", "20", prefix=prefix)
     try:
         insert_job(migrated_db, "every-second", kwargs={"trigger": "interval", "seconds": 1})
         wait_until(lambda: len(runs(migrated_db, "every-second", "succeeded")) >= 2, 10, "two runs")
@@ -116,10 +107,7 @@ def test_a_refused_request_says_what_to_grant_and_jobs_still_run(rowsched_bin, m
 def test_a_bad_cpu_wake_latency_is_refused_naming_what_is_allowed(rowsched_bin, value, how):
     if not rowsched_bin:
         pytest.skip("the rowsched binary is not built")
-    args = ["--cpu-wake-latency", value] if how == "option" else []
-    env = {**os.environ, "ROWSCHED_CPU_WAKE_LATENCY": value} if how == "environment" else None
-    proc = subprocess.run([rowsched_bin, "run", "--dsn", "host=/nonexistent", *args],
-                          capture_output=True, text=True, timeout=30, env=env)
+    proc = run_with_option(rowsched_bin, "--cpu-wake-latency", value, how)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f'--cpu-wake-latency "{value}": allowed: off, or whole microseconds from 0 to 1000000' in proc.stderr, \
         proc.stderr

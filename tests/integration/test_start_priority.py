@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import sql
-from daemon import Daemon, insert_job, runs, wait_until
+from daemon import insert_job, run_with_option, runs, started_under, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="raising a thread's priority needs CAP_SYS_NICE, which root has")
@@ -30,22 +30,26 @@ def threads(pid):
     return out
 
 
-def niceness_by_name(pid):
-    """{thread name: sorted nice values} of `pid`, the main thread under "main"."""
+def by_thread_name(pid, value_of):
+    """{thread name: sorted value_of(tid, nice)} of `pid`, the main thread under "main"; a thread that
+    ends meanwhile is left out."""
     by = {}
     for tid, (name, nice) in threads(pid).items():
-        by.setdefault("main" if tid == pid else name, []).append(nice)
+        try:
+            by.setdefault("main" if tid == pid else name, []).append(value_of(tid, nice))
+        except FileNotFoundError:
+            pass
     return {k: sorted(v) for k, v in by.items()}
+
+
+def niceness_by_name(pid):
+    """{thread name: sorted nice values} of `pid`, the main thread under "main"."""
+    return by_thread_name(pid, lambda tid, nice: nice)
 
 
 def start(rowsched_bin, dsn, tmp_path, *args, prefix=()):
     """A daemon with 3 executor threads, started under `prefix` (setpriv, nice) when given."""
-    binary = rowsched_bin
-    if prefix:
-        binary = tmp_path / "rowsched-under-prefix"
-        binary.write_text("#!/bin/sh\nexec " + " ".join(prefix) + f" {rowsched_bin} \"$@\"\n")
-        binary.chmod(0o755)
-    return Daemon(str(binary), dsn, tmp_path, "--workers", "3", *args).start().wait_ready()
+    return started_under(rowsched_bin, dsn, tmp_path, "--workers", "3", *args, prefix=prefix)
 
 
 @pytest.mark.parametrize("args, expected", [((), -10), (("--start-nice", "-5"), -5), (("--start-nice", "0"), 0)])
@@ -69,16 +73,8 @@ def test_only_the_threads_that_start_runs_take_the_nice_value_asked_for(rowsched
 
 
 def timer_slack_by_name(pid):
-    """{thread name: sorted timer slack in ns} of `pid` (/proc/TID/timerslack_ns), the main thread
-    under "main"."""
-    by = {}
-    for tid, (name, _) in threads(pid).items():
-        try:
-            slack = int(Path(f"/proc/{tid}/timerslack_ns").read_text())
-        except FileNotFoundError:  # the thread ended meanwhile
-            continue
-        by.setdefault("main" if tid == pid else name, []).append(slack)
-    return {k: sorted(v) for k, v in by.items()}
+    """{thread name: sorted timer slack in ns} of `pid` (/proc/TID/timerslack_ns)."""
+    return by_thread_name(pid, lambda tid, _: int(Path(f"/proc/{tid}/timerslack_ns").read_text()))
 
 
 def test_the_threads_that_start_runs_wait_with_no_timer_slack_and_their_children_with_the_default(
@@ -118,11 +114,8 @@ def slice_of(tid):
 
 
 def slice_by_name(pid):
-    """{thread name: sorted slices in ns} of `pid`, the main thread under "main"."""
-    by = {}
-    for tid, (name, _) in threads(pid).items():
-        by.setdefault("main" if tid == pid else name, []).append(slice_of(tid))
-    return {k: sorted(v) for k, v in by.items()}
+    """{thread name: sorted slices in ns} of `pid`."""
+    return by_thread_name(pid, lambda tid, _: slice_of(tid))
 
 
 @pytest.mark.skipif(slice_of(os.getpid()) is None, reason="this kernel shows no scheduler slice (Linux 6.12+)")
@@ -262,9 +255,6 @@ def test_a_daemon_started_at_a_lower_nice_value_keeps_it(rowsched_bin, migrated_
 def test_a_start_nice_out_of_range_is_refused_naming_the_option_and_what_is_allowed(rowsched_bin, value, how):
     if not rowsched_bin:
         pytest.skip("the rowsched binary is not built")
-    args = ["--start-nice", value] if how == "option" else []
-    env = {**os.environ, "ROWSCHED_START_NICE": value} if how == "environment" else None
-    proc = subprocess.run([rowsched_bin, "run", "--dsn", "host=/nonexistent", *args],
-                          capture_output=True, text=True, timeout=30, env=env)
+    proc = run_with_option(rowsched_bin, "--start-nice", value, how)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"--start-nice: Value {value} not in range -20 to 0" in proc.stderr, proc.stderr
