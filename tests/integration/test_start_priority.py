@@ -72,45 +72,12 @@ def test_only_the_threads_that_start_runs_take_the_nice_value_asked_for(rowsched
         assert d.stop() == 0
 
 
-def timer_slack_by_name(pid):
-    """{thread name: sorted timer slack in ns} of `pid` (/proc/TID/timerslack_ns)."""
-    return by_thread_name(pid, lambda tid, _: int(Path(f"/proc/{tid}/timerslack_ns").read_text()))
-
-
-def test_the_threads_that_start_runs_wait_with_no_timer_slack_and_their_children_with_the_default(
-        rowsched_bin, migrated_db, tmp_path):
-    """The kernel may wake a thread up to its timer slack (50 us by default) after the time it asked
-    for. The threads that start runs ask for 1 ns, the least there is, with or without a raised
-    priority (--start-nice 0 too); the rest of the daemon and an exec job's program keep the system's
-    default."""
-    if not rowsched_bin:
-        pytest.skip("the rowsched binary is not built")
-    default = int(Path("/proc/self/timerslack_ns").read_text())
-    assert default > 1, default  # else this test could not tell the two apart
-    d = start(rowsched_bin, migrated_db, tmp_path, "--start-nice", "0", "--allow-exec", "/bin/cat")
-    try:
-        by = timer_slack_by_name(d.proc.pid)
-        assert by["rowsched-run"] == [1] * 3 and by["rowsched-sql"] == [1], by
-        others = {name: s for name, s in by.items() if not name.startswith("rowsched-")}
-        assert others and all(x == default for s in others.values() for x in s), by
-        insert_job(migrated_db, "slack-of-a-child", func="exec", args=["/bin/cat", "/proc/self/timerslack_ns"],
-                   run_right_now=True)
-        done = wait_until(lambda: runs(migrated_db, "slack-of-a-child", "succeeded"), 20, "the exec job's run")
-        assert int(done[0][2]) == default, done
-        assert timer_slack_by_name(d.proc.pid)["rowsched-exec"] == [1]  # started by the job, and back after the spawn
-    finally:
-        assert d.stop() == 0
-
-
 def slice_of(tid):
     """The scheduler slice of thread `tid` in ns (/proc/TID/sched, "se.slice"; Linux 6.12+), or None."""
     try:
-        for line in Path(f"/proc/{tid}/sched").read_text().splitlines():
-            if line.startswith("se.slice"):
-                return int(line.split(":")[1])
+        return slice_in(Path(f"/proc/{tid}/sched").read_text())
     except FileNotFoundError:
-        pass
-    return None
+        return None
 
 
 def slice_by_name(pid):
@@ -118,30 +85,51 @@ def slice_by_name(pid):
     return by_thread_name(pid, lambda tid, _: slice_of(tid))
 
 
-@pytest.mark.skipif(slice_of(os.getpid()) is None, reason="this kernel shows no scheduler slice (Linux 6.12+)")
+def slack_in(text):
+    """The timer slack in a /proc/PID/timerslack_ns text."""
+    return int(text)
+
+
+def slice_in(text):
+    """The slice in a /proc/PID/sched text ("se.slice : N"), or None."""
+    for line in text.splitlines():
+        if line.startswith("se.slice"):
+            return int(line.split(":")[1])
+    return None
+
+
+# What the threads that start runs ask for, by name: the /proc/PID file that shows it, its reader, the
+# value asked for.
+SETTINGS = {"timer slack": ("timerslack_ns", slack_in, 1), "slice": ("sched", slice_in, 100000)}
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("start_nice", ["-10", "0"])
-def test_the_threads_that_start_runs_take_a_short_slice_and_their_children_the_default(
-        rowsched_bin, migrated_db, tmp_path, start_nice):
-    """A thread that wakes with a shorter slice than the one running on its CPU preempts it at once.
-    The threads that start runs ask for 0.1 ms, whatever their nice value; the rest of the daemon and
-    an exec job's program keep the system's default."""
+def test_the_threads_that_start_runs_take_a_short_slice_and_no_timer_slack_and_their_children_the_defaults(
+        rowsched_bin, migrated_db, tmp_path, setting, start_nice):
+    """The kernel may wake a thread up to its timer slack (50 us by default) after the time it asked
+    for, and a thread that wakes with a shorter slice than the one running on its CPU preempts it at
+    once. The threads that start runs ask for 1 ns of slack and a 0.1 ms slice, whatever their nice
+    value; the rest of the daemon and an exec job's program keep the system's defaults."""
     if not rowsched_bin:
         pytest.skip("the rowsched binary is not built")
-    default = slice_of(os.getpid())
-    assert default > 100000, default  # else this test could not tell the two apart
+    file, read, asked = SETTINGS[setting]
+    default = read(Path(f"/proc/{os.getpid()}/{file}").read_text())
+    if default is None:
+        pytest.skip(f"this kernel shows no {setting} (the slice: Linux 6.12+)")
+    assert default != asked, default  # else this test could not tell the two apart
     d = start(rowsched_bin, migrated_db, tmp_path, "--start-nice", start_nice, "--allow-exec", "/bin/cat")
     try:
-        by = slice_by_name(d.proc.pid)
-        assert by["rowsched-run"] == [100000] * 3 and by["rowsched-sql"] == [100000], by
+        by = by_thread_name(d.proc.pid, lambda tid, _: read(Path(f"/proc/{tid}/{file}").read_text()))
+        assert by["rowsched-run"] == [asked] * 3 and by["rowsched-sql"] == [asked], by
         others = {name: s for name, s in by.items() if not name.startswith("rowsched-")}
         assert others and all(x == default for s in others.values() for x in s), by
-        insert_job(migrated_db, "slice-of-a-child", func="exec", args=["/bin/cat", "/proc/self/sched"],
-                   run_right_now=True)
-        done = wait_until(lambda: runs(migrated_db, "slice-of-a-child", "succeeded"), 20, "the exec job's run")
-        child = [line for line in done[0][2].splitlines() if line.startswith("se.slice")]
-        assert child and int(child[0].split(":")[1]) == default, done
-        after = slice_by_name(d.proc.pid)
-        assert after["rowsched-exec"] == [100000], after  # back after the spawn
+        insert_job(migrated_db, "a-child", func="exec", args=["/bin/cat", f"/proc/self/{file}"], run_right_now=True)
+        done = wait_until(lambda: runs(migrated_db, "a-child", "succeeded"), 20, "the exec job's run")
+        assert read(done[0][2]) == default, done
+        # Started by the job, and back after the spawn.
+        after = by_thread_name(d.proc.pid, lambda tid, _: read(Path(f"/proc/{tid}/{file}").read_text()))
+        assert after["rowsched-exec"] == [asked], after
         assert niceness_by_name(d.proc.pid)["rowsched-exec"] == [int(start_nice)]
     finally:
         assert d.stop() == 0
