@@ -60,7 +60,8 @@ BEGIN
                               command, queue, take_by, not_before)
     -- A fire claimed ahead of its instant is not started before it: started_at is never earlier (the
     -- writer records the real start). The command text that runs comes from the row the fire is
-    -- claimed under.
+    -- claimed under. A fire of a job no longer in job_info (its DELETE committed before this claim,
+    -- whether or not the daemon has read the notification yet) is not claimed, so not run.
     SELECT d.job_id, d.scheduled_for, d.attempt, d.kind, p_instance, d.final,
            CASE WHEN d.final = 'running' THEN greatest(now(), d.scheduled_for)
                 WHEN d.final = 'queued' THEN NULL ELSE now() END,
@@ -71,7 +72,7 @@ BEGIN
                 ELSE d.note END,
            rowsched_command_text(j.func, j.func_args),
            d.queue, d.take_by, d.not_before
-      FROM decided d LEFT JOIN job_info j ON j.job_id = d.job_id
+      FROM decided d JOIN job_info j ON j.job_id = d.job_id
      ORDER BY d.ord
     ON CONFLICT DO NOTHING
     RETURNING r.run_id, r.job_id, r.scheduled_for, r.attempt, r.status;

@@ -47,8 +47,8 @@ class CpuWakeLatency {
   bool said_held_ = false;
 };
 
-// Parses --cpu-wake-latency: "off", or a whole number of microseconds from 0 to kMaxUsec. nullopt
-// for "off"; throws std::invalid_argument naming what is allowed for anything else.
+// Parses --cpu-wake-latency: "off", or a whole number of microseconds from 0 to kMaxCpuWakeLatencyUsec.
+// nullopt for "off"; throws std::invalid_argument naming what is allowed for anything else.
 std::optional<int> parse_cpu_wake_latency(const std::string& text);
 constexpr int kMaxCpuWakeLatencyUsec = 1000000;
 

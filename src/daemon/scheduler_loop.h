@@ -91,7 +91,8 @@ class SchedulerLoop {
   // Compares (job_id, version) with the table and re-reads what differs. `announced`: a notification
   // said a statement changed more rows than it names (else this is the periodic repair).
   // `claim_between`: what differs is re-read in chunks, with the fires that came due claimed between
-  // them (only when every change is an INSERT: no fire of a changed job can be claimed early).
+  // them (only when every change is an INSERT or a DELETE: no fire of a changed job can be claimed
+  // early, and none of a deleted one at all).
   void resync(bool announced = false, bool claim_between = false);
   void heartbeat();
   // The error path of every database failure: one log line per backoff step, the reason in /readyz,

@@ -719,6 +719,29 @@ def test_inserting_the_job_run_row_is_the_claim_and_only_one_instance_gets_it(sh
     assert sql(shared_migrated_db, CLAIM, ("two", *more)) == [("b",)]
 
 
+def claim_fires(dsn, instance, job_ids, at):
+    """The daemon's claim (rowsched_claim_fires, src/store/statements/claim.sql) of one `running` fire at
+    `at` for each of `job_ids`, as FireClaimer binds it; the job ids it won."""
+    n = len(job_ids)
+    rows = sql(dsn, """SELECT job_id FROM rowsched_claim_fires(
+                           %s, %s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::text[], %s::int[],
+                           %s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])""",
+               (instance, sorted(job_ids), job_ids, [at] * n, [1] * n, ["running"] * n, ["schedule"] * n, [1] * n,
+                [0] * n, [None] * n, [None] * n, [None] * n, [None] * n))
+    return sorted(r[0] for r in rows)
+
+
+def test_a_fire_of_a_job_deleted_before_its_claim_is_not_claimed(migrated_db):
+    """The daemon may claim a fire ahead of a DELETE it has not read yet (a bulk DELETE is announced by
+    its count, and the claims due meanwhile go first): the claim itself refuses a job no longer in
+    job_info, so a deleted job never runs once its DELETE has committed."""
+    for job_id in ("kept", "gone"):
+        insert_job(migrated_db, job_id)
+    sql(migrated_db, "DELETE FROM job_info WHERE job_id = 'gone'")
+    assert claim_fires(migrated_db, "one", ["kept", "gone"], "2030-01-01T00:00:00Z") == ["kept"]
+    assert sql(migrated_db, "SELECT job_id FROM job_run") == [("kept",)]
+
+
 def test_a_retry_is_another_attempt_of_the_same_fire(shared_migrated_db):
     sql(shared_migrated_db, CLAIM, ("one", ["a"], ["2030-01-01T00:00:00Z"]))
     rows = sql(shared_migrated_db, """INSERT INTO job_run (job_id, scheduled_for, instance, attempt, status)

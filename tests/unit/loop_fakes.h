@@ -33,6 +33,7 @@ class FakeStore final : public LoopStore {
   std::vector<store::Notification> pending;  // delivered by the next drain
   std::vector<store::ClaimRequest> claimed;
   std::vector<TimePoint> claimed_at;  // the instant of each claim statement
+  std::vector<store::ClaimRequest> refused;  // fires sent to a claim for a job no longer in `table`
   std::vector<TimePoint> claimed_fire_at;  // the instant of the claim statement that won each of `claimed`
   std::vector<size_t> claim_sizes;    // the fires of each claim statement
   Duration claim_takes_per_fire{};    // how far a claim moves the fake clock, per fire
@@ -98,6 +99,11 @@ class FakeStore final : public LoopStore {
     claim_sizes.push_back(fires.size());
     clock_.now += claim_takes_per_fire * static_cast<int64_t>(fires.size());
     for (const auto& f : fires) {
+      // As the claim's join with job_info: a fire of a job no longer in the table is not claimed.
+      if (!table.count(f.job_id)) {
+        refused.push_back(f);
+        continue;
+      }
       // As job_run's unique (job_id, scheduled_for, attempt): a fire claimed before is not won again.
       if (!claimed_keys_.insert({f.job_id, f.scheduled_for, f.attempt}).second) continue;
       claimed.push_back(f);
