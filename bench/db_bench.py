@@ -1565,11 +1565,12 @@ TABLE_RESYNC_S = 2.0
 TABLE_BULK = 500
 
 
-def big_table_lateness(ctx, binary, idle, duration, bulk=0):
+def big_table_lateness(ctx, binary, idle, duration, bulk=0, op="insert"):
     """1,000 staggered `sql` jobs at 1 Hz beside `idle` hourly `log` jobs: lateness of the work (the
     stamp - scheduled_for), and how many fires were over 5 ms. Without `bulk`, the daemon resyncs every
-    TABLE_RESYNC_S; with it, at the default interval, and a third into the window one INSERT adds `bulk`
-    more hourly jobs (announced by its count, not its ids, past 100 rows)."""
+    TABLE_RESYNC_S; with it, at the default interval, and a third into the window one statement (`op`:
+    an INSERT adds `bulk` more hourly jobs, a DELETE removes `bulk` of the idle ones) changes `bulk` rows
+    (announced by its count, not its ids, past 100 rows)."""
     ctx.reset()
     sql(ctx.dsn, SQL_FIRE_TABLE)
     t0 = time.time() + 2.0
@@ -1581,15 +1582,16 @@ def big_table_lateness(ctx, binary, idle, duration, bulk=0):
     d, ready = ctx.daemon_scheduled(binary, "table", 180, *([] if bulk else ["--resync-interval", str(TABLE_RESYNC_S)]))
     ws = max(t0, ready + 1.0)
     we = ws + duration
-    insert = (lambda: sql(ctx.dsn, """INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
-                                      SELECT 'bulk' || i, 'log', '["bulk"]', '{"trigger":"interval","seconds":3600}'
-                                        FROM generate_series(1, %s) i""", (bulk,)))
-    db = window_cost(ctx, ws, we, during=(ws + duration / 3, insert) if bulk else None)
+    statement = {"insert": """INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
+                              SELECT 'bulk' || i, 'log', '["bulk"]', '{"trigger":"interval","seconds":3600}'
+                                FROM generate_series(1, %s) i""",
+                 "delete": "DELETE FROM job_info WHERE job_id IN (SELECT 'idle' || i FROM generate_series(1, %s) i)"}[op]
+    db = window_cost(ctx, ws, we, during=(ws + duration / 3, lambda: sql(ctx.dsn, statement, (bulk,))) if bulk else None)
     sleep_until(we + 2.0)
     d.stop()
     late = stamp_lateness_ms(ctx, ws, we)
     expected = 1000 * int(round(duration))
-    res = {"jobs": 1000, "idle_jobs": idle, "bulk_insert": bulk, "window_s": duration, "lateness_ms": summarize(late),
+    res = {"jobs": 1000, "idle_jobs": idle, "bulk": bulk, "bulk_op": op if bulk else None, "window_s": duration, "lateness_ms": summarize(late),
            "over_5ms": sum(1 for x in late if x > 5.0), "expected": expected, "missed": max(0, expected - len(late)),
            "db": db}
     log("table lateness", binary, json.dumps(res))
@@ -1602,21 +1604,21 @@ def section_jobtable(ctx):
     idle, duration, rounds = (49000, 6.0, 2) if ctx.quick else (99000, 10.0, 3)
     binaries = compared_binaries(ctx)
     data, rows = [], []
-    for bulk in (0, TABLE_BULK):
+    for bulk, op in ((0, None), (TABLE_BULK, "insert"), (TABLE_BULK, "delete")):
         for i in range(rounds):
             for label, binary in in_round_order(binaries, i):
-                r = big_table_lateness(ctx, binary, idle, duration, bulk)
+                r = big_table_lateness(ctx, binary, idle, duration, bulk, op)
                 data.append(dict(r, binary=label, round=i + 1))
                 lat = lat_cells(r)
-                rows.append(["one INSERT of {:,} jobs".format(bulk) if bulk else "a resync every %g s" % TABLE_RESYNC_S,
+                rows.append(["one {} of {:,} jobs".format(op.upper(), bulk) if bulk else "a resync every %g s" % TABLE_RESYNC_S,
                              label, "%d" % (i + 1)] + lat[:3] + [str(r.get("over_5ms", "")), lat[3]] + cost_cells(r)[:2])
     text = table(["during the window", "rowsched", "round", "p50 ms", "p99 ms", "max ms", "over 5 ms", "missed",
                   "PostgreSQL CPU µs per fire", "machine idle %"], rows)
     notes = ["1,000 `sql` jobs at 1 Hz spread over the second (each INSERTs clock_timestamp(); lateness = that stamp - "
              "scheduled_for) beside {:,} idle hourly `log` jobs, %.0f s of fires per round. A resync: "
-             "`--resync-interval %g` (30 by default: the same stall, 15 times rarer). One INSERT: a third into the "
-             "window, one statement adds {:,} more (past 100 rows its notification gives the count, not the ids, "
-             "and the daemon compares every (job_id, version)). baseline = $ROWSCHED_BASELINE_BIN (%s), in an "
+             "`--resync-interval %g` (30 by default: the same stall, 15 times rarer). One INSERT or DELETE: a third "
+             "into the window, one statement adds {:,} more jobs or removes as many idle ones (past 100 rows its "
+             "notification gives the count, not the ids, and the daemon compares every (job_id, version)). baseline = $ROWSCHED_BASELINE_BIN (%s), in an "
              "order that flips each round.".format(idle, TABLE_BULK) % (duration, TABLE_RESYNC_S,
                                                os.environ.get("ROWSCHED_BASELINE_BIN", "not given"))]
     emit(ctx, "jobtable", "Fires beside a large job_info", text, data, notes)
