@@ -1585,7 +1585,8 @@ def big_table_lateness(ctx, binary, idle, duration, bulk=0, op="insert"):
     statement = {"insert": """INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
                               SELECT 'bulk' || i, 'log', '["bulk"]', '{"trigger":"interval","seconds":3600}'
                                 FROM generate_series(1, %s) i""",
-                 "delete": "DELETE FROM job_info WHERE job_id IN (SELECT 'idle' || i FROM generate_series(1, %s) i)"}[op]
+                 "delete": "DELETE FROM job_info WHERE job_id IN (SELECT 'idle' || i FROM generate_series(1, %s) i)"
+                 }.get(op)
     db = window_cost(ctx, ws, we, during=(ws + duration / 3, lambda: sql(ctx.dsn, statement, (bulk,))) if bulk else None)
     sleep_until(we + 2.0)
     d.stop()
