@@ -35,7 +35,6 @@ class FakeStore final : public LoopStore {
   std::vector<TimePoint> claimed_at;  // the instant of each claim statement
   std::vector<store::ClaimRequest> refused;  // fires sent to a claim for a job no longer in `table`
   std::vector<TimePoint> claimed_fire_at;  // the instant of the claim statement that won each of `claimed`
-  std::vector<size_t> claim_sizes;    // the fires of each claim statement
   Duration claim_takes_per_fire{};    // how far a claim moves the fake clock, per fire
   bool cleared_is_running = false, deregistered = false;
 
@@ -96,7 +95,6 @@ class FakeStore final : public LoopStore {
       throw store::ConnectionLost("server closed the connection unexpectedly");
     }
     claimed_at.push_back(clock_.now);
-    claim_sizes.push_back(fires.size());
     clock_.now += claim_takes_per_fire * static_cast<int64_t>(fires.size());
     for (const auto& f : fires) {
       // As the claim's join with job_info: a fire of a job no longer in the table is not claimed.

@@ -265,9 +265,8 @@ TEST_CASE("A fire the loop sleeps before is expected once, with its job and owne
   }
   // Each was expected before its claim.
   std::map<std::pair<std::string, TimePoint>, TimePoint> claim_of;
-  for (size_t i = 0, fire = 0; i < h.store->claimed_at.size(); ++i)
-    for (size_t k = 0; k < h.store->claim_sizes[i]; ++k, ++fire)
-      claim_of[{h.store->claimed[fire].job_id, h.store->claimed[fire].scheduled_for}] = h.store->claimed_at[i];
+  for (size_t fire = 0; fire < h.store->claimed.size(); ++fire)
+    claim_of[{h.store->claimed[fire].job_id, h.store->claimed[fire].scheduled_for}] = h.store->claimed_fire_at[fire];
   size_t checked = 0;
   for (size_t i = 0; i < expected.size(); ++i) {
     const auto claim = claim_of.find({expected[i].job_id, expected[i].not_before});
@@ -284,22 +283,16 @@ TEST_CASE("A dense schedule is claimed in batches a window apart, each fire ahea
   const Duration woken_every = GENERATE(Duration::max(), Duration(milliseconds(1)));
   const TimePoint start = h.add_dense_jobs(400);  // 400 fires/s, 2.5 ms apart
   h.tick_for(seconds(4), woken_every);
-  const auto& at = h.store->claimed_at;
-  const auto& sizes = h.store->claim_sizes;
-  REQUIRE(at.size() == sizes.size());
-  size_t fire = 0, claims_after_start = 0, fires_after_start = 0;
-  for (size_t i = 0; i < at.size(); ++i) {
-    for (size_t k = 0; k < sizes[i]; ++k, ++fire) {
-      const TimePoint due = h.store->claimed[fire].scheduled_for;
-      INFO("claim " << i << ": a fire due " << (due - at[i]) / std::chrono::microseconds(1) << " us after it");
-      CHECK(due >= at[i]);                                 // never claimed late
-      CHECK(due - at[i] <= ClaimLead::reach(ClaimLead::kMinLead));  // nor further ahead than the window
-    }
-    if (at[i] >= start + seconds(1)) {
-      ++claims_after_start;
-      fires_after_start += sizes[i];
-    }
+  size_t fires_after_start = 0;
+  for (size_t fire = 0; fire < h.store->claimed.size(); ++fire) {
+    const TimePoint due = h.store->claimed[fire].scheduled_for, at = h.store->claimed_fire_at[fire];
+    INFO("a fire due " << (due - at) / std::chrono::microseconds(1) << " us after its claim");
+    CHECK(due >= at);                                          // never claimed late
+    CHECK(due - at <= ClaimLead::reach(ClaimLead::kMinLead));  // nor further ahead than the window
+    fires_after_start += at >= start + seconds(1);
   }
+  const auto claims_after_start = std::count_if(h.store->claimed_at.begin(), h.store->claimed_at.end(),
+                                                [&](TimePoint at) { return at >= start + seconds(1); });
   // Steady state, 2 s: 800 fires in claims about 25 ms apart (one per fire without the window).
   INFO(fires_after_start << " fires in " << claims_after_start << " claims");
   CHECK(fires_after_start >= 790);
