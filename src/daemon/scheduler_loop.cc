@@ -204,7 +204,8 @@ void SchedulerLoop::start_over() {
   full_reload();
   heartbeat_took_ = timed([this] { heartbeat(); });  // registered before the first claim, so no survivor takes our runs for lost
   // What a resync's first statement costs, for the claim ahead of the first resync (see tick()), and
-  // what reading every version costs, for the claim ahead of the first bulk INSERT's comparison.
+  // what reading every version costs, for the claim ahead of the first bulk INSERT's or DELETE's
+  // comparison.
   resync_took_ = timed([this] { store_->version_fingerprint(); });
   announced_took_ = resync_took_ + timed([this] { store_->versions(); });
   metrics_.readiness.set_ready();

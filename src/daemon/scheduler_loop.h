@@ -146,8 +146,8 @@ class SchedulerLoop {
   // are claimed before the next one.
   Duration heartbeat_took_{}, resync_took_{};
   // What reading and comparing the whole table took when a notification last asked for it (a
-  // statement that inserted more rows than it names): the fires due within that are claimed first
-  // when only inserts are announced. The rows that differ are re-read kReloadChunk at a time.
+  // statement that changed more rows than it names): the fires due within that are claimed first
+  // when only inserts and deletes are announced. The rows that differ are re-read kReloadChunk at a time.
   Duration announced_took_{};
   // 1,000: smaller chunks made a bulk INSERT of 20,000 jobs take up to twice as long to schedule.
   static constexpr size_t kReloadChunk = 1000;
