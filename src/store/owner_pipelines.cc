@@ -1,7 +1,10 @@
 #include "store/owner_pipelines.h"
 
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -82,6 +85,8 @@ struct Connection {
   std::deque<Step> steps;
   size_t runs_in_flight = 0;
   bool dirty = false;  // a statement ran since the last DISCARD ALL sent (a new session is clean)
+  bool tcp = false;     // the socket is TCP: runs sent in one dispatch pass are corked into one segment
+  bool corked = false;  // TCP_CORK is on until the dispatch pass ends (uncork_all)
   bool retiring = false;  // closed once its runs end, to make room for a starved owner
   size_t unsure_in_flight = 0;  // runs in flight not known to be fast: nothing is queued behind them
   TimePoint idle_since{};
@@ -229,6 +234,24 @@ struct OwnerPipelines::Impl {
            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limits.login_backoff).count()) + " s)";
   }
 
+  // libpq 15's PQpipelineSync flushes: each run would be a send() of its own, and over TCP each send
+  // runs the loopback's (or the NIC's) transmit path and wakes the backend. Corked, the runs a
+  // dispatch pass puts on one connection leave in one segment when the pass ends (uncork_all).
+  void cork(Connection& c) {
+    if (!c.tcp || c.corked) return;
+    const int on = 1;
+    c.corked = setsockopt(PQsocket(c.conn), IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0;
+  }
+
+  void uncork_all() {
+    const int off = 0;
+    for (auto& c : connections) {
+      if (!c->corked) continue;
+      c->corked = false;
+      setsockopt(PQsocket(c->conn), IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+    }
+  }
+
   static bool send_discard_all(PGconn* pg) {
     return PQsendQueryParams(pg, "DISCARD ALL", 0, nullptr, nullptr, nullptr, nullptr, 0) != 0;
   }
@@ -241,6 +264,7 @@ struct OwnerPipelines::Impl {
   // DISCARD ALL is allowed there because it is the first query of its implicit transaction, and it
   // commits at once; the run's query then starts a transaction of its own.
   bool send(Connection& c, Item& item, TimePoint now) {
+    cork(c);
     const std::string& key = item.key;
     const bool fast = known_fast(key);
     PGconn* pg = c.conn;
@@ -548,6 +572,7 @@ struct OwnerPipelines::Impl {
         for (auto it = waiting.begin(); it != waiting.end();) it = it->second.empty() ? waiting.erase(it) : std::next(it);
       }
     }
+    uncork_all();
     for (auto& [item, why] : failed) fail(item, why, now);
     // After the due runs went out: a session that got none is reset while it waits.
     for (auto it = connections.begin(); it != connections.end();) {
@@ -681,6 +706,10 @@ struct OwnerPipelines::Impl {
       }
       c.connecting = false;
       c.idle_since = now;
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      c.tcp = getsockname(PQsocket(c.conn), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+              (addr.ss_family == AF_INET || addr.ss_family == AF_INET6);
       warm(c, now);
       return true;
     }

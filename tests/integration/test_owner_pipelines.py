@@ -9,6 +9,8 @@ import datetime
 import json
 from contextlib import closing
 import pathlib
+import re
+import subprocess
 import sys
 
 import pytest
@@ -71,6 +73,33 @@ def test_a_burst_due_at_one_instant_runs_every_job_as_its_owner_each_in_its_own_
     wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id LIKE 'burst-%' "
                                               "AND status = 'succeeded'") == 300, what="300 succeeded runs in job_run")
     assert min(a for _, a, *_ in done) >= at, "no run before its instant"
+
+
+def data_segments_sent(dsn, role):
+    """TCP segments carrying data that `role`'s sessions' clients (the daemon) have sent the server, as
+    `ss -ti` counts them (data_segs_out), summed over the sessions open now."""
+    ports = [r[0] for r in sql(dsn, "SELECT client_port FROM pg_stat_activity WHERE usename = %s", (role,))]
+    assert ports and all(p for p in ports), "the sessions are TCP connections (the test cluster's DSN is 127.0.0.1)"
+    total = 0
+    for port in ports:
+        out = subprocess.run(["ss", "-tinH", "state", "established", "sport", "=", f":{port}"],
+                             capture_output=True, text=True, check=True).stdout
+        assert out.strip(), f"ss lists the session from port {port}"
+        found = re.search(r"\bdata_segs_out:(\d+)", out)
+        total += int(found.group(1)) if found else 0
+    return total
+
+
+def test_the_runs_one_dispatch_sends_down_a_session_leave_in_one_tcp_segment_not_one_each(
+        migrated_db, start_daemon, owners):
+    # libpq 15 flushes at each run's Sync; over TCP the daemon corks the socket while it queues a
+    # dispatch's runs, so a burst costs the kernel (and the backend's wake-ups) far fewer segments.
+    alice, _ = owners
+    start_daemon(migrated_db)
+    insert_burst(dsn_with(migrated_db, user=alice), "corked", 300, instant(3))
+    wait_rows(lambda: stamps(migrated_db, "corked"), 300, "300 stamps")
+    segments = data_segments_sent(migrated_db, alice)
+    assert segments < 200, f"{segments} data segments for 300 runs (and each session's login and warm-up)"
 
 
 def test_a_burst_whose_owner_cannot_log_in_more_sessions_runs_on_the_sessions_it_has(migrated_db, start_daemon, owners):
