@@ -388,12 +388,14 @@ void SchedulerLoop::resync(bool announced, bool claim_between) {
 int SchedulerLoop::shutdown() {
   metrics_.readiness.set_not_ready("shutting down");
   pruner_.reset();  // a pass under way is cancelled
-  // The fires claimed before SIGTERM still start at their instants: the request is dropped after them.
-  const int code = ShutdownSequence{*runs_, *writer_, *store_, *waiter_, clock_, [this] { record_results(); },
-                                    from_seconds(options_.shutdown_timeout)}
-                       .run(claimed_until_);
-  if (cpu_wake_held_) parts_.hold_cpu_wake(cpu_wake_held_ = false);
-  return code;
+  // The fires claimed before SIGTERM still start at their instants: the CPU wake-up request is dropped
+  // after the last of them, not held while running runs finish.
+  const auto drop_cpu_wake = [this] {
+    if (cpu_wake_held_) parts_.hold_cpu_wake(cpu_wake_held_ = false);
+  };
+  return ShutdownSequence{*runs_, *writer_, *store_, *waiter_, clock_, [this] { record_results(); },
+                          from_seconds(options_.shutdown_timeout), drop_cpu_wake}
+      .run(claimed_until_);
 }
 
 }  // namespace rowsched::daemon

@@ -14,6 +14,7 @@ int ShutdownSequence::run(TimePoint claimed_until) const {
   // Fires claimed ahead of their instant (at most kMaxAhead) were promised to us: let them start.
   for (const TimePoint until = std::min(claimed_until, clock() + ClaimLead::kMaxAhead); clock() < until;)
     waiter.wait(until - clock(), -1);
+  if (claimed_instants_passed) claimed_instants_passed();
   const TimePoint deadline = clock() + timeout;
   const size_t busy = runs.busy();
   const auto never_started = runs.drain_queue();

@@ -26,6 +26,9 @@ struct ShutdownSequence {
   std::function<TimePoint()> clock;
   std::function<void()> record_results;  // hands finished runs' outcomes to the writer
   Duration timeout{};                    // --shutdown-timeout
+  // Called once the claimed fires' instants have passed, before the wait for running runs (the CPU
+  // wake-up request is dropped there: nothing is due any more). May be empty.
+  std::function<void()> claimed_instants_passed{};
 
   // Runs the sequence; `claimed_until`: the latest instant a claimed fire waits for. Returns the
   // exit code (0).

@@ -186,6 +186,7 @@ TEST_CASE("On SIGTERM the loop stops claiming, lets running runs finish, records
   h.runs->threads = 1;
   h.runs->run_takes = seconds(20);  // ends within the shutdown deadline
   h.add_job("slow", 1);
+  const TimePoint sigterm = h.clock.now + milliseconds(3500);
   const int code = h.run_for(milliseconds(3500));
   const TimePoint signalled = h.clock.now;
 
@@ -203,6 +204,12 @@ TEST_CASE("On SIGTERM the loop stops claiming, lets running runs finish, records
   CHECK(h.store->cleared_is_running);
   CHECK(h.store->deregistered);
   CHECK_FALSE(h.runs->abandoned);
+  // The CPU wake-up request (--cpu-wake-latency) goes once the claimed fires' instants have passed,
+  // not when the running run ends, 20 s on.
+  REQUIRE(signalled - sigterm >= seconds(15));
+  REQUIRE(!h.cpu_wake.empty());
+  CHECK_FALSE(h.cpu_wake.back().second);
+  CHECK(h.cpu_wake.back().first - sigterm < seconds(1));
 }
 
 TEST_CASE("A run still inside its handler at the shutdown deadline is abandoned, the rest recorded as before", "[scheduler_loop]") {
