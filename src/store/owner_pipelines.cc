@@ -263,8 +263,10 @@ struct OwnerPipelines::Impl {
   // cycle, not DISCARD ALL's own work, is what a second Sync per run costs (docs/decisions.md).
   // DISCARD ALL is allowed there because it is the first query of its implicit transaction, and it
   // commits at once; the run's query then starts a transaction of its own.
-  bool send(Connection& c, Item& item, TimePoint now) {
-    cork(c);
+  // `more_due`: the owner has more runs due now, which this dispatch pass may queue on `c` too (a lone
+  // run is not corked: it would only cost the two setsockopt calls).
+  bool send(Connection& c, Item& item, TimePoint now, bool more_due) {
+    if (more_due) cork(c);
     const std::string& key = item.key;
     const bool fast = known_fast(key);
     PGconn* pg = c.conn;
@@ -564,7 +566,8 @@ struct OwnerPipelines::Impl {
           }
           Item item = std::move(queue.front());
           queue.pop_front();
-          if (!(item.simple ? send_simple(*c, item, now) : send(*c, item, now)))
+          const bool more_due = !queue.empty() && queue.front().call.not_before <= now;
+          if (!(item.simple ? send_simple(*c, item, now) : send(*c, item, now, more_due)))
             failed.emplace_back(std::move(item), "connection lost: " + trimmed(PQerrorMessage(c->conn)));
           progress = true;
           next_owner = owner + std::string(1, '\0');

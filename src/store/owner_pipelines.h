@@ -19,8 +19,9 @@
 // a transaction open, which fails the run), goes back to pipeline mode and is reset as above. COPY
 // (can_run_simple()) is not taken: the caller runs it in a blocking owner session (sql_session.h).
 //
-// Over TCP, the socket is corked (TCP_CORK) while a dispatch pass queues runs on it: libpq 15 flushes at
-// every Sync, and the runs one pass sends down a connection then leave in one segment, not one each.
+// Over TCP, the socket is corked (TCP_CORK) while a dispatch pass queues runs on it and its owner has
+// more due: libpq 15 flushes at every Sync, and the runs one pass sends down a connection then leave
+// in one segment, not one each. A lone run (a staggered schedule) leaves at once, uncorked.
 //
 // Warm-up: a connection that logs in while its owner's next run is not yet due (a burst is claimed
 // at least 300 ms ahead) parses that run's statement (Parse only, unnamed, then Sync): the new
