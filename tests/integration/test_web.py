@@ -369,18 +369,17 @@ def chromium(url, tmp_path, *args, budget_ms=5000):
     """Runs headless chromium on `url` with a fresh profile; returns its stdout. The page's timers run
     on virtual time: `budget_ms` of it pass before the DOM is dumped or the picture taken (None: real
     time, for pictures, where the page's clock must agree with the data)."""
-    profile = tempfile.mkdtemp(dir=tmp_path, prefix="chromium-")
-    argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1100",
-            *([f"--virtual-time-budget={budget_ms}"] if budget_ms else []), *args, url]
     # Chromium itself crashed once in CI (SIGSEGV, after a D-Bus complaint, the page never asked):
     # a browser killed by a signal gets one more try on a fresh profile; any other failure counts.
-    for attempt in range(2):
+    for _ in range(2):
+        profile = tempfile.mkdtemp(dir=tmp_path, prefix="chromium-")
+        argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1100",
+                *([f"--virtual-time-budget={budget_ms}"] if budget_ms else []), *args, url]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-        if proc.returncode >= 0 or attempt == 1:
+        if proc.returncode >= 0:
             break
-        argv[argv.index(f"--user-data-dir={profile}")] = f"--user-data-dir={profile}-again"
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
