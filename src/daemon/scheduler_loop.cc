@@ -83,7 +83,11 @@ void SchedulerLoop::hold_cpu_wake(TimePoint now) {
     const auto next = schedule_.next_wakeup();
     want = next && *next - now <= CpuWakeLatency::kHoldAhead;
   }
-  if (want == cpu_wake_held_) return;
+  set_cpu_wake(want);
+}
+
+void SchedulerLoop::set_cpu_wake(bool want) {
+  if (!parts_.hold_cpu_wake || want == cpu_wake_held_) return;
   cpu_wake_held_ = want;
   parts_.hold_cpu_wake(want);
 }
@@ -390,11 +394,8 @@ int SchedulerLoop::shutdown() {
   pruner_.reset();  // a pass under way is cancelled
   // The fires claimed before SIGTERM still start at their instants: the CPU wake-up request is dropped
   // after the last of them, not held while running runs finish.
-  const auto drop_cpu_wake = [this] {
-    if (cpu_wake_held_) parts_.hold_cpu_wake(cpu_wake_held_ = false);
-  };
   return ShutdownSequence{*runs_, *writer_, *store_, *waiter_, clock_, [this] { record_results(); },
-                          from_seconds(options_.shutdown_timeout), drop_cpu_wake}
+                          from_seconds(options_.shutdown_timeout), [this] { set_cpu_wake(false); }}
       .run(claimed_until_);
 }
 

@@ -105,6 +105,8 @@ class SchedulerLoop {
   // Holds the CPU wake-up latency request (parts_.hold_cpu_wake) while a claimed fire waits for its
   // instant or the next fire is due within CpuWakeLatency::kHoldAhead; drops it otherwise.
   void hold_cpu_wake(TimePoint now);
+  // Holds (true) or drops (false) the request, when the loop has one and it is not so already.
+  void set_cpu_wake(bool want);
 
   Options options_;
   Metrics& metrics_;
