@@ -1,5 +1,6 @@
 #include "daemon/executor_runs.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -13,14 +14,17 @@ ExecutorRuns::ExecutorRuns(int threads, std::string dsn, const run::HandlerRegis
   executor_ = std::make_unique<run::Executor>(
       threads, std::move(dsn), handlers, std::move(clock),
       [this](run::RunResult r) {
-        bool first;
+        bool wake_loop = false;
         {
           std::lock_guard lock(mu_);
-          first = finished_.empty();
+          if (finished_.empty()) {
+            // One wake-up per batch at most: the loop takes every finished run when it wakes.
+            first_ended_ = std::chrono::steady_clock::now();
+            wake_loop = wakes_loop(first_ended_, loop_wakes_at_);
+          }
           finished_.push_back(std::move(r));
         }
-        // One wake-up per batch: the loop takes every finished run when it wakes.
-        if (first) wake_();
+        if (wake_loop) wake_();
       },
       owner_connections, max_owner_connections, owner_idle_timeout);
 }
@@ -31,7 +35,18 @@ std::vector<run::RunResult> ExecutorRuns::take_finished() {
   std::vector<run::RunResult> out;
   std::lock_guard lock(mu_);
   out.swap(finished_);
+  loop_wakes_at_ = std::chrono::steady_clock::time_point::min();
   return out;
+}
+
+Duration ExecutorRuns::sleeping(Duration wait) {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  // A day stands for longer: the sum must not overflow.
+  auto until = now + std::clamp<Duration>(wait, Duration::zero(), std::chrono::hours(24));
+  if (!finished_.empty()) until = std::min(until, first_ended_ + kEndedGather);
+  loop_wakes_at_ = until;
+  return std::max(Duration::zero(), std::chrono::duration_cast<Duration>(until - now));
 }
 
 void ExecutorRuns::abandon_running() {

@@ -22,6 +22,10 @@ class LoopRuns {
   virtual void expect(const run::RunRequest& request) = 0;
   // The outcomes of the runs that ended since the last call, in the order they ended.
   virtual std::vector<run::RunResult> take_finished() = 0;
+  // The loop sleeps for `wait` from now on, unless woken: returns how long it may (`wait`, or less
+  // while outcomes are waiting to be taken). An implementation that wakes the loop when a run ends
+  // may then leave it asleep when it wakes soon enough anyway.
+  virtual Duration sleeping(Duration wait) { return wait; }
   // Runs queued or executing right now.
   virtual size_t busy() const = 0;
   // Waits until nothing is queued or running, or until `deadline`; true when idle.

@@ -63,7 +63,7 @@ int SchedulerLoop::run() {
                parts_.instance, options_.schema, store::redact_dsn(dsn_.empty() ? "(libpq defaults)" : dsn_), options_.timezone,
                options_.workers);
   while (!stopping_) {
-    const Duration wait = tick(clock_());
+    const Duration wait = runs_->sleeping(tick(clock_()));
     // A zero wait still looks for a signal: a stream of notifications must not keep it unread.
     if (!stopping_ && waiter_->wait(wait, store_->socket())) stopping_ = true;
   }
