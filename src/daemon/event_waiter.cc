@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -17,17 +18,19 @@ SignalWaiter::SignalWaiter() {
   sigaddset(&set, SIGINT);
   signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 }
 
 SignalWaiter::~SignalWaiter() {
   if (signal_fd_ >= 0) close(signal_fd_);
   if (wake_fd_ >= 0) close(wake_fd_);
+  if (timer_fd_ >= 0) close(timer_fd_);
 }
 
 bool SignalWaiter::wait(Duration timeout, int socket) {
-  pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {socket, POLLIN, 0}};
+  pollfd fds[4] = {{signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}, {socket, POLLIN, 0}};
   const timespec ts = to_timespec(timeout);
-  ppoll(fds, socket >= 0 ? 3 : 2, &ts, nullptr);
+  ppoll(fds, socket >= 0 ? 4 : 3, &ts, nullptr);
   bool signalled = false;
   if (fds[0].revents & POLLIN) {
     signalfd_siginfo info;
@@ -36,9 +39,11 @@ bool SignalWaiter::wait(Duration timeout, int socket) {
       signalled = true;
     }
   }
-  if (fds[1].revents & POLLIN) {
-    uint64_t n;
-    [[maybe_unused]] auto r = read(wake_fd_, &n, sizeof n);
+  for (const pollfd& f : {fds[1], fds[2]}) {
+    if (f.revents & POLLIN) {
+      uint64_t n;
+      [[maybe_unused]] auto r = read(f.fd, &n, sizeof n);
+    }
   }
   return signalled;
 }
@@ -46,6 +51,13 @@ bool SignalWaiter::wait(Duration timeout, int socket) {
 void SignalWaiter::wake() {
   const uint64_t one = 1;
   [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
+}
+
+void SignalWaiter::wake_after(Duration after) {
+  if (after <= Duration::zero() || timer_fd_ < 0) return wake();
+  itimerspec spec{};
+  spec.it_value = to_timespec(after);
+  timerfd_settime(timer_fd_, 0, &spec, nullptr);
 }
 
 }  // namespace rowsched::daemon

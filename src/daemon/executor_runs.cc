@@ -8,7 +8,7 @@
 namespace rowsched::daemon {
 
 ExecutorRuns::ExecutorRuns(int threads, std::string dsn, const run::HandlerRegistry& handlers, run::Executor::Clock clock,
-                           std::function<void()> wake, size_t owner_connections,
+                           std::function<void(Duration)> wake, size_t owner_connections,
                            size_t max_owner_connections, Duration owner_idle_timeout)
     : wake_(std::move(wake)) {
   executor_ = std::make_unique<run::Executor>(
@@ -21,10 +21,11 @@ ExecutorRuns::ExecutorRuns(int threads, std::string dsn, const run::HandlerRegis
             // One wake-up per batch at most: the loop takes every finished run when it wakes.
             first_ended_ = std::chrono::steady_clock::now();
             wake_loop = wakes_loop(first_ended_, loop_wakes_at_);
+            if (wake_loop) loop_wakes_at_ = first_ended_ + kEndedGather;
           }
           finished_.push_back(std::move(r));
         }
-        if (wake_loop) wake_();
+        if (wake_loop) wake_(kEndedGather);
       },
       owner_connections, max_owner_connections, owner_idle_timeout);
 }

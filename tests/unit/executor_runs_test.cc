@@ -1,12 +1,14 @@
-// When a run's end wakes the scheduler loop (daemon/executor_runs.h): at once while the loop sleeps
-// past kEndedGather after it, never while the loop wakes sooner anyway or is awake, and a loop about
-// to sleep with outcomes waiting sleeps no longer than kEndedGather after the first of them ended.
-// No connection is opened: the handler here runs on the executor's threads.
+// When a run's end has the scheduler loop woken (daemon/executor_runs.h): kEndedGather after it while
+// the loop sleeps past that, never while the loop wakes sooner anyway or is awake, and a loop about to
+// sleep with outcomes waiting sleeps no longer than kEndedGather after the first of them ended. The
+// SignalWaiter's wake_after() that production passes as `wake`. No connection is opened: the handler
+// here runs on the executor's threads.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <thread>
 
+#include "daemon/event_waiter.h"
 #include "daemon/executor_runs.h"
 
 using namespace rowsched;
@@ -27,7 +29,10 @@ class NothingHandler final : public run::Handler {
 struct Harness {
   Harness() {
     handlers.add("nothing", std::make_shared<NothingHandler>());
-    runs = std::make_unique<ExecutorRuns>(2, "host=/nonexistent dbname=none", handlers, wall_now, [this] { ++wakes; }, 1, 1,
+    runs = std::make_unique<ExecutorRuns>(2, "host=/nonexistent dbname=none", handlers, wall_now, [this](Duration after) {
+                                            ++wakes;
+                                            asked_after = after;
+                                          }, 1, 1,
                                           std::chrono::seconds(60));
   }
   // Submits a run due now and returns once it has ended (its outcome waits to be taken).
@@ -43,17 +48,19 @@ struct Harness {
   }
   run::HandlerRegistry handlers;
   std::atomic<int> wakes{0};
+  std::atomic<Duration> asked_after{Duration::zero()};
   std::unique_ptr<ExecutorRuns> runs;
 };
 
 }  // namespace
 
-TEST_CASE("a run that ends while the loop sleeps long wakes it, once for all the outcomes it has not taken",
+TEST_CASE("a run that ends while the loop sleeps long has it woken kEndedGather later, once for all the outcomes it has not taken",
           "[executor_runs]") {
   Harness h;
   REQUIRE(h.runs->sleeping(60s) == 60s);
   h.run_one("a");
   CHECK(h.wakes == 1);
+  CHECK(h.asked_after.load() == ExecutorRuns::kEndedGather);
   h.run_one("b");  // the loop has not taken a's outcome yet: b's joins it
   CHECK(h.wakes == 1);
   const auto taken = h.runs->take_finished();
@@ -89,10 +96,49 @@ TEST_CASE("a run that ends while the loop is awake (it has taken outcomes and no
   CHECK(h.runs->take_finished().size() == 1);
 }
 
-TEST_CASE("before the loop first sleeps, a run's end wakes it", "[executor_runs]") {
+TEST_CASE("before the loop first sleeps, a run's end has it woken", "[executor_runs]") {
   Harness h;
   h.run_one("a");
   CHECK(h.wakes == 1);
+}
+
+TEST_CASE("after a wake-up was asked for, a loop about to sleep longer sleeps until then", "[executor_runs]") {
+  Harness h;
+  h.runs->sleeping(60s);
+  h.run_one("a");
+  REQUIRE(h.wakes == 1);
+  h.run_one("b");
+  CHECK(h.wakes == 1);
+  CHECK(h.runs->sleeping(60s) <= ExecutorRuns::kEndedGather);
+}
+
+// No signal is blocked here: the waiter's signalfd receives none, which these cases do not need.
+TEST_CASE("SignalWaiter::wake_after ends the wait then, not before; a later call replaces an earlier one",
+          "[executor_runs]") {
+  daemon::SignalWaiter waiter;
+  auto t0 = std::chrono::steady_clock::now();
+  waiter.wake_after(30ms);
+  CHECK_FALSE(waiter.wait(10s, -1));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took >= 30ms);
+  CHECK(took < 5s);
+  // Replaced before it was due: the wait ends at the second one's time.
+  t0 = std::chrono::steady_clock::now();
+  waiter.wake_after(5s);
+  waiter.wake_after(40ms);
+  waiter.wait(10s, -1);
+  const auto took2 = std::chrono::steady_clock::now() - t0;
+  CHECK(took2 >= 40ms);
+  CHECK(took2 < 5s);
+  // Nothing asked for: the wait lasts its timeout.
+  t0 = std::chrono::steady_clock::now();
+  waiter.wait(50ms, -1);
+  CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
+  // Zero: at once.
+  waiter.wake_after(Duration::zero());
+  t0 = std::chrono::steady_clock::now();
+  waiter.wait(10s, -1);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 }
 
 TEST_CASE("wakes_loop: only a loop that would sleep past kEndedGather after the end is woken", "[executor_runs]") {
