@@ -1,10 +1,11 @@
 // How the scheduler loop sleeps: until its next deadline, a notification on the control
 // connection's socket, a finished run (wake(), wake_after()), or SIGTERM/SIGINT, whichever comes
 // first. The production waiter (SignalWaiter) reads the signals through a signalfd and the wake-ups
-// through an eventfd and a timerfd, all waited on with ppoll (nanosecond timeout: a fire is not rounded up to the next
-// millisecond). Tests substitute a waiter that advances a fake clock instead of sleeping.
+// through an eventfd and a timerfd, all waited on with ppoll (nanosecond timeout: a fire is not
+// rounded up to the next millisecond). Tests substitute a waiter that advances a fake clock instead
+// of sleeping.
 //
-// Thread safety: wait() from the loop's thread; SignalWaiter::wake() from any thread.
+// Thread safety: wait() from the loop's thread; SignalWaiter::wake() and wake_after() from any thread.
 #pragma once
 
 #include "base/time.h"

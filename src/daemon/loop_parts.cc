@@ -31,7 +31,8 @@ LoopParts production_loop_parts(const Options& options, const std::string& dsn, 
   SignalWaiter* wake = waiter.get();
   p.waiter = std::move(waiter);
   p.store = std::make_unique<ControlConnection>(dsn, options.schema, p.instance);
-  auto runs = std::make_unique<ExecutorRuns>(options.workers, dsn, handlers, system_now, [wake](Duration after) { wake->wake_after(after); },
+  auto runs = std::make_unique<ExecutorRuns>(options.workers, dsn, handlers, system_now,
+                                          [wake](Duration after) { wake->wake_after(after); },
                                           static_cast<size_t>(options.owner_connections),
                                           options.max_owner_connections > 0
                                               ? static_cast<size_t>(options.max_owner_connections)

@@ -54,7 +54,7 @@ struct Harness {
 
 }  // namespace
 
-TEST_CASE("a run that ends while the loop sleeps long has it woken kEndedGather later, once for all the outcomes it has not taken",
+TEST_CASE("a run that ends while the loop sleeps long has it woken kEndedGather later, once for the outcomes not taken",
           "[executor_runs]") {
   Harness h;
   REQUIRE(h.runs->sleeping(60s) == 60s);
