@@ -231,7 +231,7 @@ void Executor::work() {
       wake_one_locked();
     }
     lock.unlock();
-    RunResult result = execute(req, h, ctx);
+    RunResult result = execute(std::move(req), h, ctx);
     on_done_(std::move(result));
     lock.lock();
     --running_;
@@ -239,9 +239,8 @@ void Executor::work() {
   }
 }
 
-RunResult Executor::execute(const RunRequest& req, const Handler* h, WorkerContext& ctx) {
+RunResult Executor::execute(RunRequest req, const Handler* h, WorkerContext& ctx) {
   RunResult r;
-  r.request = req;
   r.started_at = clock_();
   RunOutcome outcome;
   try {
@@ -256,6 +255,7 @@ RunResult Executor::execute(const RunRequest& req, const Handler* h, WorkerConte
     outcome.error = e.what();
   }
   r.finished_at = clock_();
+  r.request = std::move(req);
   r.status = to_sql(outcome.ok ? RunStatus::succeeded : (outcome.timed_out ? RunStatus::timeout : RunStatus::failed));
   r.output = truncate_capture(std::move(outcome.output), kMaxCapture);
   r.error = truncate_capture(std::move(outcome.error), kMaxCapture);

@@ -70,8 +70,8 @@ class Executor {
   void work();
   // Wakes a thread waiting on cv_ (one not already woken), to keep time or to run what is due.
   void wake_one_locked();
-  // Runs `req` through `h` (its func's handler; null: a failure saying so).
-  RunResult execute(const RunRequest& req, const Handler* h, WorkerContext& ctx);
+  // Runs `req` through `h` (its func's handler; null: a failure saying so); the result keeps `req`.
+  RunResult execute(RunRequest req, const Handler* h, WorkerContext& ctx);
   void pipelined_done(uint64_t id, store::OwnerStatementResult result);
   // The handler's OwnerCall for `request`, or nullopt (also when building it throws: run() reports
   // the same fault as a failure).
