@@ -327,6 +327,6 @@ def test_the_scheduler_loop_is_not_woken_once_per_run_at_500_fires_per_second(mi
     wait_until(lambda: sql_value(migrated_db, count) >= runs0 + 4 * jobs, timeout=30, what="4 more seconds of fires")
     runs1, switches1 = sql_value(migrated_db, count), loop_thread_switches(d.proc.pid)
     per_run = (switches1 - switches0) / (runs1 - runs0)
-    # Its claims (every 25 ms) and its wake-ups for outcomes (every 10 ms at most): about 0.25 per fire
-    # at 500 fires/s; about once per run before.
-    assert per_run < 0.5, f"the loop woke {switches1 - switches0} times for {runs1 - runs0} runs"
+    # Its claims (every 25 ms, each also waiting for its result) and its wake-ups for outcomes (every
+    # 10 ms at most): 0.30 per fire at 500 fires/s; 1.08 before.
+    assert per_run < 0.6, f"the loop woke {switches1 - switches0} times for {runs1 - runs0} runs"
