@@ -261,8 +261,9 @@ WITH workers AS (
       FROM rowsched_worker w, unnest(w.queues) AS q
      WHERE rowsched_worker_is_live(w.heartbeat_at) GROUP BY q),
 -- Worker runs only, each status from its own partial index (job_run_queued, job_run_worker_running):
--- read through job_run_in_flight, the daemon's heartbeat walked the entry of every run in flight,
--- and while a long transaction holds back the horizon, of every run finished since.
+-- read through an index of every run in flight (the daemon's too, until sql/014_in_flight_apart.sql),
+-- the daemon's heartbeat walked the entry of every run in flight, and while a long transaction holds
+-- back the horizon, of every run finished since.
 runs AS (
     SELECT r.queue, count(*) FILTER (WHERE r.status = 'queued') AS queued,
            count(*) FILTER (WHERE r.status = 'running') AS running,

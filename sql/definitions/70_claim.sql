@@ -34,21 +34,27 @@ BEGIN
                                     p_note, p_queue, p_take_by, p_not_before)
                              WITH ORDINALITY AS c(job_id, scheduled_for, attempt, status, kind, max_instances, own,
                                                   note, queue, take_by, not_before, ord)),
-         -- This instance's own runs in flight are in `own` (its job_run rows may still say running
-         -- for runs whose outcome is not yet written); worker runs (queue set) count queued and
-         -- running, whoever claimed them: no instance runs them.
-         -- Read only when such runs can exist: another instance is registered, or a worker run is
-         -- queued or running (two small partial indexes). A single instance without worker runs
-         -- reads nothing here; the probe by job_id walks the index entry of every run of the job
-         -- finished while a long transaction holds back the horizon (pg_dump, a session idle in
-         -- transaction), at every claim. A run whose instance row someone deleted is not counted
-         -- (the heartbeat marks it lost).
-         running AS (SELECT r.job_id, count(*) AS n FROM job_run r
-                      WHERE r.job_id = ANY (p_job_id) AND r.status IN ('queued', 'running')
-                        AND (r.queue IS NOT NULL OR (r.status = 'running' AND r.instance <> p_instance))
-                        AND (EXISTS (SELECT 1 FROM scheduler_instance i WHERE i.instance <> p_instance)
-                             OR EXISTS (SELECT 1 FROM job_run q WHERE q.status = 'queued' AND q.queue IS NOT NULL)
-                             OR EXISTS (SELECT 1 FROM job_run w WHERE w.status = 'running' AND w.queue IS NOT NULL))
+         -- Runs in flight that count against max_instances, each kind from its own partial index
+         -- (sql/014_in_flight_apart.sql), and each read only when such runs can exist: another
+         -- instance's runs while another instance is registered, worker runs (queued or running,
+         -- whoever claimed them: no instance runs them) while one is queued or running. This
+         -- instance's own runs in flight are in `own` (its job_run rows may still say running for
+         -- runs whose outcome is not yet written). A single instance without worker runs reads
+         -- nothing here: the probe by job_id walks the index entry of every run of the job finished
+         -- while a long transaction holds back the horizon (pg_dump, a session idle in transaction),
+         -- at every claim. A run whose instance row someone deleted is not counted (the heartbeat
+         -- marks it lost).
+         running AS (SELECT r.job_id, count(*) AS n
+                       FROM (SELECT d.job_id FROM job_run d
+                              WHERE d.job_id = ANY (p_job_id) AND d.status = 'running' AND d.queue IS NULL
+                                AND d.instance <> p_instance
+                                AND EXISTS (SELECT 1 FROM scheduler_instance i WHERE i.instance <> p_instance)
+                             UNION ALL
+                             SELECT w.job_id FROM job_run w
+                              WHERE w.job_id = ANY (p_job_id) AND w.status IN ('queued', 'running')
+                                AND w.queue IS NOT NULL
+                                AND EXISTS (SELECT 1 FROM job_run x
+                                             WHERE x.status IN ('queued', 'running') AND x.queue IS NOT NULL)) r
                       GROUP BY r.job_id),
          decided AS (SELECT c.*, CASE WHEN c.status <> 'running' THEN c.status
                        WHEN coalesce(running.n, 0) + c.own + count(*) FILTER (WHERE c.status = 'running')

@@ -2,8 +2,8 @@
 -- microseconds (or, when $3, that has no scheduler_instance row), counts them as failures of their
 -- jobs, removes the dead instances' rows, and returns the runs (RunHistory::mark_lost_runs).
 -- Unless $3, job_run is not read at all while no instance is dead (the one-time filter below): that
--- read walks every entry of job_run_in_flight, and while a long transaction holds back the horizon
--- (pg_dump, a session idle in transaction) the entries of every run finished since stay there.
+-- read walks every entry of job_run_daemon_running, and while a long transaction holds back the
+-- horizon (pg_dump, a session idle in transaction) the entries of every run finished since stay there.
 WITH dead AS (SELECT instance FROM @schema@.scheduler_instance
                WHERE heartbeat_at < now() - $1 * interval '1 microsecond' AND instance <> $2),
      lost AS (UPDATE @schema@.job_run r SET status = 'lost', finished_at = now(),
