@@ -48,8 +48,8 @@ void set_start_slice(bool short_slice);
 // around what is not the start itself. A handler's work (a plugin's) does not take the CPUs from
 // PostgreSQL (a quick handler's, a log line, is shorter than the switch and runs without it), and a
 // child spawned meanwhile inherits the daemon's scheduling, not the start thread's (a child takes
-// its thread's). Nothing on a thread that is not a start thread. One
-// sched_setattr(2) each way (nice value and slice together) and a prctl(2): about 1.6 us.
+// its thread's). Nothing on a thread that is not a start thread. One sched_setattr(2) each way (nice
+// value and slice together) and a prctl(2): about 1.6 us.
 class AtDaemonPriority {
  public:
   AtDaemonPriority();

@@ -66,6 +66,12 @@ def test_a_history_that_grows_under_a_running_daemon_does_not_make_each_outcome_
     assert per_outcome[-1] < 50, per_outcome
 
 
+def _job_run_rows(dsn, counter):
+    """job_run's `counter` in pg_stat_user_tables (n_tup_ins: runs claimed; n_tup_upd: outcomes
+    written), read from the statistics: a count(*) would read job_run whole itself."""
+    return sql_value(dsn, f"SELECT {counter} FROM pg_stat_user_tables WHERE relname = 'job_run'")
+
+
 def _job_run_seq_scans(dsn):
     sql(dsn, "SELECT pg_stat_clear_snapshot()")
     return sql_value(dsn, "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'job_run'")
@@ -82,9 +88,7 @@ def test_plans_made_while_job_run_was_empty_still_find_runs_by_index_as_it_grows
     start_daemon(migrated_db, "--prune-interval", "3600")
     sql(migrated_db, "INSERT INTO job_info (job_id, func, trigger_kwargs) SELECT 'often-' || i, 'log', "
                      "'{\"trigger\": \"interval\", \"seconds\": 1}' FROM generate_series(1, 200) i")
-    # Counted from the statistics, not from job_run: a count(*) here would read job_run whole itself.
-    inserted = lambda: sql_value(migrated_db, "SELECT n_tup_ins, pg_stat_clear_snapshot() FROM pg_stat_user_tables "  # noqa: E731
-                                              "WHERE relname = 'job_run'")
+    inserted = lambda: _job_run_rows(migrated_db, "n_tup_ins")  # noqa: E731
     wait_until(lambda: inserted() >= 600, timeout=15)
     before, fires = _job_run_seq_scans(migrated_db), inserted()
     wait_until(lambda: inserted() >= fires + 800, timeout=15)
@@ -116,16 +120,13 @@ def test_a_long_transaction_elsewhere_does_not_make_heartbeats_and_claims_walk_f
     start_daemon(dsn, "--prune-interval", "3600")
     sql(dsn, "INSERT INTO job_info (job_id, func, trigger_kwargs) SELECT 'often-' || i, 'log', "
              "'{\"trigger\": \"interval\", \"seconds\": 1}' FROM generate_series(1, 200) i")
-    inserted = lambda: sql_value(dsn, "SELECT n_tup_ins FROM pg_stat_user_tables "  # noqa: E731
-                                      "WHERE relname = 'job_run'")
-    wait_until(lambda: inserted() >= 200, timeout=15)  # the first fires
+    wait_until(lambda: _job_run_rows(dsn, "n_tup_ins") >= 200, timeout=15)  # the first fires
     sql(dsn, "ANALYZE job_run")
     holder = psycopg2.connect(dsn)
     try:
         holder.set_session(isolation_level="REPEATABLE READ")
         holder.cursor().execute("SELECT count(*) FROM pg_class")  # the snapshot, held until the end
-        finished = lambda: sql_value(dsn, "SELECT n_tup_upd FROM pg_stat_user_tables "  # noqa: E731
-                                          "WHERE relname = 'job_run'")
+        finished = lambda: _job_run_rows(dsn, "n_tup_upd")  # noqa: E731
         wait_until(lambda: finished() >= 600, timeout=15)  # 600 finished runs' entries stay
         before, runs_before = _in_flight_entries_read(dsn), finished()
         wait_until(lambda: finished() >= runs_before + 800, timeout=15)  # 4 s: 4 heartbeats, 4+ claims
