@@ -1,5 +1,7 @@
 // Where the scheduler loop hands what must be written down but not waited for: run outcomes, the
-// write-back of each job's state and next fire, served run_right_now requests. The production
+// write-back of each job's state and next fire, served run_right_now requests, the last status of
+// fires that did not run. The loop's own connection writes no job_info row: a row a user's
+// transaction holds would hold up its claims (and deadlock with a bulk UPDATE). The production
 // implementation is the Writer (writer.h: a thread with its own connection); the loop's unit tests
 // use an in-memory one.
 //
@@ -21,6 +23,8 @@ class BookkeepingQueue {
   virtual void record(store::RunRecord r) = 0;
   // Clears run_right_now on (job_id, run_right_now_at) once that request has been claimed.
   virtual void run_now_served(std::string job_id, TimePoint at) = 0;
+  // What the job's row says happened to its last fire, recorded without a run (missed, skipped).
+  virtual void fire_outcome(store::FireOutcome o) = 0;
   // Waits until everything queued before the call has been written (or dropped), or until
   // `deadline`; true when it has.
   virtual bool flush(TimePoint deadline) = 0;

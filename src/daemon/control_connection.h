@@ -31,7 +31,6 @@ class ControlConnection final : public LoopStore {
   std::vector<std::pair<std::string, int64_t>> versions() override { return store_.versions(); }
 
   std::vector<store::Claim> claim(const std::vector<store::ClaimRequest>& fires) override { return store_.claim(fires); }
-  void record_fire_outcomes(const std::vector<store::FireOutcome>& outcomes) override { store_.record_fire_outcomes(outcomes); }
 
   void heartbeat(int pid, const std::string& host) override { store_.heartbeat(pid, host); }
   std::vector<store::LostRun> mark_lost_runs(Duration lost_after, bool unregistered_too) override {

@@ -41,7 +41,6 @@ class LoopStore {
   virtual std::vector<std::pair<std::string, int64_t>> versions() = 0;
 
   virtual std::vector<store::Claim> claim(const std::vector<store::ClaimRequest>& fires) = 0;
-  virtual void record_fire_outcomes(const std::vector<store::FireOutcome>& outcomes) = 0;
 
   virtual void heartbeat(int pid, const std::string& host) = 0;
   virtual std::vector<store::LostRun> mark_lost_runs(Duration lost_after, bool unregistered_too) = 0;

@@ -330,7 +330,7 @@ bool SchedulerLoop::fire_due(TimePoint now, Duration ahead) {
     runs_->submit(std::move(req));
   }
   // The rows say what happened to these fires (rare: no cost on the path of fires that run).
-  store_->record_fire_outcomes(not_run);
+  for (auto& o : not_run) writer_->fire_outcome(std::move(o));
   bool finished_any = false;
   for (const auto& id : touched) {
     KnownJob* k = jobs_.find(id);

@@ -50,6 +50,8 @@ void Writer::record(store::RunRecord r) { queue(runs_, std::move(r)); }
 
 void Writer::run_now_served(std::string job_id, TimePoint at) { queue(run_now_, std::make_pair(std::move(job_id), at)); }
 
+void Writer::fire_outcome(store::FireOutcome o) { queue(fire_outcomes_, std::move(o)); }
+
 template <typename T>
 void Writer::queue(std::deque<T>& to, T item) {
   bool wake;
@@ -128,16 +130,21 @@ void Writer::work() {
     return step.wait;
   };
   int failures = 0;  // consecutive failures of the current batch (not counting lost connections)
+  // Rows of a batch held by another transaction (store::RowsLocked): the batch is written again soon,
+  // and never dropped for it, however long that transaction lasts.
+  Backoff locked({std::chrono::milliseconds(50), std::chrono::seconds(1), std::chrono::seconds(30)});
+  int locked_waits = 0;  // consecutive attempts that found rows held
   size_t written_since_trim = 0;
   std::unique_lock lock(mu_);
   while (true) {
-    work_cv_.wait(lock, [&] { return stopping_ || !updates_.empty() || !runs_.empty() || !run_now_.empty(); });
+    work_cv_.wait(lock, [&] { return stopping_ || queued_locked() > 0; });
     gather(lock);
     if (stopping_) return;
     hurry_ = 0;  // this batch takes what the hurried callers wait for
     auto runs = take_front(runs_, kBatch);
     auto updates = take_front(updates_, kBatch);
     auto run_now = take_front(run_now_, kBatch);
+    auto fire_outcomes = take_front(fire_outcomes_, kBatch);
     lock.unlock();
 
     // A job queued twice in one batch (re-read, then fired) gets only its newest state: one UPDATE ...
@@ -153,12 +160,24 @@ void Writer::work() {
     bool lost = false;
     Duration wait{};
     try {
-      if (!store_.connected()) store_.connect(/*listen=*/false, /*index_plans=*/true);
-      store_.write_bookkeeping(runs, newest, run_now);
+      if (!store_.connected()) store_.connect(/*listen=*/false, /*writer=*/true);
+      store_.write_bookkeeping(runs, newest, run_now, fire_outcomes);
       written = true;
-      if (failed_last) spdlog::info("writer: reconnected to the database after {} failed attempts", backoff.failures());
+      if (locked_waits > 0) spdlog::info("writer: the held job_info rows were released; wrote the batch after {} waits", locked_waits);
+      else if (failed_last) spdlog::info("writer: reconnected to the database after {} failed attempts", backoff.failures());
       backoff.succeeded(clock_());
+      locked.succeeded(clock_());
+      locked_waits = 0;
       failures = 0;
+    } catch (const store::RowsLocked&) {
+      const auto step = locked.failed("job_info rows held by another transaction", clock_());
+      wait = step.wait;
+      // A user's transaction can hold rows for minutes: a line at the first wait and every 20th.
+      if (++locked_waits == 1 || locked_waits % 20 == 0)
+        spdlog::warn("writer: job_info rows of this batch are held by another transaction (an UPDATE or DELETE of job_info not "
+                     "yet committed; waited {} ms, {} times in a row); keeping {} run results and {} write-backs and writing "
+                     "them again in {} ms",
+                     store::kWriterLockWait.count(), locked_waits, runs.size(), newest.size(), step.wait / std::chrono::milliseconds(1));
     } catch (const store::ConnectionLost& e) {
       lost = true;
       // The counts stay out of the text, so that a repeating outage reads as one error "still failing".
@@ -181,11 +200,11 @@ void Writer::work() {
     failing_ = !written;
     failed_last = !written;
     if (written) {
-      const size_t n = runs.size() + updates.size() + run_now.size();
+      const size_t n = runs.size() + updates.size() + run_now.size() + fire_outcomes.size();
       written_total_ += n;
       done_cv_.notify_all();
       written_since_trim += n;
-      if (written_since_trim >= kTrimAfter && runs_.empty() && updates_.empty() && run_now_.empty()) {
+      if (written_since_trim >= kTrimAfter && queued_locked() == 0) {
         // A large backlog (the write-back after loading a big table) has drained: give the memory its
         // queue and its statements held back to the system rather than keep it as free heap.
         written_since_trim = 0;
@@ -201,6 +220,7 @@ void Writer::work() {
     put_back(runs_, runs);
     put_back(updates_, updates);
     put_back(run_now_, run_now);
+    put_back(fire_outcomes_, fire_outcomes);
     if (lost) store_.disconnect();
     work_cv_.wait_for(lock, wait, [&] { return stopping_; });
   }

@@ -48,6 +48,7 @@ class Writer final : public BookkeepingQueue {
   void record(store::RunRecord r) override;
   // Clears run_right_now on (job_id, run_right_now_at) once that request has been claimed.
   void run_now_served(std::string job_id, TimePoint at) override;
+  void fire_outcome(store::FireOutcome o) override;
 
   void hurry() override;
   // Waits until everything queued before the call has been written (or dropped), or until
@@ -76,7 +77,7 @@ class Writer final : public BookkeepingQueue {
   // Waits (with `lock` held on entry and exit) until the batch that starts with the oldest queued item
   // should be written: kGather after that item, longer while busy_, at once when hurried.
   void gather(std::unique_lock<std::mutex>& lock);
-  size_t queued_locked() const { return updates_.size() + runs_.size() + run_now_.size(); }
+  size_t queued_locked() const { return updates_.size() + runs_.size() + run_now_.size() + fire_outcomes_.size(); }
   template <typename T>
   void queue(std::deque<T>& to, T item);
 
@@ -90,6 +91,7 @@ class Writer final : public BookkeepingQueue {
   std::deque<store::JobStateUpdate> updates_;
   std::deque<store::RunRecord> runs_;
   std::deque<std::pair<std::string, TimePoint>> run_now_;
+  std::deque<store::FireOutcome> fire_outcomes_;
   uint64_t queued_total_ = 0, written_total_ = 0;  // items ever queued / written or dropped
   bool stopping_ = false;
   bool failing_ = false;

@@ -44,8 +44,9 @@ void BookkeepingWriter::warm() noexcept {
 }
 
 void BookkeepingWriter::write(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
-                              const std::vector<std::pair<std::string, TimePoint>>& run_now_served) {
-  if (runs.empty() && updates.empty() && run_now_served.empty()) return;
+                              const std::vector<std::pair<std::string, TimePoint>>& run_now_served,
+                              const std::vector<FireOutcome>& fire_outcomes) {
+  if (runs.empty() && updates.empty() && run_now_served.empty() && fire_outcomes.empty()) return;
   PgArray run_id, run_job_id, status, started_at, finished_at, output, error;
   for (const auto& r : runs) {
     run_id.add(r.run_id);
@@ -76,6 +77,8 @@ void BookkeepingWriter::write(const std::vector<RunRecord>& runs, const std::vec
       }
       tx.exec_params(sql_["run_now_served.sql"], served_id.str(), served_at.str());
     }
+    // Before the batch's run outcomes: a run that ended after such a fire was recorded has the last word.
+    if (!fire_outcomes.empty()) write_fire_outcomes(tx, fire_outcomes);
     if (runs.empty() && updates.empty()) return;
     tx.exec_prepared(kBookkeeping, run_id.str(), run_job_id.str(), status.str(), started_at.str(), finished_at.str(),
                      output.str(), error.str(), job_id.str(), version.str(), next_run_time.str(), state.str(),
@@ -83,8 +86,7 @@ void BookkeepingWriter::write(const std::vector<RunRecord>& runs, const std::vec
   });
 }
 
-void BookkeepingWriter::record_fire_outcomes(const std::vector<FireOutcome>& outcomes) {
-  if (outcomes.empty()) return;
+void BookkeepingWriter::write_fire_outcomes(pqxx::transaction_base& tx, const std::vector<FireOutcome>& outcomes) {
   std::map<std::string, const FireOutcome*> last;  // one source row per job: UPDATE ... FROM takes any
   for (const auto& o : outcomes) last[o.job_id] = &o;
   PgArray job_id, status, error;
@@ -93,7 +95,7 @@ void BookkeepingWriter::record_fire_outcomes(const std::vector<FireOutcome>& out
     status.add(o->status);
     error.add(o->error);
   }
-  guarded([&] { pqxx::nontransaction(conn_).exec_params(sql_["fire_outcomes.sql"], job_id.str(), status.str(), error.str()); });
+  tx.exec_params(sql_["fire_outcomes.sql"], job_id.str(), status.str(), error.str());
 }
 
 }  // namespace rowsched::store

@@ -1,8 +1,7 @@
 // What happened, written back: run outcomes into job_run, the runs' counters and the loop's
 // write-backs (next_run_time, state, ...) into job_info guarded by version, served run_right_now
 // requests cleared, and the last status of fires recorded without a run. None of it is a definition
-// change (no notification). Internal to src/store (JobStore::write_bookkeeping and
-// record_fire_outcomes are the public side).
+// change (no notification). Internal to src/store (JobStore::write_bookkeeping is the public side).
 #pragma once
 
 #include <chrono>
@@ -22,19 +21,20 @@ class BookkeepingWriter {
   // Prepares the bookkeeping statement on `conn` (again every kReplanEvery while it writes).
   BookkeepingWriter(pqxx::connection& conn, const Statements& sql);
 
-  // See JobStore::write_bookkeeping and record_fire_outcomes.
   // Runs the bookkeeping statement on empty batches (it changes nothing), so that its generic plan is
   // made now and not in the first batch of outcomes. A failure is left for that batch to report.
   void warm() noexcept;
 
+  // See JobStore::write_bookkeeping.
   void write(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
-             const std::vector<std::pair<std::string, TimePoint>>& run_now_served);
-  void record_fire_outcomes(const std::vector<FireOutcome>& outcomes);
+             const std::vector<std::pair<std::string, TimePoint>>& run_now_served, const std::vector<FireOutcome>& fire_outcomes);
 
   // How long one generic plan of the bookkeeping statement serves before it is made again.
   static constexpr std::chrono::seconds kReplanEvery{5};
 
  private:
+  // The last status of the jobs whose fires were recorded without a run (fire_outcomes.sql).
+  void write_fire_outcomes(pqxx::transaction_base& tx, const std::vector<FireOutcome>& outcomes);
   // Prepares the bookkeeping statement on the connection; its plan is made at its next run.
   void prepare();
   // Prepares the statement anew when its plan is kReplanEvery old (see the .cc).

@@ -23,6 +23,7 @@ auto guarded(F&& f) -> decltype(f()) {
     // 57P01 admin_shutdown (pg_terminate_backend), 57P02/57P03, 08xxx: the session is gone.
     const std::string state = e.sqlstate();
     if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0) throw ConnectionLost(e.what());
+    if (state == "55P03") throw RowsLocked(e.what());  // lock_not_available: lock_timeout ran out
     throw;
   }
 }

@@ -69,7 +69,7 @@ constexpr const char* kSessionSettings =
 constexpr const char* kIndexPlans = "SET enable_seqscan = off; SET jit = off";
 }  // namespace
 
-void JobStore::connect(bool listen, bool index_plans) {
+void JobStore::connect(bool listen, bool writer) {
   disconnect();
   guarded([&] {
     Impl& i = *impl_;
@@ -78,15 +78,18 @@ void JobStore::connect(bool listen, bool index_plans) {
     if (listen) i.listener = std::make_unique<JobListener>(*i.conn);
     // This statement also sends the listener's LISTEN, which waits for the next statement, so that it
     // takes effect now (before any load: no change falls between).
-    pqxx::nontransaction(*i.conn).exec(index_plans ? std::string(kSessionSettings) + "; " + kIndexPlans : kSessionSettings);
+    std::string settings = kSessionSettings;
+    if (writer)
+      settings += std::string("; ") + kIndexPlans + "; SET lock_timeout = '" + std::to_string(kWriterLockWait.count()) + "ms'";
+    pqxx::nontransaction(*i.conn).exec(settings);
     i.reader = std::make_unique<JobReader>(*i.conn, *i.sql, schema_);
     i.claimer = std::make_unique<FireClaimer>(*i.conn, *i.sql, instance_);
     i.bookkeeping = std::make_unique<BookkeepingWriter>(*i.conn, *i.sql);
     i.registry = std::make_unique<InstanceRegistry>(*i.conn, *i.sql, instance_);
     i.history = std::make_unique<RunHistory>(*i.conn, *i.sql, instance_);
-    // The scheduler loop's session claims; the writer's (index_plans) writes the bookkeeping.
+    // The scheduler loop's session claims; the writer's writes the bookkeeping.
     if (listen) i.claimer->warm();
-    if (index_plans) i.bookkeeping->warm();
+    if (writer) i.bookkeeping->warm();
   });
 }
 
@@ -147,16 +150,11 @@ std::vector<Claim> JobStore::claim(const std::vector<ClaimRequest>& fires) {
 }
 
 void JobStore::write_bookkeeping(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
-                                 const std::vector<std::pair<std::string, TimePoint>>& run_now_served) {
-  if (runs.empty() && updates.empty() && run_now_served.empty()) return;
+                                 const std::vector<std::pair<std::string, TimePoint>>& run_now_served,
+                                 const std::vector<FireOutcome>& fire_outcomes) {
+  if (runs.empty() && updates.empty() && run_now_served.empty() && fire_outcomes.empty()) return;
   impl_->connection();
-  impl_->bookkeeping->write(runs, updates, run_now_served);
-}
-
-void JobStore::record_fire_outcomes(const std::vector<FireOutcome>& outcomes) {
-  if (outcomes.empty()) return;
-  impl_->connection();
-  impl_->bookkeeping->record_fire_outcomes(outcomes);
+  impl_->bookkeeping->write(runs, updates, run_now_served, fire_outcomes);
 }
 
 void JobStore::heartbeat(int pid, const std::string& host) {

@@ -31,6 +31,20 @@ class ConnectionLost : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A statement of the writer's session waited kWriterLockWait for a row another transaction holds
+// (lock_not_available): it was rolled back, and the session is fine. Nothing of it was written.
+class RowsLocked : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// How long the writer's statements wait for a row lock (its session's lock_timeout). A user's UPDATE
+// or DELETE of many job_info rows locks them in its own order while the writer's bookkeeping locks
+// the rows of its batch: each can come to wait for a row the other holds, and PostgreSQL then ends one
+// of them after deadlock_timeout (1 s), often the user's, whose statement failed with "deadlock
+// detected". Giving up first, the writer never closes such a cycle; it writes the batch again.
+inline constexpr std::chrono::milliseconds kWriterLockWait{50};
+
 // The definition columns of one job_info row, plus the newest fire already claimed for it and what
 // rowsched last wrote back into it.
 struct JobRow {
@@ -144,9 +158,10 @@ class JobStore {
   JobStore& operator=(const JobStore&) = delete;
 
   // Opens the connection and, when `listen`, LISTENs (before any load, so no change falls between).
-  // `index_plans`: the session's plans use an index wherever one serves (enable_seqscan off), for a
-  // connection whose statements all find their rows by key (the writer's). Throws.
-  void connect(bool listen = true, bool index_plans = false);
+  // `writer`: the writer's session, whose statements all find their rows by key: its plans use an
+  // index wherever one serves (enable_seqscan off), and it waits for a job_info row another
+  // transaction holds for at most kWriterLockWait, then fails with RowsLocked. Throws.
+  void connect(bool listen = true, bool writer = false);
   void disconnect() noexcept;
   bool connected() const;
   // The connection's socket, to wait on for notifications; -1 when not connected.
@@ -175,11 +190,14 @@ class JobStore {
 
   // What the writer thread does: run outcomes into job_run, and one UPDATE per job_info row that
   // folds the runs' counters together with the row's write-back (at most one update per job_id),
-  // after setting run_right_now back to false for the served requests (job_id, run_right_now_at); a
-  // newer request made meanwhile is left alone, and none of it is a definition change (no
-  // notification). One implicit transaction, one round trip.
+  // after setting run_right_now back to false for the served requests (job_id, run_right_now_at) (a
+  // newer request made meanwhile is left alone) and the last status of the jobs whose fires were
+  // recorded without a run (`fire_outcomes`: last_status, and last_error when given; last_run_time
+  // stays the last real run; an invalid row keeps its reason; a job's last outcome wins). None of it
+  // is a definition change (no notification). One round trip per kind of item present.
   void write_bookkeeping(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
-                         const std::vector<std::pair<std::string, TimePoint>>& run_now_served);
+                         const std::vector<std::pair<std::string, TimePoint>>& run_now_served,
+                         const std::vector<FireOutcome>& fire_outcomes = {});
 
   // scheduler_instance: register (or refresh) this instance, heartbeat, deregister.
   void heartbeat(int pid, const std::string& host);
@@ -236,10 +254,6 @@ class JobStore {
   // a pqxx::sql_error 42P01 when the table does not exist: the schema was never migrated); and the
   // role this connection is logged in as.
   std::optional<std::vector<std::string>> applied_migrations();
-  // Sets last_status (and last_error, when given) of the jobs whose fires were recorded without a run;
-  // last_run_time stays the last real run; an invalid row keeps its reason. One statement; the last
-  // outcome of a job in `outcomes` wins.
-  void record_fire_outcomes(const std::vector<FireOutcome>& outcomes);
   std::string role() const;
 
   // The schema-qualified, quoted name of a table, e.g. "public"."job_info".

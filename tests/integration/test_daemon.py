@@ -201,6 +201,33 @@ def test_a_bulk_insert_of_10000_rows_in_one_transaction_is_all_scheduled(migrate
                                   "(substring(job_id from 6)::int % 60)") == 0
 
 
+def test_a_transaction_holding_job_rows_for_seconds_delays_their_write_backs_and_loses_none(migrated_db, start_daemon):
+    """The writer waits at most 50 ms for a job_info row another transaction holds (else a user's bulk
+    UPDATE could fail with "deadlock detected" against it), then writes the batch again, however long
+    the row stays held: nothing is dropped, and once the transaction ends every run is counted."""
+    for i in range(3):
+        insert_job(migrated_db, f"held{i}", kwargs={"trigger": "interval", "seconds": 1})
+    daemon = start_daemon(migrated_db)
+    wait_until(lambda: sql_value(migrated_db, "SELECT min(run_count) FROM job_info") >= 1, what="a counted run of each job")
+    holder = connect(migrated_db, autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT job_id FROM job_info WHERE job_id = 'held0' FOR UPDATE")
+        wait_until(lambda: "held by another transaction" in daemon.log(), what="the writer finding the row held")
+        before = sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE status = 'succeeded'")
+        # Runs go on meanwhile (claims only read job_info); their outcomes wait in the writer.
+        wait_until(lambda: sql_value(migrated_db, "SELECT count(*) FROM job_run") >= before + 6, what="six more runs")
+    finally:
+        holder.rollback()
+        holder.close()
+    counted = """SELECT bool_and(j.run_count = r.n) AND min(r.n) >= 4 FROM job_info j
+                   JOIN (SELECT job_id, count(*) FILTER (WHERE status NOT IN ('running', 'queued')) AS n
+                           FROM job_run GROUP BY job_id) r USING (job_id)"""
+    wait_until(lambda: sql_value(migrated_db, counted), what="every run counted in job_info")
+    assert "wrote the batch after" in daemon.log()
+    assert "dropping" not in daemon.log()
+
+
 def test_a_sql_job_runs_as_the_role_that_owns_the_row(migrated_db, start_daemon, make_role):
     alice = make_role("alice")
     sql(migrated_db, "CREATE TABLE audit (who text, at timestamptz default now())")

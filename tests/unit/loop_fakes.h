@@ -113,7 +113,6 @@ class FakeStore final : public LoopStore {
     }
     return won;
   }
-  void record_fire_outcomes(const std::vector<store::FireOutcome>&) override {}
 
   Duration heartbeat_takes{};          // how far a heartbeat moves the fake clock
   std::vector<TimePoint> heartbeat_at;  // the instant each heartbeat started
@@ -147,6 +146,8 @@ class FakeBookkeeping final : public BookkeepingQueue {
   size_t hurried = 0;  // hurry() calls
 
   void run_now_served(std::string, TimePoint) override {}
+  std::vector<store::FireOutcome> fire_outcomes;
+  void fire_outcome(store::FireOutcome o) override { fire_outcomes.push_back(std::move(o)); }
   void hurry() override { ++hurried; }
   bool flush(TimePoint) override { return true; }
   size_t queued() const override { return 0; }
