@@ -5,11 +5,13 @@
 -- p_lock_ids: distinct, in byte order, so that two instances never deadlock), then the fires are
 -- inserted into job_run. Each statement of a volatile function takes its own snapshot, so the INSERT
 -- sees the runs another instance claimed before it released the locks: max_instances holds across
--- instances. Returns the fires this instance won (the others were claimed before, by anyone).
+-- instances. Returns the fires this instance won (the others were claimed before, by anyone), and,
+-- with status `changed` and no run_id, the fires it did not claim because their job's row is no longer
+-- at the version the daemon asked under (p_version; NULL: any).
 CREATE OR REPLACE FUNCTION rowsched_claim_fires(
     p_instance text, p_lock_ids text[], p_job_id text[], p_scheduled_for timestamptz[], p_attempt int[],
     p_status text[], p_kind text[], p_max_instances int[], p_own int[], p_note text[], p_queue text[],
-    p_take_by timestamptz[], p_not_before timestamptz[])
+    p_take_by timestamptz[], p_not_before timestamptz[], p_version bigint[])
 RETURNS TABLE (run_id bigint, job_id text, scheduled_for timestamptz, attempt integer, status text)
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -31,9 +33,9 @@ BEGIN
        FROM unnest(p_lock_ids) WITH ORDINALITY AS s(id, n) ORDER BY s.n;
     RETURN QUERY
     WITH c AS (SELECT * FROM unnest(p_job_id, p_scheduled_for, p_attempt, p_status, p_kind, p_max_instances, p_own,
-                                    p_note, p_queue, p_take_by, p_not_before)
+                                    p_note, p_queue, p_take_by, p_not_before, p_version)
                              WITH ORDINALITY AS c(job_id, scheduled_for, attempt, status, kind, max_instances, own,
-                                                  note, queue, take_by, not_before, ord)),
+                                                  note, queue, take_by, not_before, version, ord)),
          -- Runs in flight that count against max_instances, each kind from its own partial index
          -- (sql/014_in_flight_apart.sql), and each read only when such runs can exist: another
          -- instance's runs while another instance is registered, worker runs (queued or running,
@@ -61,13 +63,21 @@ BEGIN
                             OVER (PARTITION BY c.job_id ORDER BY c.ord) > c.max_instances THEN 'skipped'
                        WHEN c.queue IS NOT NULL THEN 'queued'
                        ELSE 'running' END AS final
-                       FROM c LEFT JOIN running USING (job_id))
+                       FROM c LEFT JOIN running USING (job_id)),
+         -- Each fire with its job's row. A fire of a job no longer in job_info (its DELETE committed
+         -- before this claim, whether or not the daemon has read the notification yet) is dropped
+         -- here: not claimed, so not run. A fire asked for under another version of the row than the
+         -- one now committed (an UPDATE the daemon had not applied yet: a bulk one is announced by its
+         -- count and compared while the claims due meanwhile go ahead) is not claimed either, but
+         -- returned as `changed`: the daemon decides it again under the row as it now is.
+         sent AS (SELECT d.*, d.version IS NULL OR j.version = d.version AS current, j.func, j.func_args
+                    FROM decided d JOIN job_info j ON j.job_id = d.job_id),
+         won AS (
     INSERT INTO job_run AS r (job_id, scheduled_for, attempt, kind, instance, status, started_at, finished_at, error,
                               command, queue, take_by, not_before)
     -- A fire claimed ahead of its instant is not started before it: started_at is never earlier (the
     -- writer records the real start). The command text that runs comes from the row the fire is
-    -- claimed under. A fire of a job no longer in job_info (its DELETE committed before this claim,
-    -- whether or not the daemon has read the notification yet) is not claimed, so not run.
+    -- claimed under.
     SELECT d.job_id, d.scheduled_for, d.attempt, d.kind, p_instance, d.final,
            CASE WHEN d.final = 'running' THEN greatest(now(), d.scheduled_for)
                 WHEN d.final = 'queued' THEN NULL ELSE now() END,
@@ -76,11 +86,15 @@ BEGIN
                 THEN format('not run: max_instances (%s) runs of this job were already queued or running',
                             d.max_instances)
                 ELSE d.note END,
-           rowsched_command_text(j.func, j.func_args),
+           rowsched_command_text(d.func, d.func_args),
            d.queue, d.take_by, d.not_before
-      FROM decided d JOIN job_info j ON j.job_id = d.job_id
+      FROM sent d
+     WHERE d.current
      ORDER BY d.ord
     ON CONFLICT DO NOTHING
-    RETURNING r.run_id, r.job_id, r.scheduled_for, r.attempt, r.status;
+    RETURNING r.run_id, r.job_id, r.scheduled_for, r.attempt, r.status)
+    SELECT * FROM won
+    UNION ALL
+    SELECT NULL::bigint, d.job_id, d.scheduled_for, d.attempt, 'changed'::text FROM sent d WHERE NOT d.current;
 END
 $fn$;

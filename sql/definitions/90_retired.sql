@@ -14,3 +14,8 @@ DROP TRIGGER IF EXISTS job_info_stamp_insert ON job_info;
 -- 002's BEFORE function, which served INSERT and UPDATE; renamed job_info_before_update when INSERT
 -- got job_info_before_insert (its messages and owner rule are now rowsched_*_problem functions).
 DROP FUNCTION IF EXISTS job_info_before_write();
+
+-- rowsched_claim_fires before it took the version each fire is asked under (p_version, 2026-12-08):
+-- the old signature would stay beside the new one as an overload that no longer refuses stale fires.
+DROP FUNCTION IF EXISTS rowsched_claim_fires(text, text[], text[], timestamptz[], int[], text[], text[], int[], int[],
+                                             text[], text[], timestamptz[], timestamptz[]);

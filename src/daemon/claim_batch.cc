@@ -15,6 +15,7 @@ void ClaimBatch::add(const schedule::DueFire& f, const KnownJob* job, int own_ru
   c.status = to_sql(RunStatus::running);
   c.run_now = f.kind == schedule::FireKind::run_now;
   c.own_running = own_running;
+  c.version = f.version;  // the row the fire was decided under: the claim refuses it under another
   if (job) {
     c.max_instances = job->max_instances;
     if (!job->queue.empty()) {

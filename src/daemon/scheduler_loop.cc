@@ -241,7 +241,7 @@ bool SchedulerLoop::apply_notifications() {
   if (notes.empty()) return false;
   metrics_.notifications.inc(static_cast<double>(notes.size()));
   std::set<std::string> ids;
-  bool many = false, no_updates = true;
+  bool many = false;
   for (const auto& n : notes) {
     if (n.op == "truncate") {
       spdlog::info("job_info truncated: reloading everything");
@@ -249,7 +249,6 @@ bool SchedulerLoop::apply_notifications() {
       return true;
     }
     many = many || n.many;
-    no_updates = no_updates && (n.op == "insert" || n.op == "delete");
     if (!n.old_job_id.empty()) ids.insert(n.old_job_id);
     if (!n.job_id.empty()) ids.insert(n.job_id);
   }
@@ -257,12 +256,15 @@ bool SchedulerLoop::apply_notifications() {
   // (which also covers the named ones).
   if (many) {
     // The comparison reads every (job_id, version): 250 ms at 100,000 jobs, which held back the claims
-    // due meanwhile. When every change is an INSERT (new jobs: none of them has a fire to claim yet) or
-    // a DELETE (the claim refuses a fire of a job no longer in job_info: sql/definitions/70_claim.sql),
-    // the fires due within what the last one took, plus half, are claimed first, as before a periodic
-    // resync. Not before an UPDATE: a fire of a job it paused or moved would be claimed.
-    if (no_updates) claim_ahead_of(announced_took_);
-    resync(/*announced=*/true, /*claim_between=*/no_updates);
+    // due meanwhile. The fires due within what the last one took, plus half, are claimed first, as
+    // before a periodic resync: the claim refuses a fire of a job the statement deleted, and returns
+    // one of a job it changed (sql/definitions/70_claim.sql), which is decided again once re-read.
+    claim_ahead_of(announced_took_);
+    resync(/*announced=*/true);
+  } else if (ids.size() > kClaimBetweenFrom) {
+    // An UPDATE notifies row by row: one of 10,000 rows is re-read in chunks, the claims due going
+    // between them, as the rows a comparison finds.
+    reload_in_chunks(std::vector<std::string>(ids.begin(), ids.end()), /*claim_first=*/true);
   } else {
     rows_.reload(*store_, std::vector<std::string>(ids.begin(), ids.end()));
   }
@@ -293,16 +295,23 @@ bool SchedulerLoop::fire_due(TimePoint now, Duration ahead) {
   std::set<std::string> touched;
   for (const auto& f : due) {
     batch.add(f, jobs_.find(f.job_id), endings_.running(f.job_id));
-    if (f.kind == schedule::FireKind::run_now) writer_->run_now_served(f.job_id, f.scheduled_for);
     touched.insert(f.job_id);
   }
   const auto claims = store_->claim(batch.requests());
+  const std::set<std::tuple<std::string, TimePoint, int>> changed = changed_fires(claims, due);
+  // A run_right_now request is served once claimed, by this instance or another; one refused because
+  // its job changed meanwhile stays in the row, and comes back with the row's new version.
+  for (const auto& f : due)
+    if (f.kind == schedule::FireKind::run_now && !changed.count({f.job_id, f.scheduled_for, f.attempt}))
+      writer_->run_now_served(f.job_id, f.scheduled_for);
   // The claim's cost sets how far ahead the next fires are claimed.
   lead_.claimed(batch.requests().size(), clock_() - now);
   metrics_.claim_lead_seconds.set(std::chrono::duration<double>(lead_.lead()).count());
+  // Fires refused because their job changed come back (as changed) and are not conflicts: each is asked for again.
   metrics_.claim_conflicts.inc(static_cast<double>(batch.requests().size() - claims.size()));
   std::vector<store::FireOutcome> not_run;
   for (const auto& c : claims) {
+    if (c.status == store::kChanged) continue;
     metrics_.fires(c.status == to_sql(RunStatus::running) ? "run" : c.status).inc();
     const KnownJob* job = jobs_.find(c.job_id);
     const std::string attempt = c.attempt > 1 ? ", attempt " + std::to_string(c.attempt) : "";
@@ -346,6 +355,39 @@ bool SchedulerLoop::fire_due(TimePoint now, Duration ahead) {
   return true;
 }
 
+void SchedulerLoop::reload_in_chunks(const std::vector<std::string>& ids, bool claim_first) {
+  // Read and applied kReloadChunk rows at a time, the fires due within what the last chunk took (the
+  // first: what a row took in the last full load), plus half, claimed before each: a bulk statement
+  // over thousands of jobs holds back no claim. A fire of a job not re-read yet is asked for under
+  // the version the loop knows, and the claim refuses it if the statement changed the row.
+  Duration chunk_took = row_took_ * static_cast<int64_t>(std::min(ids.size(), kReloadChunk));
+  for (size_t i = 0; i < ids.size(); i += kReloadChunk) {
+    if (i > 0 || claim_first) claim_ahead_of(chunk_took);
+    const auto begin = ids.begin() + static_cast<std::ptrdiff_t>(i);
+    const auto end = ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + kReloadChunk));
+    chunk_took = timed([&] { rows_.reload(*store_, std::vector<std::string>(begin, end)); });
+  }
+}
+
+std::set<std::tuple<std::string, TimePoint, int>> SchedulerLoop::changed_fires(const std::vector<store::Claim>& claims,
+                                                                                const std::vector<schedule::DueFire>& due) {
+  std::set<std::tuple<std::string, TimePoint, int>> changed;
+  for (const auto& c : claims) {
+    if (c.status != store::kChanged) continue;
+    changed.insert({c.job_id, c.scheduled_for, c.attempt});
+    if (spdlog::should_log(spdlog::level::info))
+      spdlog::info("job {}: fire for {} not claimed: the row changed since rowsched read it; the fire is decided again under the new version",
+                   c.job_id, format_rfc3339(c.scheduled_for));
+  }
+  // A fire of the schedule or a run_right_now request comes back from the row when the change is
+  // applied (Schedule::upsert); a retry is held only here.
+  if (!changed.empty())
+    for (const auto& f : due)
+      if (f.kind == schedule::FireKind::retry && changed.count({f.job_id, f.scheduled_for, f.attempt}))
+        schedule_.schedule_retry(f.job_id, f.scheduled_for, f.attempt, std::max(f.fire_at, clock_() + kChangedRetryAfter));
+  return changed;
+}
+
 void SchedulerLoop::heartbeat() {
   store_->heartbeat(getpid(), parts_.host);
   const Duration lost_after = from_seconds(options_.lost_after);
@@ -360,7 +402,7 @@ void SchedulerLoop::heartbeat() {
 
 void SchedulerLoop::record_results() { endings_.finished(runs_->take_finished()); }
 
-void SchedulerLoop::resync(bool announced, bool claim_between) {
+void SchedulerLoop::resync(bool announced) {
   // Repairs anything a lost notification missed. First one aggregate over the table; only when its
   // fingerprint differs from ours is the (job_id, version) list read and compared.
   const TimePoint start = clock_();
@@ -372,19 +414,7 @@ void SchedulerLoop::resync(bool announced, bool claim_between) {
     } else if (!stale.empty()) {
       spdlog::info("resync: {} jobs changed without a notification reaching us; re-reading them", stale.size());
     }
-    if (!claim_between) {
-      rows_.reload(*store_, stale);
-    } else {
-      // Read and applied kReloadChunk rows at a time, the fires due within what the last chunk took
-      // (the first: what a row took in the last full load), plus half, claimed before each: a bulk
-      // INSERT of thousands of jobs holds back no claim.
-      Duration chunk_took = row_took_ * static_cast<int64_t>(std::min(stale.size(), kReloadChunk));
-      for (size_t i = 0; i < stale.size(); i += kReloadChunk) {
-        claim_ahead_of(chunk_took);
-        const auto end = stale.begin() + static_cast<std::ptrdiff_t>(std::min(stale.size(), i + kReloadChunk));
-        chunk_took = timed([&] { rows_.reload(*store_, std::vector<std::string>(stale.begin() + static_cast<std::ptrdiff_t>(i), end)); });
-      }
-    }
+    reload_in_chunks(stale, /*claim_first=*/announced);
   }
   next_resync_ = clock_() + from_seconds(options_.resync_interval);
 }

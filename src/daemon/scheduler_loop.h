@@ -16,7 +16,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -88,12 +90,19 @@ class SchedulerLoop {
   // Tells the runs which fires are due at `at` (runs_->expect), before they are claimed.
   void expect_fires(TimePoint at);
   void record_results();
-  // Compares (job_id, version) with the table and re-reads what differs. `announced`: a notification
-  // said a statement changed more rows than it names (else this is the periodic repair).
-  // `claim_between`: what differs is re-read in chunks, with the fires that came due claimed between
-  // them (only when every change is an INSERT or a DELETE: no fire of a changed job can be claimed
-  // early, and none of a deleted one at all).
-  void resync(bool announced = false, bool claim_between = false);
+  // Compares (job_id, version) with the table and re-reads what differs, in chunks, with the fires
+  // that came due claimed between them (the claim refuses a fire of a job changed or deleted since
+  // the loop read it). `announced`: a notification said a statement changed more rows than it names
+  // (else this is the periodic repair).
+  void resync(bool announced = false);
+  // Re-reads the rows of `ids` kReloadChunk at a time, claiming the fires due before each chunk but
+  // the first (and before that one too with `claim_first`).
+  void reload_in_chunks(const std::vector<std::string>& ids, bool claim_first);
+  // The fires `claims` returned as changed (their job's row has another version than the one they
+  // were asked under, store::kChanged): logged, and a retry among them put back to be claimed again
+  // once the change is applied. Their (job_id, scheduled_for, attempt).
+  std::set<std::tuple<std::string, TimePoint, int>> changed_fires(const std::vector<store::Claim>& claims,
+                                                                  const std::vector<schedule::DueFire>& due);
   void heartbeat();
   // The error path of every database failure: one log line per backoff step, the reason in /readyz,
   // the connection dropped, the next attempt after the backoff's wait.
@@ -148,11 +157,17 @@ class SchedulerLoop {
   // are claimed before the next one.
   Duration heartbeat_took_{}, resync_took_{};
   // What reading and comparing the whole table took when a notification last asked for it (a
-  // statement that changed more rows than it names): the fires due within that are claimed first
-  // when only inserts and deletes are announced. The rows that differ are re-read kReloadChunk at a time.
+  // statement that changed more rows than it names): the fires due within that are claimed first.
+  // The rows that differ are re-read kReloadChunk at a time.
   Duration announced_took_{};
   // 1,000: smaller chunks made a bulk INSERT of 20,000 jobs take up to twice as long to schedule.
   static constexpr size_t kReloadChunk = 1000;
+  // Notifications naming more jobs than this (an UPDATE notifies row by row) are re-read with the
+  // claims due going first and between chunks; fewer are re-read at once (2 ms or so).
+  static constexpr size_t kClaimBetweenFrom = 100;
+  // A retry the claim refused because its job changed is claimed again no sooner than this: the
+  // change's notification is normally applied by then, and until it is, each claim is refused again.
+  static constexpr Duration kChangedRetryAfter = std::chrono::milliseconds(50);
   Duration row_took_{};  // what reading and applying one row took in the last full load
   TimePoint next_unregistered_{};
   bool stopping_ = false;

@@ -96,10 +96,17 @@ struct ClaimRequest {
   // Its queued and running runs count for max_instances from job_run, whoever claimed them.
   std::string queue{};  // empty: not a worker job
   std::optional<TimePoint> take_by{}, not_before{};
+  // The job_info version the fire was decided under: when the row has another by the time of the
+  // claim (an UPDATE the daemon has not applied yet), the fire is not claimed and comes back as
+  // kChanged. None: claimed whatever the version.
+  std::optional<int64_t> version{};
 };
 
+// What the claim did with a fire it did not claim because its job changed (ClaimRequest::version).
+inline constexpr const char* kChanged = "changed";
+
 struct Claim {
-  int64_t run_id = 0;
+  int64_t run_id = 0;  // 0 for a fire not claimed (kChanged)
   std::string job_id;
   TimePoint scheduled_for;
   int attempt = 1;

@@ -201,6 +201,46 @@ def test_a_bulk_insert_of_10000_rows_in_one_transaction_is_all_scheduled(migrate
                                   "(substring(job_id from 6)::int % 60)") == 0
 
 
+def test_a_bulk_update_stops_the_jobs_it_pauses_and_loses_no_fire_of_the_jobs_it_only_edits(migrated_db, start_daemon):
+    """One UPDATE of 200 rows is announced by its count, and the daemon claims the fires due while it
+    compares the table: the claim refuses a fire asked under a job's old version, and the daemon decides
+    it again under the new one (docs/decisions.md). Once the UPDATE has committed, a job it paused
+    starts no fire beyond the claim lead (1.025 s at most), and a job whose description it changed
+    goes on firing every second: none lost, none twice."""
+    # 400 jobs at 1 Hz spread over the second (a claim every 25 ms), beside 20,000 idle ones, so that
+    # claims are due while the daemon compares the table.
+    sql(migrated_db, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) "
+                     "SELECT 'idle' || i, 'log', '[]', '{\"trigger\": \"cron\", \"hour\": 3, \"minute\": 0}' "
+                     "FROM generate_series(1, 20000) i")
+    sql(migrated_db, "INSERT INTO job_info (job_id, func, func_args, trigger_kwargs) "
+                     "SELECT 'j' || i, 'log', '[]', jsonb_build_object('trigger', 'interval', 'seconds', 1, 'start_date', "
+                     "to_char((date_trunc('second', now()) + interval '2 s' + i * interval '2.5 ms') AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) FROM generate_series(1, 400) i")
+    start_daemon(migrated_db)
+    wait_until(lambda: sql_value(migrated_db, "SELECT count(DISTINCT job_id) FROM job_run WHERE status = 'succeeded'") == 400,
+               timeout=15, what="every job's first run")
+    # One statement: a new description for every idle job and half the others, a quarter of those paused.
+    sql(migrated_db, """UPDATE job_info SET description = 'edited',
+                               is_paused = CASE WHEN job_id LIKE 'j%' THEN substring(job_id from 2)::int % 4 = 0 ELSE false END
+                         WHERE CASE WHEN job_id LIKE 'j%' THEN substring(job_id from 2)::int % 2 = 0 ELSE true END""")
+    committed = sql_value(migrated_db, "SELECT clock_timestamp()")
+    edited = [f"j{i}" for i in range(2, 401, 4)]
+    paused = [f"j{i}" for i in range(4, 401, 4)]
+    wait_until(lambda: (sql_value(migrated_db, "SELECT min(n) FROM (SELECT count(*) AS n FROM job_run WHERE job_id = ANY (%s) "
+                                              "AND status = 'succeeded' AND scheduled_for > %s GROUP BY job_id) c "
+                                              "HAVING count(*) = %s", (edited, committed, len(edited))) or 0) >= 3,
+               timeout=20, what="three runs of every edited job after the UPDATE")
+    late_paused = sql(migrated_db, "SELECT job_id, scheduled_for FROM job_run WHERE job_id = ANY (%s) AND scheduled_for > %s",
+                      (paused, committed + datetime.timedelta(seconds=1.1)))
+    assert late_paused == []
+    assert sql_value(migrated_db, "SELECT count(*) FROM job_info WHERE job_id = ANY (%s) AND state = 'paused'", (paused,)) == 100
+    for job_id in edited:
+        fired = [r[0] for r in runs(migrated_db, job_id)]
+        gaps = {(b - a).total_seconds() for a, b in zip(fired, fired[1:])}
+        assert gaps == {1.0}, (job_id, fired)
+        assert {r[1] for r in runs(migrated_db, job_id)} <= {"succeeded", "running"}, job_id
+
+
 def test_a_transaction_holding_job_rows_for_seconds_delays_their_write_backs_and_loses_none(migrated_db, start_daemon):
     """The writer waits at most 50 ms for a job_info row another transaction holds (else a user's bulk
     UPDATE could fail with "deadlock detected" against it), then writes the batch again, however long

@@ -719,15 +719,18 @@ def test_inserting_the_job_run_row_is_the_claim_and_only_one_instance_gets_it(sh
     assert sql(shared_migrated_db, CLAIM, ("two", *more)) == [("b",)]
 
 
-def claim_fires(dsn, instance, job_ids, at):
+def claim_fires(dsn, instance, job_ids, at, versions=None, statuses=False):
     """The daemon's claim (rowsched_claim_fires, src/store/statements/claim.sql) of one `running` fire at
-    `at` for each of `job_ids`, as FireClaimer binds it; the job ids it won."""
+    `at` for each of `job_ids`, asked under `versions` (None: any), as FireClaimer binds it; the job ids
+    it won, or with `statuses` (job_id, status) for every fire it returned."""
     n = len(job_ids)
-    rows = sql(dsn, """SELECT job_id FROM rowsched_claim_fires(
+    rows = sql(dsn, """SELECT job_id, status, run_id FROM rowsched_claim_fires(
                            %s, %s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::text[], %s::int[],
-                           %s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])""",
+                           %s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::int8[])""",
                (instance, sorted(job_ids), job_ids, [at] * n, [1] * n, ["running"] * n, ["schedule"] * n, [1] * n,
-                [0] * n, [None] * n, [None] * n, [None] * n, [None] * n))
+                [0] * n, [None] * n, [None] * n, [None] * n, [None] * n, versions or [None] * n))
+    if statuses:
+        return sorted((job_id, status, run_id is not None) for job_id, status, run_id in rows)
     return sorted(r[0] for r in rows)
 
 
@@ -740,6 +743,27 @@ def test_a_fire_of_a_job_deleted_before_its_claim_is_not_claimed(migrated_db):
     sql(migrated_db, "DELETE FROM job_info WHERE job_id = 'gone'")
     assert claim_fires(migrated_db, "one", ["kept", "gone"], "2030-01-01T00:00:00Z") == ["kept"]
     assert sql(migrated_db, "SELECT job_id FROM job_run") == [("kept",)]
+
+
+def test_a_fire_asked_under_an_older_version_of_its_row_is_returned_as_changed_and_not_claimed(migrated_db):
+    """The daemon may claim a fire ahead of an UPDATE it has not applied yet (a bulk UPDATE is announced
+    by its count, and the claims due meanwhile go first): the claim refuses a fire asked under another
+    version of its row than the one committed, and says so, so that the daemon decides it again under
+    the new row. Nothing of it reaches job_run; the same fire asked under the new version is claimed."""
+    versions = {job_id: insert_job(migrated_db, job_id)["version"] for job_id in ("kept", "paused", "edited")}
+    update_job(migrated_db, "paused", is_paused=True)
+    edited = update_job(migrated_db, "edited", description="new words")
+    assert edited["version"] == versions["edited"] + 1
+    at = "2030-01-01T00:00:00Z"
+    ids = ["kept", "paused", "edited"]
+    assert claim_fires(migrated_db, "one", ids, at, [versions[j] for j in ids], statuses=True) == [
+        ("edited", "changed", False), ("kept", "running", True), ("paused", "changed", False)]
+    assert sql(migrated_db, "SELECT job_id FROM job_run") == [("kept",)]
+    assert claim_fires(migrated_db, "one", ["edited"], at, [edited["version"]], statuses=True) == [
+        ("edited", "running", True)]
+    # A version the row never had (newer than the committed one) is refused as well.
+    assert claim_fires(migrated_db, "two", ["kept"], "2030-01-01T00:01:00Z", [versions["kept"] + 5],
+                       statuses=True) == [("kept", "changed", False)]
 
 
 def test_a_retry_is_another_attempt_of_the_same_fire(shared_migrated_db):

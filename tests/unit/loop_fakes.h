@@ -34,6 +34,7 @@ class FakeStore final : public LoopStore {
   std::vector<store::ClaimRequest> claimed;
   std::vector<TimePoint> claimed_at;  // the instant of each claim statement
   std::vector<store::ClaimRequest> refused;  // fires sent to a claim for a job no longer in `table`
+  std::vector<store::ClaimRequest> changed;  // fires sent under another version than the table's
   std::vector<TimePoint> claimed_fire_at;  // the instant of the claim statement that won each of `claimed`
   Duration claim_takes_per_fire{};    // how far a claim moves the fake clock, per fire
   bool cleared_is_running = false, deregistered = false;
@@ -100,6 +101,12 @@ class FakeStore final : public LoopStore {
       // As the claim's join with job_info: a fire of a job no longer in the table is not claimed.
       if (!table.count(f.job_id)) {
         refused.push_back(f);
+        continue;
+      }
+      // ... and one asked under another version of the row than the table's comes back as changed.
+      if (f.version && *f.version != table[f.job_id].version) {
+        changed.push_back(f);
+        won.push_back({0, f.job_id, f.scheduled_for, f.attempt, store::kChanged});
         continue;
       }
       // As job_run's unique (job_id, scheduled_for, attempt): a fire claimed before is not won again.
