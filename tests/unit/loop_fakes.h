@@ -152,7 +152,8 @@ class FakeBookkeeping final : public BookkeepingQueue {
   void record(store::RunRecord r) override { records.push_back(std::move(r)); }
   size_t hurried = 0;  // hurry() calls
 
-  void run_now_served(std::string, TimePoint) override {}
+  std::vector<std::pair<std::string, TimePoint>> served;  // run_now_served() calls
+  void run_now_served(std::string job_id, TimePoint at) override { served.emplace_back(std::move(job_id), at); }
   std::vector<store::FireOutcome> fire_outcomes;
   void fire_outcome(store::FireOutcome o) override { fire_outcomes.push_back(std::move(o)); }
   void hurry() override { ++hurried; }
@@ -175,6 +176,7 @@ class FakeRuns final : public LoopRuns {
 
   size_t threads = 4;
   Duration run_takes = std::chrono::milliseconds(10);
+  std::set<std::string> failing_jobs;  // their runs fail
   std::vector<run::RunRequest> submitted;
   std::vector<run::RunRequest> expected;  // expect() calls, in order
   bool abandoned = false;
@@ -226,7 +228,9 @@ class FakeRuns final : public LoopRuns {
     while (!running_.empty()) {
       auto first = std::min_element(running_.begin(), running_.end(), [](auto& a, auto& b) { return a.ends < b.ends; });
       if (first->ends > t) break;
-      out.push_back({first->request, to_sql(RunStatus::succeeded), first->started, first->ends, "", ""});
+      const bool fails = failing_jobs.count(first->request.job_id) > 0;
+      out.push_back({first->request, to_sql(fails ? RunStatus::failed : RunStatus::succeeded), first->started, first->ends, "",
+                     fails ? "it failed" : ""});
       const TimePoint freed = first->ends;
       running_.erase(first);
       start_queued(freed);
