@@ -1564,14 +1564,17 @@ def section_handlers(ctx):
 
 TABLE_RESYNC_S = 2.0
 TABLE_BULK = 500
+# An UPDATE notifies row by row; one that touches most idle jobs (a migration, a bulk edit in the admin).
+TABLE_BULK_UPDATE = 20000
 
 
 def big_table_lateness(ctx, binary, idle, duration, bulk=0, op="insert"):
     """1,000 staggered `sql` jobs at 1 Hz beside `idle` hourly `log` jobs: lateness of the work (the
     stamp - scheduled_for), and how many fires were over 5 ms. Without `bulk`, the daemon resyncs every
     TABLE_RESYNC_S; with it, at the default interval, and a third into the window one statement (`op`:
-    an INSERT adds `bulk` more hourly jobs, a DELETE removes `bulk` of the idle ones) changes `bulk` rows
-    (announced by its count, not its ids, past 100 rows)."""
+    an INSERT adds `bulk` more hourly jobs, a DELETE removes `bulk` of the idle ones: announced by its
+    count, not its ids, past 100 rows; an UPDATE gives `bulk` idle ones a new description: one
+    notification per row)."""
     ctx.reset()
     sql(ctx.dsn, SQL_FIRE_TABLE)
     t0 = time.time() + 2.0
@@ -1586,7 +1589,9 @@ def big_table_lateness(ctx, binary, idle, duration, bulk=0, op="insert"):
     statement = {"insert": """INSERT INTO job_info (job_id, func, func_args, trigger_kwargs)
                               SELECT 'bulk' || i, 'log', '["bulk"]', '{"trigger":"interval","seconds":3600}'
                                 FROM generate_series(1, %s) i""",
-                 "delete": "DELETE FROM job_info WHERE job_id IN (SELECT 'idle' || i FROM generate_series(1, %s) i)"
+                 "delete": "DELETE FROM job_info WHERE job_id IN (SELECT 'idle' || i FROM generate_series(1, %s) i)",
+                 "update": """UPDATE job_info SET description = 'edited in bulk'
+                             WHERE job_id IN (SELECT 'idle' || i FROM generate_series(1, %s) i)""",
                  }.get(op)
     db = window_cost(ctx, ws, we, during=(ws + duration / 3, lambda: sql(ctx.dsn, statement, (bulk,))) if bulk else None)
     sleep_until(we + 2.0)
@@ -1606,7 +1611,8 @@ def section_jobtable(ctx):
     idle, duration, rounds = (49000, 6.0, 2) if ctx.quick else (99000, 10.0, 3)
     binaries = compared_binaries(ctx)
     data, rows = [], []
-    for bulk, op in ((0, None), (TABLE_BULK, "insert"), (TABLE_BULK, "delete")):
+    bulk_update = min(TABLE_BULK_UPDATE, idle)
+    for bulk, op in ((0, None), (TABLE_BULK, "insert"), (TABLE_BULK, "delete"), (bulk_update, "update")):
         for i in range(rounds):
             for label, binary in in_round_order(binaries, i):
                 r = big_table_lateness(ctx, binary, idle, duration, bulk, op)
@@ -1620,8 +1626,10 @@ def section_jobtable(ctx):
              "scheduled_for) beside {:,} idle hourly `log` jobs, %.0f s of fires per round. A resync: "
              "`--resync-interval %g` (30 by default: the same stall, 15 times rarer). One INSERT or DELETE: a third "
              "into the window, one statement adds {:,} more jobs or removes as many idle ones (past 100 rows its "
-             "notification gives the count, not the ids, and the daemon compares every (job_id, version)). baseline = $ROWSCHED_BASELINE_BIN (%s), in an "
-             "order that flips each round.".format(idle, TABLE_BULK) % (duration, TABLE_RESYNC_S,
+             "notification gives the count, not the ids, and the daemon compares every (job_id, version)). One "
+             "UPDATE: a third into the window, one statement gives {:,} idle jobs a new description (one "
+             "notification per row; the daemon re-reads them). baseline = $ROWSCHED_BASELINE_BIN (%s), in an "
+             "order that flips each round.".format(idle, TABLE_BULK, bulk_update) % (duration, TABLE_RESYNC_S,
                                                os.environ.get("ROWSCHED_BASELINE_BIN", "not given"))]
     emit(ctx, "jobtable", "Fires beside a large job_info", text, data, notes)
 
