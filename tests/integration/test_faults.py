@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import dsn_with, free_port, quote_ident, sql, sql_value
+from conftest import connect, dsn_with, free_port, quote_ident, sql, sql_value
 from daemon import Daemon, insert_job, job, runs, start_daemon, state_is, wait_until  # noqa: F401 (fixture)
 from test_operations import binary, http_get, run_cli  # noqa: F401 (fixture)
 
@@ -256,3 +256,24 @@ def test_sigterm_with_runs_in_flight_stops_the_daemon_within_2_s_once_they_end(m
     wait_until(lambda: runs(migrated_db, "nap", "running"), timeout=15, what="a run in flight")
     stop_within(d, signal.SIGTERM)
     assert runs(migrated_db, "nap", "running") == []  # it ended and was recorded before the exit
+
+
+def test_sigterm_while_a_session_holds_a_jobs_row_stops_the_daemon_within_2_s(migrated_db, start_daemon):
+    """A session left in a transaction that changed a job_info row (psql, an admin page) holds that row.
+    The daemon's last writes (the outcomes, is_running cleared) do not wait for it: SIGTERM still stops
+    it within 2 s, and the rows nobody holds are cleared."""
+    insert_job(migrated_db, "held", kwargs={"trigger": "interval", "seconds": 1})
+    insert_job(migrated_db, "free", kwargs={"trigger": "interval", "seconds": 1})
+    d = start_daemon(migrated_db)
+    wait_until(lambda: sql_value(migrated_db, "SELECT min(run_count) FROM job_info") >= 1, what="a counted run of each job")
+    holder = connect(migrated_db, autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("UPDATE job_info SET description = 'being edited' WHERE job_id = 'held'")
+        wait_until(lambda: "held by another transaction" in d.log(), what="the writer finding the row held")
+        stop_within(d, signal.SIGTERM)
+        assert sql(migrated_db, "SELECT job_id, is_running FROM job_info ORDER BY job_id") == [
+            ("free", False), ("held", True)]
+    finally:
+        holder.rollback()
+        holder.close()
