@@ -392,10 +392,22 @@ void SchedulerLoop::heartbeat() {
   store_->heartbeat(getpid(), parts_.host);
   const Duration lost_after = from_seconds(options_.lost_after);
   const bool unregistered_too = clock_() >= next_unregistered_;
-  endings_.lost(store_->mark_lost_runs(lost_after, unregistered_too));
-  if (unregistered_too) next_unregistered_ = clock_() + kUnregisteredEvery;
-  // Ends the worker runs nobody will end and retries the ones that ended badly (sql/010_workers.sql).
-  endings_.worker_runs_ended(store_->sweep_worker_runs(lost_after));
+  // Both count ended runs into job_info rows; one that another transaction holds (a user's UPDATE not
+  // yet committed) leaves the work to a later heartbeat instead of holding the claims up.
+  try {
+    endings_.lost(store_->mark_lost_runs(lost_after, unregistered_too));
+    if (unregistered_too) next_unregistered_ = clock_() + kUnregisteredEvery;
+    // Ends the worker runs nobody will end and retries the ones that ended badly (sql/010_workers.sql).
+    endings_.worker_runs_ended(store_->sweep_worker_runs(lost_after));
+    if (held_heartbeats_ > 0) spdlog::info("heartbeat: the held job_info row was released after {} heartbeats", held_heartbeats_);
+    held_heartbeats_ = 0;
+  } catch (const store::RowsLocked& e) {
+    // A user's transaction can hold a row for minutes: a line at the first heartbeat and every 20th.
+    if (++held_heartbeats_ == 1 || held_heartbeats_ % 20 == 0)
+      spdlog::warn("heartbeat: a job_info row is held by another transaction (an UPDATE or DELETE of job_info not yet committed; "
+                   "{} heartbeats in a row); runs left by a stopped instance or a worker are ended at a later heartbeat: {}",
+                   held_heartbeats_, store::format_pg_error(e));
+  }
   queue_gauges_.report(store_->worker_queues());
   next_heartbeat_ = clock_() + from_seconds(options_.heartbeat_interval);
 }

@@ -170,6 +170,7 @@ class SchedulerLoop {
   static constexpr Duration kChangedRetryAfter = std::chrono::milliseconds(50);
   Duration row_took_{};  // what reading and applying one row took in the last full load
   TimePoint next_unregistered_{};
+  int held_heartbeats_ = 0;  // consecutive heartbeats that found a job_info row held (store::RowsLocked)
   bool stopping_ = false;
   bool cpu_wake_held_ = false;  // parts_.hold_cpu_wake(true) was the last call
   bool started_ = false;         // the first connection of this process has been made

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
@@ -120,6 +121,67 @@ bool Writer::flush(TimePoint deadline) {
   return done_cv_.wait_until(lock, until, [&] { return written_total_ >= target; });
 }
 
+namespace {
+// One batch of what the writer writes, in queue order.
+struct Batch {
+  std::vector<store::RunRecord> runs;
+  std::vector<store::JobStateUpdate> updates;
+  std::vector<std::pair<std::string, TimePoint>> run_now;
+  std::vector<store::FireOutcome> fire_outcomes;
+
+  size_t size() const { return runs.size() + updates.size() + run_now.size() + fire_outcomes.size(); }
+
+  std::vector<std::string> job_ids() const {
+    std::set<std::string> ids;
+    for (const auto& r : runs) ids.insert(r.job_id);
+    for (const auto& u : updates) ids.insert(u.job_id);
+    for (const auto& [id, at] : run_now) ids.insert(id);
+    for (const auto& o : fire_outcomes) ids.insert(o.job_id);
+    return {ids.begin(), ids.end()};
+  }
+
+  // Moves the items of the jobs in `held` into the returned batch, keeping both in order.
+  Batch take(const std::set<std::string>& held) {
+    Batch out;
+    const auto move_held = [&](auto& from, auto& to, auto id_of) {
+      auto kept = from.begin();
+      for (auto it = from.begin(); it != from.end(); ++it) {
+        if (held.count(id_of(*it))) to.push_back(std::move(*it));
+        else *kept++ = std::move(*it);
+      }
+      from.erase(kept, from.end());
+    };
+    move_held(runs, out.runs, [](const auto& r) { return r.job_id; });
+    move_held(updates, out.updates, [](const auto& u) { return u.job_id; });
+    move_held(run_now, out.run_now, [](const auto& p) { return p.first; });
+    move_held(fire_outcomes, out.fire_outcomes, [](const auto& o) { return o.job_id; });
+    return out;
+  }
+
+  // Appends `other`'s items (each job's items are all in one of the two batches, so each job's order holds).
+  void append(Batch&& other) {
+    const auto move_all = [](auto& from, auto& to) {
+      to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+    };
+    move_all(other.runs, runs);
+    move_all(other.updates, updates);
+    move_all(other.run_now, run_now);
+    move_all(other.fire_outcomes, fire_outcomes);
+  }
+
+  // A job queued twice in one batch (re-read, then fired) gets only its newest state: one UPDATE ...
+  // FROM with two source rows for the same target would apply an arbitrary one.
+  std::vector<store::JobStateUpdate> newest_updates() const {
+    std::vector<store::JobStateUpdate> newest;
+    newest.reserve(updates.size());
+    std::unordered_set<std::string> seen;
+    for (auto it = updates.rbegin(); it != updates.rend(); ++it)
+      if (seen.insert(it->job_id).second) newest.push_back(*it);
+    return newest;
+  }
+};
+}  // namespace
+
 void Writer::work() {
   Backoff backoff;
   bool failed_last = false;  // the previous attempt failed: a success is worth a line
@@ -130,10 +192,11 @@ void Writer::work() {
     return step.wait;
   };
   int failures = 0;  // consecutive failures of the current batch (not counting lost connections)
-  // Rows of a batch held by another transaction (store::RowsLocked): the batch is written again soon,
-  // and never dropped for it, however long that transaction lasts.
-  Backoff locked({std::chrono::milliseconds(50), std::chrono::seconds(1), std::chrono::seconds(30)});
-  int locked_waits = 0;  // consecutive attempts that found rows held
+  // A batch that finds job_info rows held by another transaction (store::RowsLocked): the items of the
+  // jobs whose rows are held are kept back and written again soon, never dropped for it however long
+  // that transaction lasts; the rest of the batch is written at once.
+  Backoff locked({std::chrono::milliseconds(50), std::chrono::milliseconds(200), std::chrono::seconds(30)});
+  int locked_waits = 0;  // consecutive batches that found rows held
   size_t written_since_trim = 0;
   std::unique_lock lock(mu_);
   while (true) {
@@ -141,43 +204,40 @@ void Writer::work() {
     gather(lock);
     if (stopping_) return;
     hurry_ = 0;  // this batch takes what the hurried callers wait for
-    auto runs = take_front(runs_, kBatch);
-    auto updates = take_front(updates_, kBatch);
-    auto run_now = take_front(run_now_, kBatch);
-    auto fire_outcomes = take_front(fire_outcomes_, kBatch);
+    Batch batch{take_front(runs_, kBatch), take_front(updates_, kBatch), take_front(run_now_, kBatch),
+                take_front(fire_outcomes_, kBatch)};
     lock.unlock();
 
-    // A job queued twice in one batch (re-read, then fired) gets only its newest state: one UPDATE ...
-    // FROM with two source rows for the same target would apply an arbitrary one.
-    std::vector<store::JobStateUpdate> newest;
-    newest.reserve(updates.size());
-    {
-      std::unordered_set<std::string> seen;
-      for (auto it = updates.rbegin(); it != updates.rend(); ++it)
-        if (seen.insert(it->job_id).second) newest.push_back(*it);
-    }
-    bool written = false;
+    const auto write = [&](const Batch& b) { store_.write_bookkeeping(b.runs, b.newest_updates(), b.run_now, b.fire_outcomes); };
+    Batch held;  // kept back: their job_info rows are held by another transaction
+    size_t written = 0;  // items written (or dropped)
     bool lost = false;
     Duration wait{};
     try {
       if (!store_.connected()) store_.connect(/*listen=*/false, /*writer=*/true);
-      store_.write_bookkeeping(runs, newest, run_now, fire_outcomes);
-      written = true;
-      if (locked_waits > 0) spdlog::info("writer: the held job_info rows were released; wrote the batch after {} waits", locked_waits);
-      else if (failed_last) spdlog::info("writer: reconnected to the database after {} failed attempts", backoff.failures());
+      try {
+        write(batch);
+      } catch (const store::RowsLocked&) {
+        held = batch.take(store_.held_jobs(batch.job_ids()));
+        if (batch.size() > 0) write(batch);
+        const auto step = locked.failed("job_info rows held by another transaction", clock_());
+        wait = step.wait;
+        // A user's transaction can hold rows for minutes: a line at the first wait and every 20th.
+        if (++locked_waits == 1 || locked_waits % 20 == 0)
+          spdlog::warn("writer: the job_info rows of {} jobs are held by another transaction (an UPDATE or DELETE of job_info "
+                       "not yet committed; {} times in a row); keeping their {} run results and write-backs, writing them "
+                       "again in {} ms; wrote the other {}",
+                       held.job_ids().size(), locked_waits, held.size(), wait / std::chrono::milliseconds(1), batch.size());
+      }
+      written = batch.size();
+      if (held.size() == 0) {
+        if (locked_waits > 0) spdlog::info("writer: the held job_info rows were released; wrote their items after {} waits", locked_waits);
+        else if (failed_last) spdlog::info("writer: reconnected to the database after {} failed attempts", backoff.failures());
+        locked.succeeded(clock_());
+        locked_waits = 0;
+      }
       backoff.succeeded(clock_());
-      locked.succeeded(clock_());
-      locked_waits = 0;
       failures = 0;
-    } catch (const store::RowsLocked&) {
-      const auto step = locked.failed("job_info rows held by another transaction", clock_());
-      wait = step.wait;
-      // A user's transaction can hold rows for minutes: a line at the first wait and every 20th.
-      if (++locked_waits == 1 || locked_waits % 20 == 0)
-        spdlog::warn("writer: job_info rows of this batch are held by another transaction (an UPDATE or DELETE of job_info not "
-                     "yet committed; waited {} ms, {} times in a row); keeping {} run results and {} write-backs and writing "
-                     "them again in {} ms",
-                     store::kWriterLockWait.count(), locked_waits, runs.size(), newest.size(), step.wait / std::chrono::milliseconds(1));
     } catch (const store::ConnectionLost& e) {
       lost = true;
       // The counts stay out of the text, so that a repeating outage reads as one error "still failing".
@@ -188,39 +248,42 @@ void Writer::work() {
         lost = true;
         wait = fail("writer: cannot connect to " + store::redact_dsn(dsn_) + ": " + store::describe_fault(e, {dsn_, schema_, ""}));
       } else if (++failures >= 3) {
-        spdlog::error("writer: dropping {} run results and {} write-backs after 3 failed attempts: {}", runs.size(),
-                      newest.size(), store::describe_fault(e, {dsn_, schema_, store_.role()}));
-        written = true;  // dropped: counted as done so that flush() does not wait for them
+        spdlog::error("writer: dropping {} run results and {} write-backs after 3 failed attempts: {}", batch.runs.size(),
+                      batch.newest_updates().size(), store::describe_fault(e, {dsn_, schema_, store_.role()}));
+        written = batch.size();  // dropped: counted as done so that flush() does not wait for them
         failures = 0;
       } else {
         wait = fail("writer: writing run results and write-backs failed: " + store::describe_fault(e, {dsn_, schema_, store_.role()}));
       }
     }
+    // What was not written goes back to the front of the queue: the held jobs' items after a partial
+    // write, everything after a failure.
+    if (written == 0) batch.append(std::move(held));
+    Batch& back = written > 0 ? held : batch;
     lock.lock();
-    failing_ = !written;
-    failed_last = !written;
-    if (written) {
-      const size_t n = runs.size() + updates.size() + run_now.size() + fire_outcomes.size();
-      written_total_ += n;
+    failing_ = back.size() > 0;
+    failed_last = failing_;
+    if (written > 0) {
+      written_total_ += written;
       done_cv_.notify_all();
-      written_since_trim += n;
+      written_since_trim += written;
+    }
+    if (back.size() == 0) {
       if (written_since_trim >= kTrimAfter && queued_locked() == 0) {
         // A large backlog (the write-back after loading a big table) has drained: give the memory its
         // queue and its statements held back to the system rather than keep it as free heap.
         written_since_trim = 0;
         lock.unlock();
-        runs = {};
-        updates = {};
-        newest = {};
+        batch = {};
         malloc_trim(0);
         lock.lock();
       }
       continue;
     }
-    put_back(runs_, runs);
-    put_back(updates_, updates);
-    put_back(run_now_, run_now);
-    put_back(fire_outcomes_, fire_outcomes);
+    put_back(runs_, back.runs);
+    put_back(updates_, back.updates);
+    put_back(run_now_, back.run_now);
+    put_back(fire_outcomes_, back.fire_outcomes);
     if (lost) store_.disconnect();
     work_cv_.wait_for(lock, wait, [&] { return stopping_; });
   }

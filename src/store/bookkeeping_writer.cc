@@ -86,6 +86,16 @@ void BookkeepingWriter::write(const std::vector<RunRecord>& runs, const std::vec
   });
 }
 
+std::set<std::string> BookkeepingWriter::held_jobs(const std::vector<std::string>& job_ids) {
+  PgArray ids;
+  for (const auto& id : job_ids) ids.add(id);
+  return guarded([&] {
+    std::set<std::string> held;
+    for (const auto& row : pqxx::nontransaction(conn_).exec_params(sql_["held_jobs.sql"], ids.str())) held.insert(row[0].as<std::string>());
+    return held;
+  });
+}
+
 void BookkeepingWriter::write_fire_outcomes(pqxx::transaction_base& tx, const std::vector<FireOutcome>& outcomes) {
   std::map<std::string, const FireOutcome*> last;  // one source row per job: UPDATE ... FROM takes any
   for (const auto& o : outcomes) last[o.job_id] = &o;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,8 @@ class BookkeepingWriter {
   // made now and not in the first batch of outcomes. A failure is left for that batch to report.
   void warm() noexcept;
 
+  // See JobStore::held_jobs.
+  std::set<std::string> held_jobs(const std::vector<std::string>& job_ids);
   // See JobStore::write_bookkeeping.
   void write(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
              const std::vector<std::pair<std::string, TimePoint>>& run_now_served, const std::vector<FireOutcome>& fire_outcomes);

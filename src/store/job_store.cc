@@ -157,6 +157,11 @@ void JobStore::write_bookkeeping(const std::vector<RunRecord>& runs, const std::
   impl_->bookkeeping->write(runs, updates, run_now_served, fire_outcomes);
 }
 
+std::set<std::string> JobStore::held_jobs(const std::vector<std::string>& job_ids) {
+  impl_->connection();
+  return impl_->bookkeeping->held_jobs(job_ids);
+}
+
 void JobStore::heartbeat(int pid, const std::string& host) {
   impl_->connection();
   impl_->registry->heartbeat(pid, host);

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,8 +32,9 @@ class ConnectionLost : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A statement of the writer's session waited kWriterLockWait for a row another transaction holds
-// (lock_not_available): it was rolled back, and the session is fine. Nothing of it was written.
+// A statement of the writer's session (or the heartbeat's counting of ended runs) waited
+// kWriterLockWait for a row another transaction holds (lock_not_available): it was rolled back, and
+// the session is fine. Nothing of it was written.
 class RowsLocked : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -205,6 +207,9 @@ class JobStore {
   void write_bookkeeping(const std::vector<RunRecord>& runs, const std::vector<JobStateUpdate>& updates,
                          const std::vector<std::pair<std::string, TimePoint>>& run_now_served,
                          const std::vector<FireOutcome>& fire_outcomes = {});
+  // The jobs among `job_ids` whose job_info rows another transaction holds now (what made
+  // write_bookkeeping throw RowsLocked); waits for none.
+  std::set<std::string> held_jobs(const std::vector<std::string>& job_ids);
 
   // scheduler_instance: register (or refresh) this instance, heartbeat, deregister.
   void heartbeat(int pid, const std::string& host);
@@ -216,11 +221,13 @@ class JobStore {
   // (or, when `unregistered_too`, that has no scheduler_instance row: someone deleted it), counts them
   // as failures, removes the dead instances' rows, and returns the runs so that the caller can retry
   // them. Without `unregistered_too` it reads no job_run row while no instance is dead.
+  // Throws RowsLocked (nothing done) when a job_info row it counts into is held for kWriterLockWait.
   std::vector<LostRun> mark_lost_runs(Duration lost_after, bool unregistered_too);
 
   // Ends the worker runs nobody will end (queued past take_by: missed; a silent worker's: lost; past
   // their timeout plus `lost_after`: timeout) and returns every worker run that ended failed,
   // timeout, lost or missed since the last sweep by any instance (each exactly once).
+  // Throws RowsLocked (nothing done) as mark_lost_runs.
   std::vector<EndedWorkerRun> sweep_worker_runs(Duration lost_after);
   // The worker_queue_status view, ordered by queue.
   std::vector<WorkerQueue> worker_queues();

@@ -9,10 +9,25 @@ namespace rowsched::store {
 RunHistory::RunHistory(pqxx::connection& conn, const Statements& sql, std::string instance)
     : conn_(conn), sql_(sql), instance_(std::move(instance)) {}
 
+namespace {
+// Runs `statement` in a transaction that waits at most kWriterLockWait for a row lock. These statements
+// count ended runs into job_info rows on the scheduler loop's connection: a row a user's transaction
+// holds would stop every claim until it ended (and, with several rows, could deadlock a bulk UPDATE).
+template <typename F>
+auto with_short_lock_wait(pqxx::connection& conn, F&& statement) {
+  pqxx::work tx(conn);
+  tx.exec("SET LOCAL lock_timeout = '" + std::to_string(kWriterLockWait.count()) + "ms'");
+  auto r = statement(tx);
+  tx.commit();
+  return r;
+}
+}  // namespace
+
 std::vector<LostRun> RunHistory::mark_lost_runs(Duration lost_after, bool unregistered_too) {
   return guarded([&] {
-    const auto r = pqxx::nontransaction(conn_).exec_params(
-        sql_["mark_lost_runs.sql"], static_cast<long long>(lost_after.count()), instance_, unregistered_too);
+    const auto r = with_short_lock_wait(conn_, [&](pqxx::work& tx) {
+      return tx.exec_params(sql_["mark_lost_runs.sql"], static_cast<long long>(lost_after.count()), instance_, unregistered_too);
+    });
     std::vector<LostRun> out;
     for (const auto& row : r)
       out.push_back(LostRun{row["job_id"].as<std::string>(), parse_utc_timestamp(row["scheduled_for"].c_str()),
@@ -23,10 +38,11 @@ std::vector<LostRun> RunHistory::mark_lost_runs(Duration lost_after, bool unregi
 
 std::vector<EndedWorkerRun> RunHistory::sweep_worker_runs(Duration lost_after) {
   return guarded([&] {
-    const auto r = pqxx::nontransaction(conn_).exec_params(
-        "SELECT job_id, scheduled_for, attempt, status, queue, coalesce(error, '') AS error FROM " +
-            sql_.quoted_schema() + ".rowsched_worker_sweep($1)",
-        std::chrono::duration<double>(lost_after).count());
+    const auto r = with_short_lock_wait(conn_, [&](pqxx::work& tx) {
+      return tx.exec_params("SELECT job_id, scheduled_for, attempt, status, queue, coalesce(error, '') AS error FROM " +
+                                sql_.quoted_schema() + ".rowsched_worker_sweep($1)",
+                            std::chrono::duration<double>(lost_after).count());
+    });
     std::vector<EndedWorkerRun> out;
     for (const auto& row : r)
       out.push_back(EndedWorkerRun{row["job_id"].as<std::string>(), parse_utc_timestamp(row["scheduled_for"].c_str()),

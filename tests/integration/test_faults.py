@@ -277,3 +277,29 @@ def test_sigterm_while_a_session_holds_a_jobs_row_stops_the_daemon_within_2_s(mi
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_held_job_row_does_not_stop_the_claims_while_a_stopped_instances_run_waits_to_be_marked_lost(migrated_db, start_daemon):
+    """The heartbeat marks the runs of a stopped instance lost and counts them into their jobs' rows. A
+    row another session holds (a transaction that changed it and is still open) is not waited for: the
+    other jobs keep firing, and the run is marked lost and counted once the row is free."""
+    insert_job(migrated_db, "orphan", kwargs={"trigger": "interval", "hours": 1})
+    insert_job(migrated_db, "tick", kwargs={"trigger": "interval", "seconds": 1})
+    sql(migrated_db, "INSERT INTO scheduler_instance (instance, pid, host, started_at, heartbeat_at) "
+                     "VALUES ('stopped', 1, 'elsewhere', now() - interval '1 hour', now() - interval '1 hour')")
+    sql(migrated_db, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at) "
+                     "VALUES ('orphan', now() - interval '10 minutes', 'stopped', 'running', now() - interval '10 minutes')")
+    holder = connect(migrated_db, autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("UPDATE job_info SET description = 'being edited' WHERE job_id = 'orphan'")
+        d = start_daemon(migrated_db, "--heartbeat-interval", "1")
+        wait_until(lambda: len(runs(migrated_db, "tick", "succeeded")) >= 3, timeout=15, what="three runs of tick while the row is held")
+        assert "heartbeat: a job_info row is held by another transaction" in d.log()
+        assert [r[1] for r in runs(migrated_db, "orphan")] == ["running"]
+    finally:
+        holder.rollback()
+        holder.close()
+    wait_until(lambda: [r[1] for r in runs(migrated_db, "orphan")] == ["lost"], what="the stopped instance's run marked lost")
+    wait_until(lambda: job(migrated_db, "orphan")["run_count"] == 1, what="the lost run counted")
+    assert sql(migrated_db, "SELECT count(*) FROM scheduler_instance WHERE instance = 'stopped'") == [(0,)]
