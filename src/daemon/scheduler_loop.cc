@@ -379,12 +379,17 @@ std::set<std::tuple<std::string, TimePoint, int>> SchedulerLoop::changed_fires(c
       spdlog::info("job {}: fire for {} not claimed: the row changed since rowsched read it; the fire is decided again under the new version",
                    c.job_id, format_rfc3339(c.scheduled_for));
   }
-  // A fire of the schedule or a run_right_now request comes back from the row when the change is
-  // applied (Schedule::upsert); a retry is held only here.
-  if (!changed.empty())
-    for (const auto& f : due)
-      if (f.kind == schedule::FireKind::retry && changed.count({f.job_id, f.scheduled_for, f.attempt}))
-        schedule_.schedule_retry(f.job_id, f.scheduled_for, f.attempt, std::max(f.fire_at, clock_() + kChangedRetryAfter));
+  if (changed.empty()) return changed;
+  // A retry is held only here: put back, to be claimed under the new version.
+  for (const auto& f : due)
+    if (f.kind == schedule::FireKind::retry && changed.count({f.job_id, f.scheduled_for, f.attempt}))
+      schedule_.schedule_retry(f.job_id, f.scheduled_for, f.attempt, std::max(f.fire_at, clock_() + kChangedRetryAfter));
+  // The rows are re-read now, not when their notifications come (a bulk statement's may wait behind
+  // a re-read of thousands): a fire of the schedule and a run_right_now request come back from the row
+  // as it now is (Schedule::upsert), and the retry is asked for under its new version.
+  std::set<std::string> ids;
+  for (const auto& [id, at, attempt] : changed) ids.insert(id);
+  rows_.reload(*store_, std::vector<std::string>(ids.begin(), ids.end()));
   return changed;
 }
 

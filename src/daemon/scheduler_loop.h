@@ -99,8 +99,8 @@ class SchedulerLoop {
   // the first (and before that one too with `claim_first`).
   void reload_in_chunks(const std::vector<std::string>& ids, bool claim_first);
   // The fires `claims` returned as changed (their job's row has another version than the one they
-  // were asked under, store::kChanged): logged, and a retry among them put back to be claimed again
-  // once the change is applied. Their (job_id, scheduled_for, attempt).
+  // were asked under, store::kChanged): logged, their jobs' rows re-read, and a retry among them put
+  // back to be claimed again under the new version. Their (job_id, scheduled_for, attempt).
   std::set<std::tuple<std::string, TimePoint, int>> changed_fires(const std::vector<store::Claim>& claims,
                                                                   const std::vector<schedule::DueFire>& due);
   void heartbeat();
@@ -165,8 +165,8 @@ class SchedulerLoop {
   // Notifications naming more jobs than this (an UPDATE notifies row by row) are re-read with the
   // claims due going first and between chunks; fewer are re-read at once (2 ms or so).
   static constexpr size_t kClaimBetweenFrom = 100;
-  // A retry the claim refused because its job changed is claimed again no sooner than this: the
-  // change's notification is normally applied by then, and until it is, each claim is refused again.
+  // A retry the claim refused because its job changed is claimed again no sooner than this (its row
+  // is re-read at once; a change committed again meanwhile is refused again, at most this often).
   static constexpr Duration kChangedRetryAfter = std::chrono::milliseconds(50);
   Duration row_took_{};  // what reading and applying one row took in the last full load
   TimePoint next_unregistered_{};

@@ -1,6 +1,7 @@
 """Running `rowsched run` as a real child process in integration tests, and waiting for what it
 writes. Waiting polls the database (every 20 ms, with a deadline), never sleeps for a fixed time."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import json
 
 import pytest
 
-from conftest import sql
+from conftest import connect, sql, sql_value
 
 
 def wait_until(predicate, timeout=10.0, what="condition", interval=0.02):
@@ -140,3 +141,22 @@ def state_is(dsn, job_id, state):
     return j if j and j["state"] == state else None
 
 
+
+
+@contextlib.contextmanager
+def row_held(dsn, statement):
+    """A session in a transaction that ran `statement` (an UPDATE of job_info rows, a SELECT ... FOR
+    UPDATE) and is still open, as a psql session or an admin page can leave one: the rows stay held
+    until the block ends, then it rolls back."""
+    holder = connect(dsn, autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute(statement)
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def wait_for_a_counted_run_of_every_job(dsn):
+    wait_until(lambda: sql_value(dsn, "SELECT min(run_count) FROM job_info") >= 1, what="a counted run of each job")

@@ -8,7 +8,8 @@ import signal
 import pytest
 
 from conftest import connect, dsn_with, quote_ident, sql, sql_value
-from daemon import insert_job, job, runs, start_daemon, state_is, wait_until  # noqa: F401 (fixture)
+from daemon import (insert_job, job, row_held, runs, start_daemon, state_is,  # noqa: F401 (fixture)
+                    wait_for_a_counted_run_of_every_job, wait_until)
 
 
 def test_an_inserted_job_gets_its_next_run_time_and_state_scheduled(migrated_db, start_daemon):
@@ -249,11 +250,8 @@ def test_a_transaction_holding_job_rows_for_seconds_delays_their_write_backs_and
     for i in range(3):
         insert_job(migrated_db, f"held{i}", kwargs={"trigger": "interval", "seconds": 1})
     daemon = start_daemon(migrated_db)
-    wait_until(lambda: sql_value(migrated_db, "SELECT min(run_count) FROM job_info") >= 1, what="a counted run of each job")
-    holder = connect(migrated_db, autocommit=False)
-    try:
-        with holder.cursor() as cur:
-            cur.execute("SELECT job_id FROM job_info WHERE job_id = 'held0' FOR UPDATE")
+    wait_for_a_counted_run_of_every_job(migrated_db)
+    with row_held(migrated_db, "SELECT job_id FROM job_info WHERE job_id = 'held0' FOR UPDATE"):
         wait_until(lambda: "held by another transaction" in daemon.log(), what="the writer finding the row held")
         before = sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'held1' AND status = 'succeeded'")
         # Runs go on meanwhile (claims only read job_info), and the other jobs' outcomes are written.
@@ -261,9 +259,6 @@ def test_a_transaction_holding_job_rows_for_seconds_delays_their_write_backs_and
                    >= before + 3, what="three more outcomes of another job")
         # The held job's outcomes wait in the writer: its runs still read `running`.
         assert sql_value(migrated_db, "SELECT count(*) FROM job_run WHERE job_id = 'held0' AND status = 'running'") >= 2
-    finally:
-        holder.rollback()
-        holder.close()
     counted = """SELECT bool_and(j.run_count = r.n) AND min(r.n) >= 4 FROM job_info j
                    JOIN (SELECT job_id, count(*) FILTER (WHERE status NOT IN ('running', 'queued')) AS n
                            FROM job_run GROUP BY job_id) r USING (job_id)"""

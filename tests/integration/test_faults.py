@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from conftest import connect, dsn_with, free_port, quote_ident, sql, sql_value
-from daemon import Daemon, insert_job, job, runs, start_daemon, state_is, wait_until  # noqa: F401 (fixture)
+from conftest import dsn_with, free_port, quote_ident, sql, sql_value
+from daemon import (Daemon, insert_job, job, row_held, runs, start_daemon, state_is,  # noqa: F401 (fixture)
+                    wait_for_a_counted_run_of_every_job, wait_until)
 from test_operations import binary, http_get, run_cli  # noqa: F401 (fixture)
 
 
@@ -265,18 +266,12 @@ def test_sigterm_while_a_session_holds_a_jobs_row_stops_the_daemon_within_2_s(mi
     insert_job(migrated_db, "held", kwargs={"trigger": "interval", "seconds": 1})
     insert_job(migrated_db, "free", kwargs={"trigger": "interval", "seconds": 1})
     d = start_daemon(migrated_db)
-    wait_until(lambda: sql_value(migrated_db, "SELECT min(run_count) FROM job_info") >= 1, what="a counted run of each job")
-    holder = connect(migrated_db, autocommit=False)
-    try:
-        with holder.cursor() as cur:
-            cur.execute("UPDATE job_info SET description = 'being edited' WHERE job_id = 'held'")
+    wait_for_a_counted_run_of_every_job(migrated_db)
+    with row_held(migrated_db, "UPDATE job_info SET description = 'being edited' WHERE job_id = 'held'"):
         wait_until(lambda: "held by another transaction" in d.log(), what="the writer finding the row held")
         stop_within(d, signal.SIGTERM)
         assert sql(migrated_db, "SELECT job_id, is_running FROM job_info ORDER BY job_id") == [
             ("free", False), ("held", True)]
-    finally:
-        holder.rollback()
-        holder.close()
 
 
 def test_a_held_job_row_does_not_stop_the_claims_while_a_stopped_instances_run_waits_to_be_marked_lost(migrated_db, start_daemon):
@@ -289,17 +284,11 @@ def test_a_held_job_row_does_not_stop_the_claims_while_a_stopped_instances_run_w
                      "VALUES ('stopped', 1, 'elsewhere', now() - interval '1 hour', now() - interval '1 hour')")
     sql(migrated_db, "INSERT INTO job_run (job_id, scheduled_for, instance, status, started_at) "
                      "VALUES ('orphan', now() - interval '10 minutes', 'stopped', 'running', now() - interval '10 minutes')")
-    holder = connect(migrated_db, autocommit=False)
-    try:
-        with holder.cursor() as cur:
-            cur.execute("UPDATE job_info SET description = 'being edited' WHERE job_id = 'orphan'")
+    with row_held(migrated_db, "UPDATE job_info SET description = 'being edited' WHERE job_id = 'orphan'"):
         d = start_daemon(migrated_db, "--heartbeat-interval", "1")
         wait_until(lambda: len(runs(migrated_db, "tick", "succeeded")) >= 3, timeout=15, what="three runs of tick while the row is held")
         assert "heartbeat: a job_info row is held by another transaction" in d.log()
         assert [r[1] for r in runs(migrated_db, "orphan")] == ["running"]
-    finally:
-        holder.rollback()
-        holder.close()
     wait_until(lambda: [r[1] for r in runs(migrated_db, "orphan")] == ["lost"], what="the stopped instance's run marked lost")
     wait_until(lambda: job(migrated_db, "orphan")["run_count"] == 1, what="the lost run counted")
     assert sql(migrated_db, "SELECT count(*) FROM scheduler_instance WHERE instance = 'stopped'") == [(0,)]
