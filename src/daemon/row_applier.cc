@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <array>
 #include <set>
 #include <string_view>
 
@@ -55,7 +56,11 @@ void RowApplier::reload(LoopStore& store, const std::vector<std::string>& job_id
   const bool skip_unchanged = writer_.queued() == 0;
   // Many rows at once (a bulk INSERT or UPDATE): share parses between them as a full load does.
   const auto batch = parser_.begin_batch(rows.size() >= 100);
-  const bool log_each = spdlog::should_log(spdlog::level::info);
+  // A bulk statement's rows get one line per call (up to 1,000 rows) rather than one each: an UPDATE of
+  // every job logged 50,000 lines. Invalid rows are always named.
+  const bool log_each = rows.size() < kSummarizeFrom && spdlog::should_log(spdlog::level::info);
+  size_t added = 0;
+  std::array<size_t, kAllJobStates.size()> by_state{};
   std::set<std::string_view> present;
   for (const auto& row : rows) {
     present.insert(row.job_id);
@@ -63,22 +68,35 @@ void RowApplier::reload(LoopStore& store, const std::vector<std::string>& job_id
     const bool is_new = old == nullptr;
     if (is_new || old->version != row.version)  // a change, not a repeated hint
       metrics_.change_pickup_seconds.observe(std::max(0.0, std::chrono::duration<double>(clock_() - row.update_time).count()));
-    apply(row, skip_unchanged);
+    // A row at a newer version than the loop knew (a user's change) needs no write-back of what it
+    // already says even while write-backs are queued: those carry the older version, and the
+    // bookkeeping applies a write-back only at the row's own version. An UPDATE of every job's
+    // description wrote all 50,000 rows back while fires kept the writer's queue from emptying.
+    apply(row, skip_unchanged || (!is_new && old->version != row.version));
     const KnownJob& k = *jobs_.find(row.job_id);
     const char* what = is_new ? "added" : "changed";
+    added += is_new;
+    ++by_state[static_cast<size_t>(k.state)];
     if (k.state == JobState::invalid)
       spdlog::warn("job {} {} (version {}): invalid: {}", row.job_id, what, row.version, k.error.value_or(""));
     else if (log_each)
       spdlog::info("job {} {} (version {}): {}{}", row.job_id, what, row.version, to_sql(k.state),
                    schedule_.next_fire(row.job_id) ? ", next run " + format_rfc3339(*schedule_.next_fire(row.job_id)) : "");
   }
+  size_t deleted = 0;
   for (const auto& id : job_ids) {
     if (present.count(id) == 0 && jobs_.find(id)) {
       schedule_.remove(id);
       jobs_.erase(id);
-      spdlog::info("job {} deleted: unscheduled", id);
+      ++deleted;
+      if (log_each) spdlog::info("job {} deleted: unscheduled", id);
     }
   }
+  if (!log_each && spdlog::should_log(spdlog::level::info))
+    spdlog::info("re-read {} job_info rows: {} added, {} changed ({} scheduled, {} paused, {} finished, {} invalid), {} deleted",
+                 job_ids.size(), added, rows.size() - added, by_state[static_cast<size_t>(JobState::scheduled)],
+                 by_state[static_cast<size_t>(JobState::paused)], by_state[static_cast<size_t>(JobState::finished)],
+                 by_state[static_cast<size_t>(JobState::invalid)], deleted);
   publish_counts();
 }
 

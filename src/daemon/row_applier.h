@@ -42,6 +42,8 @@ class RowApplier {
   void publish_counts();
 
  private:
+  // From this many rows a reload logs one line, not one per row.
+  static constexpr size_t kSummarizeFrom = 100;
   // `skip_unchanged`: queue no write-back when the row already holds what it would write.
   void apply(const store::JobRow& row, bool skip_unchanged);
 

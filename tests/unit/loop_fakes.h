@@ -158,7 +158,8 @@ class FakeBookkeeping final : public BookkeepingQueue {
   void fire_outcome(store::FireOutcome o) override { fire_outcomes.push_back(std::move(o)); }
   void hurry() override { ++hurried; }
   bool flush(TimePoint) override { return true; }
-  size_t queued() const override { return 0; }
+  size_t queued_items = 0;  // what queued() says: items the writer has not written yet
+  size_t queued() const override { return queued_items; }
   bool failing() const override { return false; }
 
   // The newest write-back of `job_id`, if any.

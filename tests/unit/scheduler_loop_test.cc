@@ -514,6 +514,36 @@ TEST_CASE("A retry or a run_right_now request refused because its job changed is
     if (c.job_id == "manual" || c.attempt == 2) CHECK(c.version == std::optional<int64_t>(2));
 }
 
+TEST_CASE("A user's change that leaves a row's state as it is is not written back, even while write-backs are queued",
+          "[scheduler_loop]") {
+  Harness h;
+  h.add_job("idle", 3600);
+  h.tick_for(milliseconds(100));
+  const auto written = h.writer->last_update("idle");
+  REQUIRE(written);
+  // The writer wrote that back; then a user changes the description (a new version, no new state),
+  // while other write-backs are queued (fires keep the queue from emptying).
+  auto& row = h.store->table["idle"];
+  row.state = written->state;
+  row.is_running = written->is_running;
+  row.next_run_time = written->next_run_time;
+  ++row.version;
+  ++row.version_hash;
+  h.writer->queued_items = 7;
+  const size_t before = h.writer->updates.size();
+  h.store->pending.push_back({"update", "idle", "", false});
+  h.tick_for(milliseconds(100));
+  CHECK(h.writer->updates.size() == before);
+  // A change that moves the next fire is written back.
+  row.trigger_kwargs = R"({"trigger":"interval","seconds":1800})";
+  ++row.version;
+  ++row.version_hash;
+  h.store->pending.push_back({"update", "idle", "", false});
+  h.tick_for(milliseconds(100));
+  REQUIRE(h.writer->updates.size() == before + 1);
+  CHECK(h.writer->updates.back().next_run_time != written->next_run_time);
+}
+
 TEST_CASE("A change committed by a user is written back at once, not gathered into a later batch", "[scheduler_loop]") {
   Harness h;
   h.add_job("a", 60);
