@@ -274,6 +274,10 @@ bool SchedulerLoop::apply_notifications() {
 }
 
 void SchedulerLoop::claim_ahead_of(Duration expected) {
+  // The runs that ended meanwhile first: between the chunks of a long re-read, a job whose last run the
+  // loop had not yet seen end had its next fire skipped for max_instances (900 of 1,000 jobs at 1 Hz
+  // lost a fire to an UPDATE of 50,000 rows).
+  record_results();
   fire_due(clock_(), std::min(expected * 3 / 2, ClaimLead::kMaxBurstLead - horizon_));
 }
 

@@ -475,6 +475,38 @@ TEST_CASE("A bulk statement's re-read holds back no claim; no deleted or paused 
   }
 }
 
+TEST_CASE("Through a re-read of thousands of rows no fire is skipped for max_instances: the runs that ended are taken "
+          "before each claim between chunks", "[scheduler_loop]") {
+  // 400 jobs at 1 Hz (every run takes 10 ms) beside 8,000 idle ones; an UPDATE of every idle row is
+  // re-read 1,000 rows (200 ms) at a time: 1.6 s, longer than a job's period.
+  Harness h;
+  h.runs->threads = 1000;  // every run starts at once: a run in flight longer than 10 ms is one not seen to end
+  h.add_dense_jobs(400);
+  for (int i = 0; i < 8000; ++i) h.add_job("idle" + std::to_string(i), 3600);
+  h.store->load_takes_per_row = std::chrono::microseconds(200);
+  h.tick_for(seconds(4), milliseconds(1));
+  const size_t before = h.store->claimed.size();
+  for (auto& [id, row] : h.store->table) {
+    if (id.rfind("idle", 0) != 0) continue;
+    ++row.version;
+    ++row.version_hash;
+    h.store->pending.push_back({"update", id, "", false});
+  }
+  h.tick_for(seconds(3), milliseconds(1));
+  size_t skipped = 0, late = 0, fires = 0;
+  for (size_t fire = before; fire < h.store->claimed.size(); ++fire) {
+    const auto& f = h.store->claimed[fire];
+    if (f.job_id.rfind("s", 0) != 0) continue;
+    ++fires;
+    // The database's claim skips a fire asked for while its job's own runs in flight reach max_instances.
+    skipped += f.status != "running" || f.own_running >= f.max_instances;
+    late += f.scheduled_for < h.store->claimed_fire_at[fire];
+  }
+  CHECK(fires >= 400 * 2);
+  CHECK(skipped == 0);
+  CHECK(late == 0);
+}
+
 TEST_CASE("A retry or a run_right_now request refused because its job changed is claimed again under the new version, "
           "its row re-read at once", "[scheduler_loop]") {
   Harness h;
