@@ -238,6 +238,10 @@ void Writer::work() {
       }
       backoff.succeeded(clock_());
       failures = 0;
+    } catch (const store::RowsLocked&) {
+      // Another row was taken between finding the held ones and writing the rest: all goes back, and is
+      // never dropped for it.
+      wait = locked.failed("job_info rows held by another transaction", clock_()).wait;
     } catch (const store::ConnectionLost& e) {
       lost = true;
       // The counts stay out of the text, so that a repeating outage reads as one error "still failing".
