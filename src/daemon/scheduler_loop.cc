@@ -302,7 +302,7 @@ bool SchedulerLoop::fire_due(TimePoint now, Duration ahead) {
     touched.insert(f.job_id);
   }
   const auto claims = store_->claim(batch.requests());
-  const std::set<std::tuple<std::string, TimePoint, int>> changed = changed_fires(claims, due);
+  const FireKeys changed = redecide_changed(claims, due);
   // A run_right_now request is served once claimed, by this instance or another; one refused because
   // its job changed meanwhile stays in the row, and comes back with the row's new version.
   for (const auto& f : due)
@@ -373,9 +373,9 @@ void SchedulerLoop::reload_in_chunks(const std::vector<std::string>& ids, bool c
   }
 }
 
-std::set<std::tuple<std::string, TimePoint, int>> SchedulerLoop::changed_fires(const std::vector<store::Claim>& claims,
-                                                                                const std::vector<schedule::DueFire>& due) {
-  std::set<std::tuple<std::string, TimePoint, int>> changed;
+SchedulerLoop::FireKeys SchedulerLoop::redecide_changed(const std::vector<store::Claim>& claims,
+                                                        const std::vector<schedule::DueFire>& due) {
+  FireKeys changed;
   for (const auto& c : claims) {
     if (c.status != store::kChanged) continue;
     changed.insert({c.job_id, c.scheduled_for, c.attempt});

@@ -98,11 +98,12 @@ class SchedulerLoop {
   // Re-reads the rows of `ids` kReloadChunk at a time, claiming the fires due before each chunk but
   // the first (and before that one too with `claim_first`).
   void reload_in_chunks(const std::vector<std::string>& ids, bool claim_first);
-  // The fires `claims` returned as changed (their job's row has another version than the one they
-  // were asked under, store::kChanged): logged, their jobs' rows re-read, and a retry among them put
-  // back to be claimed again under the new version. Their (job_id, scheduled_for, attempt).
-  std::set<std::tuple<std::string, TimePoint, int>> changed_fires(const std::vector<store::Claim>& claims,
-                                                                  const std::vector<schedule::DueFire>& due);
+  // Decides again the fires `claims` returned as changed (their job's row has another version than
+  // the one they were asked under, store::kChanged): logs them, re-reads their jobs' rows, and puts a
+  // retry among them back to be claimed under the new version. Returns their (job_id, scheduled_for,
+  // attempt).
+  using FireKeys = std::set<std::tuple<std::string, TimePoint, int>>;  // (job_id, scheduled_for, attempt)
+  FireKeys redecide_changed(const std::vector<store::Claim>& claims, const std::vector<schedule::DueFire>& due);
   void heartbeat();
   // The error path of every database failure: one log line per backoff step, the reason in /readyz,
   // the connection dropped, the next attempt after the backoff's wait.
