@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 #include <set>
+#include <type_traits>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
@@ -144,12 +145,10 @@ struct Batch {
   Batch take(const std::set<std::string>& held) {
     Batch out;
     const auto move_held = [&](auto& from, auto& to, auto id_of) {
-      auto kept = from.begin();
-      for (auto it = from.begin(); it != from.end(); ++it) {
-        if (held.count(id_of(*it))) to.push_back(std::move(*it));
-        else *kept++ = std::move(*it);
-      }
-      from.erase(kept, from.end());
+      std::remove_reference_t<decltype(from)> kept;
+      kept.reserve(from.size());
+      for (auto& item : from) (held.count(id_of(item)) ? to : kept).push_back(std::move(item));
+      from = std::move(kept);
     };
     move_held(runs, out.runs, [](const auto& r) { return r.job_id; });
     move_held(updates, out.updates, [](const auto& u) { return u.job_id; });
