@@ -278,7 +278,7 @@ void SchedulerLoop::claim_ahead_of(Duration expected) {
   // loop had not yet seen end had its next fire skipped for max_instances (900 of 1,000 jobs at 1 Hz
   // lost a fire to an UPDATE of 50,000 rows).
   record_results();
-  fire_due(clock_(), std::min(expected * 3 / 2, ClaimLead::kMaxBurstLead - horizon_));
+  fire_due(clock_(), std::min({expected * 3 / 2, kMaxClaimAhead, ClaimLead::kMaxBurstLead - horizon_}));
 }
 
 Duration SchedulerLoop::timed(const std::function<void()>& work) {

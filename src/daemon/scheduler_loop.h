@@ -166,6 +166,11 @@ class SchedulerLoop {
   // Notifications naming more jobs than this (an UPDATE notifies row by row) are re-read with the
   // claims due going first and between chunks; fewer are re-read at once (2 ms or so).
   static constexpr size_t kClaimBetweenFrom = 100;
+  // How far a claim ahead of a re-read, a resync or a heartbeat reaches at most. max_instances is
+  // decided at the claim from the job's runs in flight then: claimed 1 s ahead (a re-read's chunk
+  // slowed by the UPDATE beside it), a 1 Hz job's fire was skipped while the run started 15 ms before
+  // it had not yet ended.
+  static constexpr Duration kMaxClaimAhead = std::chrono::milliseconds(400);
   // A retry the claim refused because its job changed is claimed again no sooner than this (its row
   // is re-read at once; a change committed again meanwhile is refused again, at most this often).
   static constexpr Duration kChangedRetryAfter = std::chrono::milliseconds(50);
